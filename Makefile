@@ -1,0 +1,38 @@
+# b2release developer tasks. `make demo` and `make test` are the two commands a newcomer needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TOOLS := .tools
+AZURITE := $(TOOLS)/node_modules/.bin/azurite
+
+.PHONY: install demo test lint bench clean tools
+
+$(BIN)/b2release: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/b2release
+
+# Node tools the tests use (Azurite). Installed into .tools/, git-ignored.
+$(AZURITE):
+	mkdir -p $(TOOLS)
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS) azurite@3.37.0
+
+tools: $(AZURITE)
+
+demo: install
+	bash scripts/demo.sh
+
+test: install tools
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check b2release tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/bench_package.py
+
+clean:
+	rm -rf dist releases $(VENV) .pytest_cache

@@ -1,0 +1,257 @@
+"""The command line: parse options, build a Context, call a stage, render its result.
+
+No business logic lives here. Errors are caught once, in `main`: a B2ReleaseError prints
+its one-line message (or the JSON error document with --json) and exits with its code.
+Heavy libraries (Azure SDK, requests, cryptography) are imported by the stages, lazily,
+so `b2release --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+import typer
+
+from b2release import __version__
+from b2release.errors import EXIT_USAGE, B2ReleaseError
+
+app = typer.Typer(
+    name="b2release",
+    help="Build, scan, sign, package, upload and verify releases of the enventa Trade ERP connector.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+keys_app = typer.Typer(help="Development keys: release signing key pair and code-signing certificate.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@dataclass
+class GlobalOptions:
+    work_dir: Path
+    config: Optional[Path]
+    json_output: bool
+    log_format: str
+    verbosity: int
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"b2release {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global(
+    typer_ctx: typer.Context,
+    work_dir: Path = typer.Option(
+        Path("dist"), "--work-dir", envvar="B2RELEASE_WORK_DIR", help="Work dir holding state.json and artifacts."
+    ),
+    config: Optional[Path] = typer.Option(None, "--config", help="Config file (default: ./b2release.toml if present)."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON document with the result on stdout."),
+    log_format: str = typer.Option("text", "--log-format", help="Log lines on stderr: text or json."),
+    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More detail (repeatable)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only warnings and errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("must be text or json", param_hint="--log-format")
+    typer_ctx.obj = GlobalOptions(work_dir, config, json_output, log_format, -1 if quiet else verbose)
+
+
+# --- plumbing shared by every command -----------------------------------------------------
+_CURRENT: dict[str, Any] = {}
+
+
+def make_context(typer_ctx: typer.Context):
+    """Build the stage Context from the global options (config file + environment)."""
+    from b2release import config as config_mod
+    from b2release import log
+    from b2release.context import Context
+
+    opts: GlobalOptions = typer_ctx.find_root().obj
+    ctx = Context(
+        config=config_mod.load(opts.config),
+        work_dir=opts.work_dir,
+        json_output=opts.json_output,
+        verbosity=opts.verbosity,
+        log_format=opts.log_format,
+    )
+    log.setup(opts.log_format, opts.verbosity, ctx.correlation_id)
+    _CURRENT["ctx"] = ctx
+    return ctx
+
+
+def emit(ctx, document: dict[str, Any], summary: str = "") -> None:
+    """The command's result: JSON on stdout with --json, a human line on stderr otherwise."""
+    from b2release.redact import redact, redact_obj
+
+    if ctx.json_output:
+        sys.stdout.write(json.dumps(redact_obj(document), indent=2, sort_keys=True) + "\n")
+        sys.stdout.flush()
+    if summary and ctx.verbosity >= 0:
+        ctx.console.print(redact(summary), markup=False)
+
+
+def emit_result(ctx, result) -> None:
+    summary = result.summary
+    if result.status == "skipped":
+        summary = f"{result.stage}: skipped ({result.reason})"
+    emit(ctx, result.to_dict(), summary)
+
+
+def run_stage_command(typer_ctx: typer.Context, name: str, options: Any, prepare: Callable[[Any], None] | None = None):
+    """Common body of the single-stage commands (build, scan, sign, package, ...)."""
+    from b2release import stages
+
+    ctx = make_context(typer_ctx)
+    if prepare is not None:
+        prepare(ctx)
+    result = stages.run_stage(ctx, name, options)
+    emit_result(ctx, result)
+    return result
+
+
+# --- keys ---------------------------------------------------------------------------------
+@keys_app.command("generate")
+def keys_generate(
+    typer_ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", help="Folder for the key files (git-ignored, e.g. keys/)."),
+    algorithm: str = typer.Option("ecdsa-p256", "--algorithm", help="Release key type: ecdsa-p256 or ed25519."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing key files."),
+) -> None:
+    """Generate a dev release key pair and a self-signed code-signing certificate."""
+    from b2release import keys
+
+    ctx = make_context(typer_ctx)
+    generated = keys.generate(out, algorithm, force)
+    emit(
+        ctx,
+        generated.to_dict(),
+        f"generated {generated.algorithm} release key {generated.key_id[:16]}... and a dev code-signing "
+        f"certificate in {out}",
+    )
+
+
+# --- package ------------------------------------------------------------------------------
+@app.command()
+def package(
+    typer_ctx: typer.Context,
+    input: Optional[Path] = typer.Option(None, "--input", help="Folder of prebuilt binaries (default: the build output)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Product name (default: [product] name)."),
+    version: Optional[str] = typer.Option(None, "--version", help="Release version X.Y.Z (default: the build's)."),
+    signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Release signing key (PEM)."),
+    allow_unsigned: bool = typer.Option(
+        False, "--allow-unsigned", help="Package unsigned PE files although sign.required (recorded in the manifest)."
+    ),
+) -> None:
+    """Package the build output into a signed, deterministic zip with manifest and SHA256SUMS."""
+    from b2release.stages.package import Options
+
+    run_stage_command(typer_ctx, "package", Options(input, name, version, signing_key, allow_unsigned))
+
+
+# --- verify -------------------------------------------------------------------------------
+@app.command()
+def verify(
+    typer_ctx: typer.Context,
+    path: Path = typer.Argument(..., help="A package zip or a release folder."),
+    public_key: Optional[Path] = typer.Option(None, "--public-key", help="Release public key (PEM)."),
+    ca: Optional[Path] = typer.Option(None, "--ca", help="Code-signing CA or certificate (PEM) for Authenticode."),
+) -> None:
+    """Verify a package or release folder offline, with only the public key."""
+    from b2release.stages import verify as verify_stage
+
+    ctx = make_context(typer_ctx)
+    result = verify_stage.run(ctx, verify_stage.Options(path, public_key, ca))
+    emit_result(ctx, result)
+
+
+# --- release ------------------------------------------------------------------------------
+@app.command()
+def release(
+    typer_ctx: typer.Context,
+    version: str = typer.Option(..., "--version", help="Release version X.Y.Z."),
+    from_stage: Optional[str] = typer.Option(None, "--from", help="First stage to run."),
+    to_stage: Optional[str] = typer.Option(None, "--to", help="Last stage to run."),
+    skip: List[str] = typer.Option([], "--skip", help="Stage to leave out (repeatable)."),
+) -> None:
+    """Run the pipeline stages in order, stopping at the first failure."""
+    from b2release import stages
+    from b2release.formats.names import validate_version
+
+    ctx = make_context(typer_ctx)
+    ctx.version = validate_version(version)
+    selected = stages.select(from_stage, to_stage, skip)
+    results = []
+    for name in selected:
+        try:
+            result = stages.run_stage(ctx, name)
+        except B2ReleaseError as exc:
+            exc.details.update({"stage": name, "completed": [r.to_dict() for r in results]})
+            exc.message = f"release stopped at stage {name}: {exc.message}"
+            raise
+        results.append(result)
+        if not ctx.json_output and ctx.verbosity >= 0:
+            line = result.summary if result.status == "ok" else f"{name}: skipped ({result.reason})"
+            ctx.console.print(f"[{name}] {line}", markup=False)
+    emit(
+        ctx,
+        {"command": "release", "version": ctx.version, "stages": [r.to_dict() for r in results]},
+        f"release {ctx.version}: ran {', '.join(r.stage for r in results if r.status == 'ok') or 'nothing'}",
+    )
+
+
+# --- entry point --------------------------------------------------------------------------
+def _report_error(exc: B2ReleaseError, argv: list[str]) -> int:
+    from b2release.redact import redact, redact_obj
+
+    message = redact(exc.message)
+    json_mode = "--json" in argv
+    if json_mode:
+        sys.stdout.write(json.dumps(redact_obj(exc.to_dict()), indent=2, sort_keys=True) + "\n")
+    sys.stderr.write(f"error: {message}\n")
+    if exc.hint:
+        sys.stderr.write(f"hint: {redact(exc.hint)}\n")
+    verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in argv)
+    if verbose and exc.__cause__ is not None:
+        sys.stderr.write(f"cause: {redact(repr(exc.__cause__))}\n")
+    return exc.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        rv = app(args=argv, prog_name="b2release", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except B2ReleaseError as exc:
+        return _report_error(exc, argv)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        return 130
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except typer.TyperException as exc:  # click usage errors: bad option, missing argument
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            sys.stderr.write(f"error: {exc}\n")
+        return getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE
+    finally:
+        _CURRENT.clear()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The public file formats (docs/formats.md): names, checksums, manifest, signature, pointer."""

@@ -1,0 +1,76 @@
+"""Validation of product names, versions and archive entry paths."""
+
+from __future__ import annotations
+
+import re
+
+from b2release.errors import UsageError
+
+_PRODUCT = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
+
+
+def validate_product_name(name: str) -> str:
+    # Product names become blob prefixes and file names: keep them boring.
+    if not _PRODUCT.match(name or "") or ".." in name:
+        raise UsageError(
+            f"invalid product name {name!r}: use 1-64 lowercase letters, digits, '.', '_' or '-', "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
+def validate_version(version: str) -> str:
+    import semver
+
+    text = str(version).strip()
+    if text.startswith("v"):
+        raise UsageError(f"invalid version {version!r}: write it without the leading 'v' (e.g. {text[1:]})")
+    try:
+        semver.Version.parse(text)
+    except (ValueError, TypeError):
+        raise UsageError(
+            f"invalid version {version!r}: expected semantic version X.Y.Z[-prerelease][+build], e.g. 1.4.0 or 2.0.0-rc.1"
+        ) from None
+    return text
+
+
+def compare_versions(a: str, b: str) -> int:
+    import semver
+
+    return semver.Version.parse(a).compare(semver.Version.parse(b))
+
+
+# --- archive entry names ----------------------------------------------------------------
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+_WINDOWS_BAD_CHARS = set('<>:"|?*\\')
+
+
+def entry_path_problem(name: str) -> str | None:
+    """Why an archive entry name is unsafe on Windows or Linux, or None if it is fine.
+
+    Used both when packaging (refuse such input) and when verifying (refuse such zips).
+    """
+    if not name:
+        return "empty name"
+    if "\\" in name:
+        return "contains a backslash"
+    if name.startswith("/"):
+        return "is absolute"
+    if re.match(r"^[A-Za-z]:", name):
+        return "has a drive letter"
+    if "\x00" in name or any(ord(c) < 32 for c in name):
+        return "contains a control character"
+    parts = name.split("/")
+    for part in parts:
+        if part in ("", "."):
+            return "has an empty or '.' path component"
+        if part == "..":
+            return "contains '..'"
+        bad = sorted(set(part) & _WINDOWS_BAD_CHARS)
+        if bad:
+            return f"contains {''.join(bad)!r}, which Windows does not allow"
+        if part[-1] in " .":
+            return "has a component ending in a space or dot, which Windows drops"
+        if part.split(".")[0].upper() in _WINDOWS_RESERVED:
+            return f"uses the reserved Windows device name {part.split('.')[0]!r}"
+    return None

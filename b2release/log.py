@@ -1,0 +1,61 @@
+"""Logging to stderr, as text or JSON lines, always redacted, with a correlation id."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+from b2release.redact import redact
+
+LOGGER_NAME = "b2release"
+
+
+class _RedactingFormatter(logging.Formatter):
+    def __init__(self, fmt: str, correlation_id: str):
+        super().__init__()
+        self.fmt = fmt
+        self.correlation_id = correlation_id
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = redact(record.getMessage())
+        if record.exc_info and logging.getLogger(LOGGER_NAME).isEnabledFor(logging.DEBUG):
+            message += "\n" + redact(self.formatException(record.exc_info))
+        if self.fmt == "json":
+            doc = {
+                "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "msg": message,
+                "correlation_id": self.correlation_id,
+            }
+            stage = getattr(record, "stage", None)
+            if stage:
+                doc["stage"] = stage
+            return json.dumps(doc, sort_keys=True)
+        prefix = {"WARNING": "warning: ", "ERROR": "error: "}.get(record.levelname, "")
+        return f"{prefix}{message}"
+
+
+def setup(log_format: str, verbosity: int, correlation_id: str) -> logging.Logger:
+    logger = logging.getLogger(LOGGER_NAME)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    # Always the *current* stderr: tests swap sys.stderr between invocations.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_RedactingFormatter(log_format, correlation_id))
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG if verbosity > 0 else logging.WARNING if verbosity < 0 else logging.INFO)
+    # Azure SDK and urllib3 are chatty at INFO and may log URLs: only warnings, redacted.
+    for noisy in ("azure", "urllib3"):
+        other = logging.getLogger(noisy)
+        other.handlers = [handler]
+        other.propagate = False
+        other.setLevel(logging.DEBUG if verbosity > 1 else logging.WARNING)
+    return logger
+
+
+def get(name: str = "") -> logging.Logger:
+    return logging.getLogger(f"{LOGGER_NAME}.{name}" if name else LOGGER_NAME)

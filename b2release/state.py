@@ -1,0 +1,141 @@
+"""`<work dir>/state.json`: what ran, and the artifacts it produced, with their digests.
+
+State lives on disk so that each stage can run in a fresh process or on another machine
+(CI passes the work dir along as an artifact). Artifact paths inside the work dir are
+stored relative to it, so the folder can move. Before a stage consumes an artifact it
+re-hashes it: a file that changed since it was recorded is refused, naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from b2release.errors import InputError, StaleInputError
+from b2release.fsutil import atomic_write_bytes, sha256_file
+
+STATE_FILE = "state.json"
+STATE_FORMAT = "b2release-state/1"
+
+
+@dataclass
+class Artifact:
+    kind: str  # binary, package, manifest, signature, checksums, sbom, scan-report, ...
+    path: str  # relative to the work dir when inside it, else absolute
+    size: int
+    sha256: str
+    stage: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StageRecord:
+    stage: str
+    status: str  # "ok" | "skipped"
+    reason: str = ""
+    correlation_id: str = ""
+    finished_at: float = 0.0
+    duration_s: float = 0.0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class State:
+    def __init__(self, work_dir: Path):
+        self.work_dir = work_dir
+        self.path = work_dir / STATE_FILE
+        self.runs: dict[str, StageRecord] = {}
+        self.artifacts: list[Artifact] = []
+        self.pending_purge: list[dict[str, str]] = []
+        self._load()
+
+    # --- persistence -------------------------------------------------------------------
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+            if doc.get("format") != STATE_FORMAT:
+                raise ValueError(f"unexpected format {doc.get('format')!r}")
+            self.runs = {name: StageRecord(**rec) for name, rec in doc.get("runs", {}).items()}
+            self.artifacts = [Artifact(**a) for a in doc.get("artifacts", [])]
+            self.pending_purge = list(doc.get("pending_purge", []))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise InputError(f"{self.path} is not a valid b2release state file: {exc}") from exc
+
+    def save(self) -> None:
+        doc = {
+            "format": STATE_FORMAT,
+            "runs": {name: asdict(rec) for name, rec in sorted(self.runs.items())},
+            "artifacts": [asdict(a) for a in self.artifacts],
+            "pending_purge": self.pending_purge,
+        }
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+    # --- paths -------------------------------------------------------------------------
+    def rel(self, path: Path) -> str:
+        path = Path(path).resolve()
+        try:
+            return path.relative_to(self.work_dir.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    def abs(self, stored: str) -> Path:
+        p = Path(stored)
+        return p if p.is_absolute() else self.work_dir / p
+
+    # --- artifacts ---------------------------------------------------------------------
+    def record_artifact(self, kind: str, path: Path, stage: str, extra: dict[str, Any] | None = None) -> Artifact:
+        """Hash `path` and record it; replaces an earlier record of the same path."""
+        digest, size = sha256_file(path)
+        art = Artifact(kind=kind, path=self.rel(path), size=size, sha256=digest, stage=stage, extra=extra or {})
+        self.artifacts = [a for a in self.artifacts if a.path != art.path]
+        self.artifacts.append(art)
+        return art
+
+    def forget_artifacts(self, kinds: Iterable[str] | None = None, stage: str | None = None) -> None:
+        kinds = set(kinds) if kinds is not None else None
+        self.artifacts = [
+            a
+            for a in self.artifacts
+            if not ((kinds is None or a.kind in kinds) and (stage is None or a.stage == stage))
+        ]
+
+    def find(self, kind: str) -> list[Artifact]:
+        return sorted((a for a in self.artifacts if a.kind == kind), key=lambda a: a.path)
+
+    def consume(self, kind: str) -> list[Artifact]:
+        """Artifacts of a kind, each re-hashed: refuse any that changed since recorded."""
+        arts = self.find(kind)
+        for art in arts:
+            run = self.runs.get(art.stage)
+            if run is not None and run.status == "failed":
+                raise StaleInputError(
+                    f"{art.path} comes from the last {art.stage} run, which failed ({run.reason}); re-run {art.stage}"
+                )
+            check_unchanged(self.abs(art.path), art.sha256, art.size, recorded_by=art.stage)
+        return arts
+
+    # --- runs --------------------------------------------------------------------------
+    def record_run(self, record: StageRecord) -> None:
+        record.finished_at = record.finished_at or time.time()
+        self.runs[record.stage] = record
+
+    def data(self, stage: str) -> dict[str, Any]:
+        rec = self.runs.get(stage)
+        return rec.data if rec and rec.status == "ok" else {}
+
+
+def check_unchanged(path: Path, sha256: str, size: int | None = None, recorded_by: str = "") -> None:
+    who = f" by the {recorded_by} stage" if recorded_by else ""
+    if not path.is_file():
+        raise StaleInputError(f"{path} was recorded{who} but is missing; re-run {recorded_by or 'the stage'}")
+    digest, actual_size = sha256_file(path)
+    if digest != sha256 or (size is not None and size != actual_size):
+        raise StaleInputError(
+            f"{path} changed on disk since it was recorded{who} (sha256 {digest[:12]}..., "
+            f"recorded {sha256[:12]}...); re-run {recorded_by or 'the stage'} or restore the file"
+        )
