@@ -50,7 +50,7 @@ def dos_datetime(epoch: int) -> tuple[int, int]:
     return dos_time, dos_date
 
 
-def prepare_file(name: str, source: Path, spool_dir: Path, level: int = 9) -> Entry:
+def prepare_file(name: str, source: Path, spool_dir: Path, level: int = 6) -> Entry:
     """Hash and compress one file in a single pass, spooling the deflated bytes."""
     sha = hashlib.sha256()
     crc = 0
@@ -77,7 +77,7 @@ def prepare_file(name: str, source: Path, spool_dir: Path, level: int = 9) -> En
     return Entry(name, size, sha.hexdigest(), crc, DEFLATED, compressed, spool=spool)
 
 
-def prepare_bytes(name: str, data: bytes, level: int = 9) -> Entry:
+def prepare_bytes(name: str, data: bytes, level: int = 6) -> Entry:
     crc = zlib.crc32(data)
     compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
     deflated = compressor.compress(data) + compressor.flush()
