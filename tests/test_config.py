@@ -88,3 +88,11 @@ def test_durations():
     assert config.parse_duration("7d", "x") == 604800
     with pytest.raises(ConfigError, match="--expires"):
         config.parse_duration("soon", "--expires")
+
+
+def test_every_key_is_documented():
+    from tests.conftest import REPO
+
+    doc = (REPO / "docs" / "configuration.md").read_text()
+    missing = [f"{s}.{k}" for s, keys in config.SCHEMA.items() for k in keys if f"`{s}.{k}`" not in doc]
+    assert not missing, f"document these keys in docs/configuration.md: {missing}"
