@@ -211,6 +211,32 @@ def release(
     )
 
 
+# --- doctor -------------------------------------------------------------------------------
+@app.command()
+def doctor(typer_ctx: typer.Context) -> None:
+    """Check tools, keys, config, work dir and services; exit 1 if anything is broken."""
+    from b2release import doctor as doctor_mod
+    from b2release.errors import CheckFailed
+
+    ctx = make_context(typer_ctx)
+    results = doctor_mod.run(ctx)
+    if not ctx.json_output and ctx.verbosity >= 0:
+        from rich.table import Table
+
+        table = Table("area", "check", "status", "detail", show_lines=False)
+        colours = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+        for c in results:
+            table.add_row(c.area, c.name, f"[{colours[c.status]}]{c.status}[/]", c.detail)
+        ctx.console.print(table)
+    failed = [c for c in results if c.status == "fail"]
+    if failed:
+        raise CheckFailed(
+            f"doctor: {len(failed)} check(s) failed: " + "; ".join(f"{c.area} {c.name}: {c.detail}" for c in failed),
+            details=doctor_mod.to_dict(results),
+        )
+    emit(ctx, doctor_mod.to_dict(results), f"doctor: {len(results)} checks, none failed")
+
+
 # --- entry point --------------------------------------------------------------------------
 def _report_error(exc: B2ReleaseError, argv: list[str]) -> int:
     from b2release.redact import redact, redact_obj
