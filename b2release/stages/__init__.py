@@ -16,6 +16,7 @@ from typing import Any, Callable
 from b2release import log
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, UsageError
+from b2release.redact import redact
 from b2release.state import StageRecord
 
 # The DESIGN order. A stage appears here once its module exists.
@@ -73,7 +74,8 @@ def execute(ctx: Context, name: str, fn: Callable[[], StageResult]) -> StageResu
         result = StageResult(stage=name, status="skipped", reason=skip.reason)
     except B2ReleaseError as exc:
         record.status = "failed"
-        record.reason = exc.message
+        # state.json travels between CI jobs: a secret echoed in an error must not land there.
+        record.reason = redact(exc.message)
         record.duration_s = round(time.monotonic() - started, 3)
         ctx.state.record_run(record)
         ctx.state.save()
