@@ -190,10 +190,14 @@ class CloudflareProvider:
         hint = None
         if status in (401, 403):
             hint = f"check that {TOKEN_ENV} is valid and has the Zone / Cache Purge permission for zone {self.zone_id}"
+        # Cloudflare's text is foreign: redact it here, because the runner records the message
+        # in state.json as the failure reason.
+        from b2release.redact import redact, redact_obj
+
         raise RemoteError(
-            f"Cloudflare purge failed ({where}, HTTP {status}, success: false): {_format_errors(doc)}",
+            redact(f"Cloudflare purge failed ({where}, HTTP {status}, success: false): {_format_errors(doc)}"),
             hint=hint,
-            details={"endpoint": self.endpoint, "status": status, "errors": doc.get("errors") or []},
+            details={"endpoint": self.endpoint, "status": status, "errors": redact_obj(doc.get("errors") or [])},
         )
 
 
