@@ -280,3 +280,22 @@ def test_path_and_remote_are_exclusive_and_local_verify_still_works(cli, served,
     local = cli("--json", "verify", release, "--public-key", dev_keys / "release-signing.pub")
     assert local.exit_code == 0, local.output
     assert local.json()["kind"] == "folder"
+
+
+def test_a_timeout_is_retried(cli, served, dev_keys, no_sleep, monkeypatch):
+    import requests
+
+    real_get = requests.Session.get
+    calls = {"n": 0}
+
+    def flaky_get(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the pointer's signature
+            raise requests.ReadTimeout("read timed out")
+        return real_get(self, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "get", flaky_get)
+    result = verify_remote(cli, dev_keys, pointer_url(served))
+    assert result.exit_code == 0, result.output
+    assert no_sleep == [1.0]
+    assert "ReadTimeout; retrying in 1s" in result.stderr
