@@ -164,15 +164,34 @@ def package(
 @app.command()
 def verify(
     typer_ctx: typer.Context,
-    path: Path = typer.Argument(..., help="A package zip or a release folder."),
+    path: Optional[Path] = typer.Argument(None, help="A package zip or a release folder (not with --remote)."),
     public_key: Optional[Path] = typer.Option(None, "--public-key", help="Release public key (PEM)."),
     ca: Optional[Path] = typer.Option(None, "--ca", help="Code-signing CA or certificate (PEM) for Authenticode."),
+    remote: Optional[str] = typer.Option(
+        None, "--remote", help="Download and verify a channel pointer URL (.../channels/NAME.json) or a package URL."
+    ),
+    last_seen: Optional[Path] = typer.Option(
+        None, "--last-seen", help="With --remote: JSON file of the pointers seen so far (rollback protection)."
+    ),
+    allow_insecure_http: bool = typer.Option(
+        False, "--allow-insecure-http", help="With --remote: accept a plain http URL (local mirrors and tests only)."
+    ),
 ) -> None:
-    """Verify a package or release folder offline, with only the public key."""
+    """Verify a package or release folder offline, or a remote channel/package, with only the public key."""
+    from b2release.errors import UsageError
     from b2release.stages import verify as verify_stage
 
     ctx = make_context(typer_ctx)
-    result = verify_stage.run(ctx, verify_stage.Options(path, public_key, ca))
+    if remote is not None:
+        from b2release import remote as remote_mod
+
+        if path is not None:
+            raise UsageError("give either PATH or --remote URL, not both")
+        result = remote_mod.run(ctx, remote_mod.Options(remote, public_key, ca, last_seen, allow_insecure_http))
+    else:
+        if last_seen is not None or allow_insecure_http:
+            raise UsageError("--last-seen and --allow-insecure-http need --remote URL")
+        result = verify_stage.run(ctx, verify_stage.Options(path, public_key, ca))
     emit_result(ctx, result)
 
 
@@ -235,6 +254,18 @@ def doctor(typer_ctx: typer.Context) -> None:
             details=doctor_mod.to_dict(results),
         )
     emit(ctx, doctor_mod.to_dict(results), f"doctor: {len(results)} checks, none failed")
+
+
+# --- purge --------------------------------------------------------------------------------
+@app.command()
+def purge(
+    typer_ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the URLs that would be purged; send nothing."),
+) -> None:
+    """Purge the CDN cache for the channel pointers changed by the last upload, rollback or promote."""
+    from b2release.stages.purge import Options
+
+    run_stage_command(typer_ctx, "purge", Options(dry_run=dry_run))
 
 
 # --- entry point --------------------------------------------------------------------------

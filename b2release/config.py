@@ -84,7 +84,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "zone_id": Key(str, ""),
         "base_url": Key(str, ""),
         "api_base": Key(str, "https://api.cloudflare.com/client/v4"),
-        "batch_size": Key(int, 30),
+        "batch_size": Key(int, 30, help="URLs per purge request (plans differ)"),
+        "timeout": Key(int, 30, help="seconds per purge API request"),
+        "retries": Key(int, 5, help="retries after 429, 5xx or a timeout (bounded exponential backoff)"),
     },
 }
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fixtures.cloudflare", "tests.fixtures.http_store"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 
