@@ -218,8 +218,12 @@ def sign(
         None, help="Only these files (entry names or paths in the build output / --input folder); each must be PE."
     ),
     cert: Optional[Path] = typer.Option(None, "--cert", help="Code-signing certificate (PEM/DER, may hold the chain)."),
-    key: Optional[Path] = typer.Option(None, "--key", help="Its private key (PEM/DER; passphrase: B2RELEASE_KEY_PASSPHRASE)."),
-    pfx: Optional[Path] = typer.Option(None, "--pfx", help="PKCS#12 file instead of --cert/--key (B2RELEASE_PFX_PASSWORD)."),
+    key: Optional[Path] = typer.Option(
+        None, "--key", help="Its private key (PEM/DER; passphrase: B2RELEASE_KEY_PASSPHRASE)."
+    ),
+    pfx: Optional[Path] = typer.Option(
+        None, "--pfx", help="PKCS#12 file instead of --cert/--key (password: B2RELEASE_PFX_PASSWORD)."
+    ),
     timestamp_url: Optional[str] = typer.Option(None, "--timestamp-url", help="RFC 3161 timestamp server."),
     description: Optional[str] = typer.Option(None, "--description", help="Program name shown by Windows."),
     url: Optional[str] = typer.Option(None, "--url", help="Publisher URL shown by Windows."),

@@ -52,7 +52,9 @@ class AuthenticodeAudit:
         info = pe.inspect(temp_path)
         if info is None:
             return
-        entry: dict[str, Any] = {"file": name, "signed": info.signed, "checked_against": str(self.ca) if self.ca else None}
+        entry: dict[str, Any] = {
+            "file": name, "signed": info.signed, "checked_against": str(self.ca) if self.ca else None,
+        }
         if self.ca is not None:
             if info.size > MAX_PE_SIZE:
                 raise VerificationError(f"{name}: PE file of {info.size} bytes is above the {MAX_PE_SIZE >> 20} MiB "

@@ -108,7 +108,7 @@ def _material(ctx: Context, opts: Options):
     if cert is None and key is None and pfx is None:
         return None
     if pfx is not None:
-        return certs.load_material(None, None, pfx, pfx_password=secret_from_env(certs.PFX_PASSWORD_ENV))
+        return certs.load_material(cert, key, pfx, pfx_password=secret_from_env(certs.PFX_PASSWORD_ENV))
     return certs.load_material(cert, key, None, key_passphrase=secret_from_env(certs.KEY_PASSPHRASE_ENV))
 
 
