@@ -17,7 +17,7 @@ EPOCH = {"SOURCE_DATE_EPOCH": "1700000000"}
 DLL = "Enventa.Connector.dll"
 EXE = "tools/Enventa.Tool.exe"
 
-pytestmark = pytest.mark.usefixtures("osslsigncode")
+pytestmark = [pytest.mark.usefixtures("osslsigncode"), pytest.mark.osslsigncode, pytest.mark.mono]
 
 
 def make_package(cli, tmp_path: Path, dev_keys: Path, dll: Path, exe: Path, *extra) -> Path:

@@ -18,7 +18,7 @@ EPOCH = {"SOURCE_DATE_EPOCH": "1700000000"}
 DLL = "Enventa.Connector.dll"
 EXE = "tools/Enventa.Tool.exe"
 
-pytestmark = pytest.mark.usefixtures("osslsigncode")
+pytestmark = [pytest.mark.usefixtures("osslsigncode"), pytest.mark.osslsigncode, pytest.mark.mono]
 
 
 def key_args(keys: Path) -> list:
@@ -333,3 +333,36 @@ def test_package_without_pe_files_has_no_signing_field(cli, tmp_path, dev_keys):
     r = _package(cli, work, dev_keys)
     assert r.exit_code == 0, r.output
     assert "signing" not in json.loads((work / "manifest.json").read_text())
+
+
+def test_sign_recovers_after_a_failed_sign_run(cli, tmp_path, prebuilt, dev_keys, other_keys):
+    work = tmp_path / "dist"
+    assert cli("--work-dir", work, "sign", "--input", prebuilt, *key_args(dev_keys), env=EPOCH).exit_code == 0
+    good = tree_digest(work / "build")
+    bad = cli("--work-dir", work, "sign", "--cert", dev_keys / "codesign.crt", "--key", other_keys / "codesign.key")
+    assert_user_error(bad, 2, "does not match")
+    assert tree_digest(work / "build") == good
+    r = cli("--work-dir", work, "sign", *key_args(dev_keys), env=EPOCH)
+    assert r.exit_code == 0, r.output
+    assert tree_digest(work / "build") == good
+
+
+def test_changed_build_output_is_refused(cli, built, dev_keys):
+    (built / "build" / DLL).write_bytes(b"MZ changed behind our back")
+    r = cli("--work-dir", built, "sign", *key_args(dev_keys), env=EPOCH)
+    assert_user_error(r, 1, DLL, "changed on disk")
+
+
+def test_chain_in_fresh_processes(cli_subprocess, tmp_path, prebuilt, dev_keys):
+    """As CI runs it: sign, package, verify --ca, each in its own process."""
+    work = tmp_path / "dist"
+    env = {**EPOCH, "B2RELEASE_WORK_DIR": str(work)}
+    r = cli_subprocess("sign", "--input", prebuilt, *key_args(dev_keys), env=env)
+    assert r.exit_code == 0, r.output
+    r = cli_subprocess("package", "--name", "enventa-connector", "--version", "1.0.0",
+                       "--signing-key", dev_keys / "release-signing.key", env=env)
+    assert r.exit_code == 0, r.output
+    r = cli_subprocess("--json", "verify", work, "--public-key", dev_keys / "release-signing.pub",
+                       "--ca", dev_keys / "codesign.crt", env=env)
+    assert r.exit_code == 0, r.output
+    assert sorted(e["file"] for e in r.json()["authenticode"] if e["valid"]) == [DLL, EXE]
