@@ -235,9 +235,10 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         to_sign = []
     signer = select_signer() if to_sign else None
     timestamp_url = opts.timestamp_url if opts.timestamp_url is not None else ctx.config.get("sign.timestamp_url")
-    epoch, epoch_source = (None, "timestamp server") if timestamp_url else _signing_epoch(
-        ctx, Path(opts.input).resolve() if input_mode else None
-    )
+    epoch: int | None = None
+    epoch_source = "timestamp server"
+    if to_sign and not timestamp_url:
+        epoch, epoch_source = _signing_epoch(ctx, Path(opts.input).resolve() if input_mode else None)
     spec = SignSpec(
         material=material,
         timestamp_url=timestamp_url or "",

@@ -366,3 +366,15 @@ def test_chain_in_fresh_processes(cli_subprocess, tmp_path, prebuilt, dev_keys):
                        "--ca", dev_keys / "codesign.crt", env=env)
     assert r.exit_code == 0, r.output
     assert sorted(e["file"] for e in r.json()["authenticode"] if e["valid"]) == [DLL, EXE]
+
+
+def test_unreachable_timestamp_server(cli, built, dev_keys):
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    before = tree_digest(built / "build")
+    r = cli("--work-dir", built, "sign", *key_args(dev_keys), "--timestamp-url", f"http://127.0.0.1:{port}/tsa")
+    assert_user_error(r, 3, "could not sign", f"127.0.0.1:{port}")
+    assert tree_digest(built / "build") == before
