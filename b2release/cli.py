@@ -268,6 +268,37 @@ def purge(
     run_stage_command(typer_ctx, "purge", Options(dry_run=dry_run))
 
 
+# --- sign ---------------------------------------------------------------------------------
+@app.command()
+def sign(
+    typer_ctx: typer.Context,
+    files: Optional[List[Path]] = typer.Argument(
+        None, help="Only these files (entry names or paths in the build output / --input folder); each must be PE."
+    ),
+    cert: Optional[Path] = typer.Option(None, "--cert", help="Code-signing certificate (PEM/DER, may hold the chain)."),
+    key: Optional[Path] = typer.Option(
+        None, "--key", help="Its private key (PEM/DER; passphrase: B2RELEASE_KEY_PASSPHRASE)."
+    ),
+    pfx: Optional[Path] = typer.Option(
+        None, "--pfx", help="PKCS#12 file instead of --cert/--key (password: B2RELEASE_PFX_PASSWORD)."
+    ),
+    timestamp_url: Optional[str] = typer.Option(None, "--timestamp-url", help="RFC 3161 timestamp server."),
+    description: Optional[str] = typer.Option(None, "--description", help="Program name shown by Windows."),
+    url: Optional[str] = typer.Option(None, "--url", help="Publisher URL shown by Windows."),
+    skip_signed: bool = typer.Option(False, "--skip-signed", help="Keep files that are signed already."),
+    input: Optional[Path] = typer.Option(
+        None, "--input", help="Folder of prebuilt binaries: copied into <work dir>/build/ and signed there."
+    ),
+) -> None:
+    """Authenticode-sign every PE file (EXE, DLL) of the build output."""
+    from b2release.stages.sign import Options
+
+    run_stage_command(
+        typer_ctx, "sign",
+        Options(cert, key, pfx, timestamp_url, description, url, skip_signed, input, list(files or [])),
+    )
+
+
 # --- entry point --------------------------------------------------------------------------
 def _report_error(exc: B2ReleaseError, argv: list[str]) -> int:
     from b2release.redact import redact, redact_obj

@@ -263,7 +263,7 @@ def _fetch_small(dl: Downloader, target: Target, rel: str, tmp: Path, limit: int
 
 
 def verify_pointer(ctx: Context, target: Target, key: Any, dl: Downloader, tmp: Path,
-                   last_seen: dict[str, Any]) -> tuple[verify_stage.Report, pointer_fmt.Pointer]:
+                   last_seen: dict[str, Any], audit: Any = None) -> tuple[verify_stage.Report, pointer_fmt.Pointer]:
     rel = target.self_rel
     shown = target.display(rel)
     what = f"channel pointer {shown}"
@@ -335,7 +335,7 @@ def verify_pointer(ctx: Context, target: Target, key: Any, dl: Downloader, tmp: 
     entries = tmp / "entries"
     entries.mkdir()
     try:
-        verify_stage.verify_folder(folder, key, report, None, entries)
+        verify_stage.verify_folder(folder, key, report, audit, entries)
         if (report.product, report.version) != (pointer.product, pointer.version):
             raise VerificationError(
                 f"{shown_folder}: the manifest is for {report.product} {report.version}, "
@@ -360,7 +360,7 @@ def verify_pointer(ctx: Context, target: Target, key: Any, dl: Downloader, tmp: 
     return report, pointer
 
 
-def verify_package(target: Target, key: Any, dl: Downloader, tmp: Path) -> verify_stage.Report:
+def verify_package(target: Target, key: Any, dl: Downloader, tmp: Path, audit: Any = None) -> verify_stage.Report:
     rel = target.self_rel
     shown = target.display(rel)
     dest = tmp / f"{target.product}-{target.version}.zip"
@@ -372,7 +372,7 @@ def verify_package(target: Target, key: Any, dl: Downloader, tmp: Path) -> verif
     entries = tmp / "entries"
     entries.mkdir()
     try:
-        verify_stage.verify_zip(dest, key, report, None, entries)
+        verify_stage.verify_zip(dest, key, report, audit, entries)
     except VerificationError as exc:
         exc.message = exc.message.replace(str(dest), shown)
         exc.args = (exc.message,)
@@ -395,17 +395,25 @@ def run(ctx: Context, options: Options) -> StageResult:
     key = verify_stage.resolve_public_key(ctx, options.public_key)
     last_seen = load_last_seen(options.last_seen)
 
+    # Authenticode of the downloaded PE files: against --ca, else reported as information.
+    from b2release.signers.audit import AuthenticodeAudit
+
+    audit = AuthenticodeAudit.create(Path(options.ca) if options.ca is not None else None)
     dl = Downloader(options.allow_insecure_http)
     try:
         with tempfile.TemporaryDirectory(prefix="b2release-remote-") as tmp_name:
             tmp = Path(tmp_name)
             if target.kind == "pointer":
-                report, pointer = verify_pointer(ctx, target, key, dl, tmp, last_seen)
+                report, pointer = verify_pointer(ctx, target, key, dl, tmp, last_seen, audit)
             else:
-                report, pointer = verify_package(target, key, dl, tmp), None
+                report, pointer = verify_package(target, key, dl, tmp, audit), None
     finally:
         dl.close()
 
+    report.authenticode = sorted(audit.results, key=lambda r: r["file"])
+    checks, notes = audit.summary()
+    report.checks.extend(checks)
+    report.notes.extend(notes)
     data = report.to_dict()
     data.update({"remote": target.display(target.self_rel), "downloaded_bytes": dl.bytes, "downloaded_files": dl.files})
     if pointer is None:

@@ -14,9 +14,13 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.cloudflare", "tests.fixtures.http_store"]
 
 REPO = Path(__file__).resolve().parent.parent
+pytest_plugins = [
+    "tests.fixtures.cloudflare",
+    "tests.fixtures.http_store",
+    "tests.fixtures.pe",
+]
 
 
 @dataclass

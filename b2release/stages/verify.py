@@ -258,12 +258,21 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     if opts.path is None:
         raise UsageError("verify needs a PATH: a package zip or a release folder")
     key = resolve_public_key(ctx, opts.public_key)
-    report = verify_path(Path(opts.path), key)
+    # Authenticode: checked against --ca, else reported as information only.
+    from b2release.signers.audit import AuthenticodeAudit
+
+    audit = AuthenticodeAudit.create(Path(opts.ca) if opts.ca is not None else None)
+    report = verify_path(Path(opts.path), key, audit)
+    report.authenticode = sorted(audit.results, key=lambda r: r["file"])
+    checks, notes = audit.summary()
+    report.checks.extend(checks)
+    report.notes.extend(notes)
     return StageResult(
         stage=NAME,
         summary=(
             f"verified {report.product} {report.version}: {report.files} files, "
             f"key {report.key_id[:16]}... ({report.algorithm})"
+            + (f"; Authenticode: {len(audit.results)} PE files trusted by {opts.ca}" if opts.ca else "")
         ),
         data=report.to_dict(),
     )
