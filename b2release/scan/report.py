@@ -63,7 +63,7 @@ def render(console, findings: list[Finding], summary: str) -> None:
     if shown:
         table = Table(title="scan findings", show_lines=False, title_justify="left")
         for column in ("severity", "kind", "id", "package / file", "status"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for f in shown:
             what = f"{f.package} {f.version}" if f.package else f"{f.scope}:{f.where()}"
             if f.kind == "vulnerability" and f.details.get("fixed_in"):

@@ -3,7 +3,8 @@
 Contents: the product as metadata.component (version when known), every NuGet package of
 the inventory (purl pkg:nuget/Id@Version, licence, direct ones "required", transitive
 ones too, with the dependency graph when a lock/assets file gives it), and every file of
-the build output with its SHA-256. Determinism: every bom-ref is derived from content
+the build output by name (no digest: scan runs before sign and Authenticode changes the
+bytes; the signed manifest carries the shipped files' digests). Determinism: every bom-ref is derived from content
 (purls, file names), the timestamp is SOURCE_DATE_EPOCH (or the commit time, or
 1980-01-01), and the serial number is a UUIDv5 of product, version, that epoch and a
 digest of the components, so identical inputs give identical bytes and different
@@ -38,7 +39,7 @@ def serial_number(product: str, version: str | None, epoch: int, content_digest:
 
 def build(product: str, version: str | None, epoch: int, packages: list[Package],
           licenses: dict[str, str | None], files: list[FileEntry]) -> bytes:
-    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model import Property
     from cyclonedx.model.bom import Bom, BomMetaData
     from cyclonedx.model.component import Component, ComponentScope, ComponentType
     from cyclonedx.model.license import LicenseExpression
@@ -87,15 +88,9 @@ def build(product: str, version: str | None, epoch: int, packages: list[Package]
         bom.components.add(comp)
         by_key[pkg.key] = comp
     for f in files:
-        bom.components.add(
-            Component(
-                type=ComponentType.FILE,
-                name=f.name,
-                bom_ref=f"file:{f.name}",
-                hashes=[HashType(alg=HashAlgorithm.SHA_256, content=f.sha256)],
-                properties=[Property(name="b2release:size", value=str(f.size))],
-            )
-        )
+        # Names only: scan runs before sign, and Authenticode changes the PE bytes, so a
+        # digest here would not match the shipped file. The signed manifest has the digests.
+        bom.components.add(Component(type=ComponentType.FILE, name=f.name, bom_ref=f"file:{f.name}"))
     bom.register_dependency(root, [by_key[p.key] for p in packages if p.direct])
     for pkg in packages:
         deps = [by_key[k] for k in sorted(pkg.dependencies) if k in by_key]

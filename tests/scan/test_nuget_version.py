@@ -44,8 +44,8 @@ def test_resolve_requested(spec, expected):
     assert version is not None and version.normalized() == expected, why
 
 
-@pytest.mark.parametrize("spec,reason", [("1.2.*", "floating"), ("(1.0, 2.0)", "exclusive"), ("$(JsonVersion)", "property"),
-                                         ("(, 2.0]", "no lower bound")])
+@pytest.mark.parametrize("spec,reason", [("1.2.*", "floating"), ("(1.0, 2.0)", "exclusive"),
+                                         ("$(JsonVersion)", "property"), ("(, 2.0]", "no lower bound")])
 def test_resolve_requested_unknowable(spec, reason):
     version, why = resolve_requested(spec)
     assert version is None and reason in why
