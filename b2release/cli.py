@@ -215,12 +215,12 @@ def release(
 def scan(
     typer_ctx: typer.Context,
     source: Optional[Path] = typer.Option(
-        None, "--source", help="Source tree (default: [scan] source, else the build's)."
+        None, "--source", help="Source tree (default: config scan.source, else the build's)."
     ),
     advisories: Optional[Path] = typer.Option(
         None, "--advisories", help="OSV advisories: a folder of JSON records or OSV's NuGet all.zip."
     ),
-    online: Optional[bool] = typer.Option(None, "--online/--offline", help="Query the OSV API ([scan] osv_url)."),
+    online: Optional[bool] = typer.Option(None, "--online/--offline", help="Query the OSV API at config scan.osv_url."),
     fail_on: Optional[str] = typer.Option(
         None, "--fail-on", help="Fail at this vulnerability severity or above: critical|high|medium|low|none."
     ),

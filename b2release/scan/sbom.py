@@ -4,11 +4,12 @@ Contents: the product as metadata.component (version when known), every NuGet pa
 the inventory (purl pkg:nuget/Id@Version, licence, direct ones "required", transitive
 ones too, with the dependency graph when a lock/assets file gives it), and every file of
 the build output by name (no digest: scan runs before sign and Authenticode changes the
-bytes; the signed manifest carries the shipped files' digests). Determinism: every bom-ref is derived from content
-(purls, file names), the timestamp is SOURCE_DATE_EPOCH (or the commit time, or
-1980-01-01), and the serial number is a UUIDv5 of product, version, that epoch and a
-digest of the components, so identical inputs give identical bytes and different
-contents never share a serial number.
+bytes; the signed manifest carries the shipped files' digests).
+
+Determinism: every bom-ref is derived from content (purls, file names), the timestamp
+is SOURCE_DATE_EPOCH (or the commit time, or 1980-01-01), and the serial number is a
+UUIDv5 of product, version, that epoch and a digest of the components, so identical
+inputs give identical bytes and different contents never share a serial number.
 """
 
 from __future__ import annotations

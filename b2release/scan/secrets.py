@@ -30,7 +30,9 @@ from b2release.redact import register_secret
 MAX_FILE_BYTES = 64 << 20
 CONFIG_SUFFIXES = (".config", ".json", ".xml", ".settings", ".ini", ".env", ".yml", ".yaml", ".pubxml", ".props")
 # Source-tree files that ship or carry deployment settings.
-SOURCE_PATTERNS = ("*.config", "appsettings*.json", "*.pubxml", "*.env", "*.pem", "*.key", "*.settings")
+# (Key files in the source tree are not shipped by themselves; if the build copies one into
+# its output, the build-output scan reports it.)
+SOURCE_PATTERNS = ("*.config", "appsettings*.json", "*.pubxml", "*.env", "*.settings")
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 RULES = {
@@ -44,7 +46,7 @@ RULES = {
 _PEM = re.compile(r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----")
 _ACCOUNT_KEY = re.compile(r"\b(?:AccountKey|SharedAccessKey)\s*=\s*([A-Za-z0-9+/]{20,}={0,2})", re.IGNORECASE)
 _SAS_SIG = re.compile(r"(?:[?&;]|^|\b)sig=([A-Za-z0-9%+/=]{16,})", re.IGNORECASE)
-_SAS_CONTEXT = re.compile(r"[?&](?:sv|se|sp|spr|srt|ss)=", re.IGNORECASE)
+_SAS_CONTEXT = re.compile(r"[?&;](?:sv|se|sp|spr|srt|ss)=", re.IGNORECASE)  # ";": &amp; in XML
 _SAS_CONN = re.compile(r"SharedAccessSignature\s*=\s*([^;\s\"'<>]{16,})", re.IGNORECASE)
 _CLOUDFLARE = re.compile(
     r"(?:cloudflare|\bcf)[\w.-]*(?:token|key|secret)[\"']?\s*(?:[:=]|value\s*=)\s*[\"']?([A-Za-z0-9_-]{37,40})\b",

@@ -63,3 +63,20 @@ def test_binary_file_utf16_strings(tmp_path):
 def test_hint_is_a_short_prefix_at_most():
     assert secrets.hint("x" * 40) == "xxxx...(redacted)"
     assert secrets.hint("short") == "(redacted)"
+
+
+def test_sas_in_xml_escaped_config():
+    text = ('<add key="Blob" value="https://a.blob.core.windows.net/c?sr=c&amp;sv=2022-11-02&amp;sp=r'
+            '&amp;sig=AbCdEfGhIjKlMnOpQrStUvWxYz0123456789%2B%3D" />\n')
+    found = secrets.scan_text(text, "app.config", config_like=True)
+    assert [(f.name, f.line) for f in found] == [("sas-token", 1)]
+
+
+def test_source_config_files_are_config_files_only(tmp_path):
+    from b2release.scan.inventory import walk
+
+    for rel in ("App.config", "src/appsettings.Production.json", "keys/dev.key", "obj/x.config", "Program.cs"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    found = sorted(p.relative_to(tmp_path).as_posix() for p in secrets.source_config_files(tmp_path, walk))
+    assert found == ["App.config", "src/appsettings.Production.json"]
