@@ -333,3 +333,20 @@ def test_stale_build_output_is_refused(cli, tmp_path, osv_folder):
     build.files["Lib.dll"].write_bytes(b"tampered")
     result = scan(cli, tmp_path, "--advisories", osv_folder)
     assert_user_error(result, 1, "Lib.dll", "changed on disk")
+
+
+def test_fresh_process_and_lazy_imports(tmp_path, tree, osv_folder, cli_subprocess):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    probe = ("import sys, b2release.cli, b2release.stages.scan; "
+             "print(sorted(m for m in ('requests', 'cyclonedx', 'license_expression', 'azure') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.strip() == "[]"
+    result = cli_subprocess("--work-dir", tmp_path / "dist", "--json", "scan", "--source", tree,
+                            "--advisories", osv_folder, env=FAST, cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.json()["result"] == "pass"
+    assert (tmp_path / "dist" / "sbom.cdx.json").is_file()
