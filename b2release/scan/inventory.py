@@ -78,6 +78,8 @@ class Inventory:
     def add(self, pkg_id: str, version: str, *, direct: bool, declared_in: str, line: int | None = None) -> Package:
         parsed = try_parse(version)
         norm = parsed.normalized() if parsed else version
+        if parsed is None:
+            self.notes.append(f"{declared_in}: {pkg_id} has an invalid NuGet version {version!r}; not checked")
         key = package_key(pkg_id, norm)
         pkg = self.packages.get(key)
         if pkg is None:

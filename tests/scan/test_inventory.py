@@ -164,3 +164,9 @@ def test_broken_files_name_the_file(tmp_path, name, content, needle):
 def test_missing_source_tree(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         collect(tmp_path / "nope")
+
+
+def test_invalid_version_is_noted(tmp_path):
+    classic_tree(tmp_path, {"Odd.Lib": "1.0.0-beta_1"})
+    inv = collect(tmp_path)
+    assert any("Odd.Lib" in n and "invalid NuGet version" in n for n in inv.notes)
