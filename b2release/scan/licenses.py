@@ -187,15 +187,16 @@ def _from_folder(folder: Path, pkg_id: str) -> LicenseInfo | None:
     if not folder.is_dir():
         return None
     for candidate in sorted(folder.glob("*.nuspec")):
-        return _nuspec_license(candidate.read_bytes(), str(candidate))
+        # Only file names in notes: the report must not depend on where the cache lives.
+        return _nuspec_license(candidate.read_bytes(), candidate.name)
     for nupkg in sorted(folder.glob("*.nupkg")):
         try:
             with zipfile.ZipFile(nupkg) as zf:
                 for name in zf.namelist():
                     if "/" not in name and name.lower().endswith(".nuspec"):
-                        return _nuspec_license(zf.read(name), f"{nupkg}!{name}")
+                        return _nuspec_license(zf.read(name), f"{nupkg.name}!{name}")
         except (zipfile.BadZipFile, OSError):
-            return LicenseInfo(None, "nuspec-unreadable", f"{nupkg} is not a readable package")
+            return LicenseInfo(None, "nuspec-unreadable", f"{nupkg.name} is not a readable package")
     return None
 
 
