@@ -83,8 +83,8 @@ def test_online_page_tokens_are_followed(osv_server):
 
 def test_online_timeout_is_retried(osv_server):
     osv_server.state.records = {"GHSA-5crp-9r3c-p9vr": NEWTONSOFT_GHSA}
-    osv_server.state.delays = {"/v1/querybatch": [1.0]}
-    client = osv.OsvClient(osv_server.url, timeout=0.2)
+    osv_server.state.delays = {"/v1/querybatch": [0.5]}
+    client = osv.OsvClient(osv_server.url, timeout=0.1)
     db = osv.load_online(osv_server.url, [("Newtonsoft.Json", "12.0.3")], client=client)
     assert sorted(db.records) == ["GHSA-5crp-9r3c-p9vr"]
     assert client.requests_made == 3  # slow querybatch, retried querybatch, vulns/{id}
