@@ -299,6 +299,30 @@ def sign(
     )
 
 
+# --- scan ---------------------------------------------------------------------------------
+@app.command()
+def scan(
+    typer_ctx: typer.Context,
+    source: Optional[Path] = typer.Option(
+        None, "--source", help="Source tree (default: config scan.source, else the build's)."
+    ),
+    advisories: Optional[Path] = typer.Option(
+        None, "--advisories", help="OSV advisories: a folder of JSON records or OSV's NuGet all.zip."
+    ),
+    online: Optional[bool] = typer.Option(None, "--online/--offline", help="Query the OSV API at config scan.osv_url."),
+    fail_on: Optional[str] = typer.Option(
+        None, "--fail-on", help="Fail at this vulnerability severity or above: critical|high|medium|low|none."
+    ),
+    ignore_file: Optional[Path] = typer.Option(
+        None, "--ignore-file", help="Accepted risks (default: .b2release-ignore.toml in . or the source tree)."
+    ),
+) -> None:
+    """Scan dependencies (OSV), licences and secrets; write the report, SARIF and SBOM."""
+    from b2release.stages.scan import Options
+
+    run_stage_command(typer_ctx, "scan", Options(source, advisories, online, fail_on, ignore_file))
+
+
 # --- entry point --------------------------------------------------------------------------
 def _report_error(exc: B2ReleaseError, argv: list[str]) -> int:
     from b2release.redact import redact, redact_obj

@@ -68,6 +68,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "online": Key(bool, False),
         "osv_url": Key(str, "https://api.osv.dev"),
         "source": Key("path", None),
+        "ignore_file": Key("path", None, help="accepted risks (default: .b2release-ignore.toml in cwd or source)"),
+        "tool_licenses": Key(bool, True, help="check b2release's own Python environment's licences too"),
     },
     "store": {
         "url": Key(str, "file://releases"),

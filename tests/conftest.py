@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.cloudflare",
     "tests.fixtures.http_store",
     "tests.fixtures.pe",
+    "tests.fixtures.scan",
 ]
 
 
