@@ -16,6 +16,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+pytest_plugins = ["tests.fixtures.build"]
+
 
 @dataclass
 class CliResult:
