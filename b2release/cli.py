@@ -9,7 +9,6 @@ so `b2release --help` stays fast.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path

@@ -32,7 +32,7 @@ class Context:
     log_format: str = "text"
     version: str | None = None  # the release version being worked on, when known
     _state: State | None = field(default=None, repr=False)
-    _console: "Console | None" = field(default=None, repr=False)
+    _console: Console | None = field(default=None, repr=False)
 
     @property
     def state(self) -> State:
@@ -43,7 +43,7 @@ class Context:
         return self._state
 
     @property
-    def console(self) -> "Console":
+    def console(self) -> Console:
         """Human output: always stderr, so stdout carries only the --json document."""
         if self._console is None:
             from rich.console import Console

@@ -35,7 +35,7 @@ class SigningKey:
             return self.private.sign(data)
         return self.private.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
 
-    def public(self) -> "PublicKey":
+    def public(self) -> PublicKey:
         pub = self.private.public_key()
         return PublicKey(pub, self.algorithm, self.key_id, self.path)
 

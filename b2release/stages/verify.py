@@ -17,7 +17,14 @@ from b2release.context import Context
 from b2release.errors import UsageError, VerificationError
 from b2release.formats import checksums
 from b2release.formats import manifest as manifest_fmt
-from b2release.formats.manifest import CHECKSUMS_NAME, MANIFEST_NAME, RESERVED_DIR, SIGNATURE_NAME, ZIP_MANIFEST, ZIP_SIGNATURE
+from b2release.formats.manifest import (
+    CHECKSUMS_NAME,
+    MANIFEST_NAME,
+    RESERVED_DIR,
+    SIGNATURE_NAME,
+    ZIP_MANIFEST,
+    ZIP_SIGNATURE,
+)
 from b2release.formats.names import entry_path_problem
 from b2release.formats.signature import PublicKey, load_public_key
 from b2release.fsutil import sha256_file

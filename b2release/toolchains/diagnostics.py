@@ -151,7 +151,8 @@ def render_table(console, diagnostics: list[Diagnostic], limit: int = 20) -> Non
         table.add_column(column, overflow="fold")
     for d in ordered[:limit]:
         table.add_row(
-            d.severity, d.code or "-", redact(d.file) or "-", str(d.line or "-"), str(d.column or "-"), redact(d.message)
+            d.severity, d.code or "-", redact(d.file) or "-", str(d.line or "-"), str(d.column or "-"),
+            redact(d.message),
         )
     console.print(table)
     if len(ordered) > limit:

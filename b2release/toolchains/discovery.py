@@ -22,7 +22,9 @@ PROJECT_SUFFIXES = (".csproj", ".vbproj", ".fsproj", ".proj")
 SOLUTION_SUFFIX = ".sln"
 # Solution folders are "projects" of this type in .sln files; they have no build.
 _SOLUTION_FOLDER = "2150E333-8FDC-42A3-9474-1A3956D46DE8"
-_SLN_PROJECT = re.compile(r'^Project\("\{(?P<type>[^}]+)\}"\)\s*=\s*"(?P<name>[^"]*)",\s*"(?P<path>[^"]*)"', re.MULTILINE)
+_SLN_PROJECT = re.compile(
+    r'^Project\("\{(?P<type>[^}]+)\}"\)\s*=\s*"(?P<name>[^"]*)",\s*"(?P<path>[^"]*)"', re.MULTILINE
+)
 # Files the .NET SDK picks up from parent folders: a build copy must include them.
 _SDK_PARENT_FILES = ("Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props",
                      "NuGet.config", "nuget.config", "global.json")

@@ -4,7 +4,8 @@ XBUILD_FAILED_OUTPUT = """\
 Project "/tmp/b/src/Enventa.Connector.sln" (default target(s)):
 \tTarget CoreCompile:
 \t\tTool /usr/lib/mono/4.5/mcs.exe execution started with arguments: /noconfig /out:obj/Release/x.dll
-/usr/lib/mono/xbuild/14.0/bin/Microsoft.Common.targets:  warning : TargetFrameworkVersion 'v4.8' not supported by this toolset (ToolsVersion: 14.0).
+/usr/lib/mono/xbuild/14.0/bin/Microsoft.Common.targets:  warning : \
+TargetFrameworkVersion 'v4.8' not supported by this toolset (ToolsVersion: 14.0).
 /tmp/b/src/lib/Broken.cs(7,20): error CS0029: Cannot implicitly convert type `string' to `int'
 /tmp/b/src/lib/Model.cs(3,13): warning CS0168: The variable `x' is declared but never used
 \t\t\tTask "Csc" execution -- FAILED
@@ -42,7 +43,8 @@ def test_msbuild_canonical_format_with_project_suffix_and_summary_repeat():
         c.feed(line)
     assert len(c.items) == 4
     foo = c.errors[0]
-    assert (foo.file, foo.line, foo.column, foo.code, foo.project) == (r"C:\src\Foo.cs", 12, 1, "CS1002", r"C:\src\Foo.csproj")
+    assert (foo.file, foo.line, foo.column, foo.code) == (r"C:\src\Foo.cs", 12, 1, "CS1002")
+    assert foo.project == r"C:\src\Foo.csproj"
     tool_level = c.errors[1]
     assert (tool_level.file, tool_level.code, tool_level.line) == ("", "MSB1009", None)
     assert c.errors[2].code == "CS2001" and c.errors[2].file == ""

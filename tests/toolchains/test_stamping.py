@@ -10,7 +10,10 @@ def test_versions_from_semver():
     assert dict(v.properties())["InformationalVersion"] == "2.10.3-beta.1+sha.abc"
 
 
-@pytest.mark.parametrize("version,problem", [("1.2.3", None), ("70000.0.0", "major part 70000 exceeds 65534, the largest AssemblyVersion part")])
+@pytest.mark.parametrize(
+    "version,problem",
+    [("1.2.3", None), ("70000.0.0", "major part 70000 exceeds 65534, the largest AssemblyVersion part")],
+)
 def test_numeric_range(version, problem):
     assert stamping.numeric_range_problem(version) == problem
 
