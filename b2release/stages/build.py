@@ -267,16 +267,19 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         collector = Collector(lambda p: _display_path(p, copy_root, original_root, source_dir))
         log_lines: list[str] = []
 
+        tmp_text = str(tmp)
+
         def on_line(text: str, live: Callable[[str], None]) -> None:
+            collector.feed(text)  # sees the real paths, to map them back to the user's tree
+            text = text.replace(tmp_text, "$BUILD_TMP")
             log_lines.append(text)
-            collector.feed(text)
             live(text)
 
         with LiveOutput(ctx, f"building {build_input.entry.name} with {tool_name}") as live:
             result = run_streaming(argv, lambda t: on_line(t, live.line), cwd=tmp,
                                    env=getattr(toolchain, "env", dict)(), keep_lines=False)
         duration = round(time.monotonic() - started, 3)
-        log_text = "\n".join(redact(line.replace(str(tmp), "$BUILD_TMP")) for line in log_lines) + "\n"
+        log_text = "\n".join(redact(line) for line in log_lines) + "\n"
         atomic_write_bytes(work / BUILD_LOG, log_text.encode("utf-8"))
 
         diagnostics = collector.items

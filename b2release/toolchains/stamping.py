@@ -27,7 +27,8 @@ from b2release.toolchains.discovery import BuildInput
 
 GENERATED_NAME = "B2Release.AssemblyVersion.g.cs"
 # Folders that are build output or tool state, never build input.
-_SKIP_DIRS = {"bin", "obj", ".git", ".vs", ".hg", ".svn", "TestResults", "node_modules", "__pycache__"}
+_SKIP_DIRS = {"bin", "obj", ".git", ".vs", ".hg", ".svn", "TestResults", "node_modules", "__pycache__",
+              ".venv", ".tox", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".idea"}
 _VERSION_ATTR = re.compile(
     r"\[\s*assembly\s*:\s*(?:global::)?(?:System\.Reflection\.)?"
     r"Assembly(?:File|Informational)?Version(?:Attribute)?\s*\((?:[^()\"]|\"(?:[^\"\\]|\\.)*\")*\)\s*\]"
