@@ -113,6 +113,14 @@ def git_info(root: Path) -> GitInfo:
     )
 
 
+def _is_within(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
 # --- outputs ----------------------------------------------------------------------------
 def _is_reference_copy(path: Path, reference_dirs: list[Path]) -> bool:
     """A framework reference / GAC assembly copied to the output (identical bytes)."""
@@ -222,7 +230,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     toolchain = toolchains.get(tool_name, executable)
     original_root = build_input.copy_root()
     git = git_info(original_root)
-    source_dir = git.top if git.top is not None else original_root
+    source_dir = git.top if git.top is not None and _is_within(original_root, git.top) else original_root
     project_rel = build_input.entry.relative_to(source_dir).as_posix()
     tool_version = toolchain.tool_version()
     versions = stamping.Versions.from_semver(version)

@@ -290,3 +290,20 @@ def test_package_picks_up_the_build(cli, fake_tools, connector, tmp_path, dev_ke
     assert {f["path"] for f in manifest["files"]} == {"Enventa.Connector.dll", "Enventa.Connector.pdb"}
     assert manifest["build"] == _state(work)["runs"]["build"]["data"]["manifest_info"]
     assert manifest["build"]["tool"] == "msbuild" and manifest["build"]["tool_version"] == "17.9.8.16306"
+
+
+def test_rebuild_and_repackage_give_identical_release_bytes(cli, mono, connector, tmp_path, dev_keys):
+    (tmp_path / "b2release.toml").write_text(
+        f'[product]\nname = "enventa-connector"\nproject = "{connector.name}"\n'
+        f'[release]\nsigning_key = "{dev_keys / "release-signing.key"}"\n'
+    )
+    digests = []
+    for _ in range(2):
+        work = tmp_path / "dist"
+        built = cli("--work-dir", str(work), "build", "--version", "1.0.0", "--tool", "xbuild", cwd=tmp_path)
+        assert built.exit_code == 0, built.output
+        packaged = cli("--work-dir", str(work), "package", "--allow-unsigned", cwd=tmp_path,
+                       env={"SOURCE_DATE_EPOCH": "1700000000"})
+        assert packaged.exit_code == 0, packaged.output
+        digests.append({name: (work / name).read_bytes() for name in ("manifest.json", "enventa-connector-1.0.0.zip")})
+    assert digests[0] == digests[1]
