@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from b2release import log
 from b2release.context import Context
-from b2release.errors import ToolError, UsageError
+from b2release.errors import InputError, ToolError, UsageError
 from b2release.fsutil import atomic_write_bytes
 from b2release.stages import StageResult
 
@@ -111,6 +111,16 @@ def git_info(root: Path) -> GitInfo:
         commit=commit.strip() if commit else None,
         dirty=bool(status.strip()) if status is not None else None,
     )
+
+
+def _first_copy_error(exc: Exception) -> str:
+    # shutil.Error carries a list of (src, dst, reason); show the first one, on one line.
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
+        src, _dst, reason = exc.args[0][0]
+        return f"{src}: {reason}"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
 
 
 def _is_within(path: Path, root: Path) -> bool:
@@ -241,11 +251,16 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     started = time.monotonic()
     logger.info("building %s %s with %s %s (%s)", project_rel, version, tool_name, tool_version, configuration)
 
-    with tempfile.TemporaryDirectory(prefix="b2release-build-") as tmp_name:
+    # ignore_cleanup_errors: a tool that left a read-only file (or a Windows virus scanner
+    # holding one) must not turn a good build into a failure.
+    with tempfile.TemporaryDirectory(prefix="b2release-build-", ignore_cleanup_errors=True) as tmp_name:
         tmp = Path(tmp_name).resolve()
         copy_root = tmp / "src"
         out_dir = tmp / "out"
-        entry_copy = stamping.make_copy(build_input, copy_root, exclude=[work])
+        try:
+            entry_copy = stamping.make_copy(build_input, copy_root, exclude=[work])
+        except (OSError, shutil.Error) as exc:
+            raise InputError(f"cannot copy {original_root} to the build folder: {_first_copy_error(exc)}") from exc
         if build_input.classic:
             stamping.stamp_classic_projects(build_input, copy_root, versions)
         response_file = None

@@ -307,3 +307,16 @@ def test_rebuild_and_repackage_give_identical_release_bytes(cli, mono, connector
         assert packaged.exit_code == 0, packaged.output
         digests.append({name: (work / name).read_bytes() for name in ("manifest.json", "enventa-connector-1.0.0.zip")})
     assert digests[0] == digests[1]
+
+
+def test_copy_failure_is_an_input_error(cli, fake_tools, connector, tmp_path, monkeypatch):
+    # As root (CI) no file is unreadable, so the copy's failure report is simulated.
+    from b2release.toolchains import stamping
+
+    def failing_copy(*_args, **_kwargs):
+        raise shutil.Error([(str(connector / "Unreadable.cs"), "/tmp/x", "[Errno 13] Permission denied")])
+
+    monkeypatch.setattr(stamping, "make_copy", failing_copy)
+    fake_tools("msbuild")
+    result = _build(cli, tmp_path / "dist", str(connector), "--version", "1.0.0", "--tool", "msbuild", cwd=tmp_path)
+    assert_user_error(result, 2, "cannot copy", "Unreadable.cs: [Errno 13] Permission denied")
