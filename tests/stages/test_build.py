@@ -26,6 +26,7 @@ def _state(work: Path) -> dict:
 
 
 # --- real builds with Mono's xbuild -------------------------------------------------------
+@pytest.mark.mono
 def test_xbuild_builds_the_sample_stamps_the_version_and_leaves_the_tree_alone(cli, mono, connector, tmp_path):
     before = tree_digest(connector)
     work = tmp_path / "dist"
@@ -78,6 +79,7 @@ def test_xbuild_builds_the_sample_stamps_the_version_and_leaves_the_tree_alone(c
         assert out["sha256"] == binaries[out["name"]]["sha256"]
 
 
+@pytest.mark.mono
 def test_xbuild_builds_are_byte_identical_from_two_directories(cli, mono, tmp_path):
     results = []
     for where in (tmp_path / "a", tmp_path / "somewhere" / "much" / "deeper"):
@@ -95,6 +97,7 @@ def test_xbuild_builds_are_byte_identical_from_two_directories(cli, mono, tmp_pa
         assert first[name] == second[name], f"{name} differs between the two builds"
 
 
+@pytest.mark.mono
 def test_compile_error_exits_3_with_file_line_and_code(cli, mono, broken_connector, tmp_path):
     work = tmp_path / "dist"
     result = _build(cli, work, str(broken_connector), "--version", "1.0.0", "--tool", "xbuild", cwd=tmp_path)
@@ -112,6 +115,7 @@ def test_compile_error_exits_3_with_file_line_and_code(cli, mono, broken_connect
     assert _state(work)["runs"]["build"]["status"] == "failed"
 
 
+@pytest.mark.mono
 def test_release_takes_version_and_project_from_context(cli, mono, connector, tmp_path):
     (tmp_path / "b2release.toml").write_text(
         f'[product]\nname = "enventa-connector"\nproject = "{connector.name}/Enventa.Connector.sln"\n'
@@ -124,6 +128,7 @@ def test_release_takes_version_and_project_from_context(cli, mono, connector, tm
     assert _state(tmp_path / "dist")["runs"]["build"]["data"]["version"] == "7.0.1"
 
 
+@pytest.mark.mono
 def test_reference_assemblies_are_not_shipped(mono, tmp_path):
     from b2release.stages.build import collect_outputs
     from b2release.toolchains.xbuild import XBuild
@@ -292,6 +297,7 @@ def test_package_picks_up_the_build(cli, fake_tools, connector, tmp_path, dev_ke
     assert manifest["build"]["tool"] == "msbuild" and manifest["build"]["tool_version"] == "17.9.8.16306"
 
 
+@pytest.mark.mono
 def test_rebuild_and_repackage_give_identical_release_bytes(cli, mono, connector, tmp_path, dev_keys):
     (tmp_path / "b2release.toml").write_text(
         f'[product]\nname = "enventa-connector"\nproject = "{connector.name}"\n'
