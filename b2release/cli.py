@@ -214,12 +214,12 @@ def release(
 def build(
     typer_ctx: typer.Context,
     project: Optional[Path] = typer.Argument(
-        None, help="Solution or project file (default: [product] project, else the one .sln here)."
+        None, help="Solution or project file (default: \\[product] project, else the one .sln here)."
     ),
     version: str = typer.Option(..., "--version", help="Release version X.Y.Z, stamped into every assembly."),
-    tool: Optional[str] = typer.Option(None, "--tool", help="auto, msbuild, dotnet or xbuild (default: [build] tool)."),
+    tool: Optional[str] = typer.Option(None, "--tool", help="auto, msbuild, dotnet or xbuild (default: \\[build] tool)."),
     configuration: Optional[str] = typer.Option(
-        None, "--configuration", "-c", help="Build configuration (default: [build] configuration, Release)."
+        None, "--configuration", "-c", help="Build configuration (default: \\[build] configuration, Release)."
     ),
     prop: List[str] = typer.Option([], "--property", "-p", help="Extra MSBuild property NAME=VALUE (repeatable)."),
 ) -> None:
