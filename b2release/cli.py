@@ -217,7 +217,9 @@ def build(
         None, help="Solution or project file (default: \\[product] project, else the one .sln here)."
     ),
     version: str = typer.Option(..., "--version", help="Release version X.Y.Z, stamped into every assembly."),
-    tool: Optional[str] = typer.Option(None, "--tool", help="auto, msbuild, dotnet or xbuild (default: \\[build] tool)."),
+    tool: Optional[str] = typer.Option(
+        None, "--tool", help="auto, msbuild, dotnet or xbuild (default: \\[build] tool)."
+    ),
     configuration: Optional[str] = typer.Option(
         None, "--configuration", "-c", help="Build configuration (default: \\[build] configuration, Release)."
     ),
