@@ -47,6 +47,10 @@ def test_xbuild_builds_the_sample_stamps_the_version_and_leaves_the_tree_alone(c
     attrs = subprocess.run(["monodis", "--customattr", str(dll)], capture_output=True, text=True, check=True).stdout
     assert 'AssemblyInformationalVersionAttribute::\'.ctor\'(string) ["1.2.3-rc.1"]' in attrs
     assert 'AssemblyFileVersionAttribute::\'.ctor\'(string) ["1.2.3.0"]' in attrs
+    # ... and from the Win32 version resource Windows Explorer shows (mcs writes one).
+    resource = dll.read_bytes().decode("utf-16-le", errors="ignore")
+    assert re.search(r"FileVersion\x00+1\.2\.3\.0\x00", resource)
+    assert re.search(r"ProductVersion\x00+1\.2\.3-rc\.1\x00", resource)
     exe = subprocess.run(["monodis", "--assembly", str(work / "build" / "Enventa.Connector.Cli.exe")],
                          capture_output=True, text=True, check=True).stdout
     assert re.search(r"^Version:\s+1\.2\.3\.0$", exe, re.MULTILINE)
