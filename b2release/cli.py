@@ -323,6 +323,28 @@ def scan(
     run_stage_command(typer_ctx, "scan", Options(source, advisories, online, fail_on, ignore_file))
 
 
+# --- build --------------------------------------------------------------------------------
+@app.command()
+def build(
+    typer_ctx: typer.Context,
+    project: Optional[Path] = typer.Argument(
+        None, help="Solution or project file (default: \\[product] project, else the one .sln here)."
+    ),
+    version: str = typer.Option(..., "--version", help="Release version X.Y.Z, stamped into every assembly."),
+    tool: Optional[str] = typer.Option(
+        None, "--tool", help="auto, msbuild, dotnet or xbuild (default: \\[build] tool)."
+    ),
+    configuration: Optional[str] = typer.Option(
+        None, "--configuration", "-c", help="Build configuration (default: \\[build] configuration, Release)."
+    ),
+    prop: List[str] = typer.Option([], "--property", "-p", help="Extra MSBuild property NAME=VALUE (repeatable)."),
+) -> None:
+    """Build the connector (msbuild, dotnet or Mono's xbuild) into <work dir>/build/."""
+    from b2release.stages.build import Options
+
+    run_stage_command(typer_ctx, "build", Options(project, version, tool, configuration, list(prop)))
+
+
 # --- entry point --------------------------------------------------------------------------
 def _report_error(exc: B2ReleaseError, argv: list[str]) -> int:
     from b2release.redact import redact, redact_obj

@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.fixtures.http_store",
     "tests.fixtures.pe",
     "tests.fixtures.scan",
+    "tests.fixtures.build",
 ]
 
 
