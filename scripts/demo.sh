@@ -1,10 +1,45 @@
 #!/usr/bin/env bash
-# The demo: dev keys, then the stages that exist, on the bundled sample, with local defaults.
+# `make demo`: the whole pipeline on the bundled sample connector with the embedded
+# defaults of ./b2release.toml (local folder store, generated dev keys, no CDN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B2=".venv/bin/b2release"
-mkdir -p keys
+
+# The sample connector is built with Mono's xbuild and signed with osslsigncode.
+need=()
+command -v xbuild >/dev/null 2>&1 || command -v msbuild >/dev/null 2>&1 || need+=(mono-devel mono-utils)
+command -v osslsigncode >/dev/null 2>&1 || need+=(osslsigncode)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "demo: installing ${need[*]} (apt-get)" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+    else
+        if command -v apt-get >/dev/null 2>&1; then cmd="sudo apt-get install -y ${need[*]}"
+        elif command -v brew >/dev/null 2>&1; then cmd="brew install mono osslsigncode"
+        elif command -v dnf >/dev/null 2>&1; then cmd="sudo dnf install -y mono-devel osslsigncode"
+        else cmd="install Mono (xbuild) and osslsigncode, see docs/build.md and docs/signing.md"; fi
+        echo "demo: the sample connector needs ${need[*]}. Install with:" >&2
+        echo "    $cmd" >&2
+        echo "then run 'make demo' again." >&2
+        exit 1
+    fi
+fi
+
+# Development keys, once (git-ignored keys/).
 [ -f keys/release-signing.key ] || "$B2" keys generate --out keys
-"$B2" --config examples/demo.toml package --input examples/prebuilt --version 1.0.0
-"$B2" --config examples/demo.toml verify dist --public-key keys/release-signing.pub
-echo "demo done: package, manifest, signature and SHA256SUMS in dist/"
+
+# build -> scan -> sign -> package -> upload -> purge, as configured in b2release.toml.
+"$B2" release --version 1.0.0
+
+# What an auditor does: offline, with the public key and the code-signing certificate only.
+"$B2" verify dist --public-key keys/release-signing.pub --ca keys/codesign.crt
+
+echo
+echo "demo done:"
+echo "  build output     dist/build/ (signed Enventa.Connector.dll, Enventa.Connector.Cli.exe)"
+echo "  release files    dist/enventa-connector-1.0.0.zip, manifest.json(.sig), SHA256SUMS, sbom.cdx.json"
+echo "  scan results     dist/scan-report.json, dist/scan.sarif"
+if [ -d releases ]; then
+    echo "  local store      releases/ (one folder per tenant container)"
+fi
