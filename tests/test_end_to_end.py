@@ -1,0 +1,83 @@
+"""The whole chain on the real sample connector, as CI and `make demo` run it.
+
+build (Mono xbuild) -> scan (bundled advisories) -> sign (osslsigncode, dev cert from
+`keys generate`) -> package -> upload (file:// store, two tenants) -> purge (none),
+then the auditor's offline checks: `b2release verify --ca` and `osslsigncode verify`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.conftest import REPO, run_subprocess
+from tests.fixtures.build import require_tool
+
+
+@pytest.fixture
+def released(tmp_path, dev_keys):
+    require_tool("xbuild")
+    require_tool("osslsigncode")
+    cfg = tmp_path / "b2release.toml"
+    cfg.write_text(
+        f"""
+[product]
+name = "enventa-connector"
+project = "{REPO / 'examples' / 'enventa-connector' / 'Enventa.Connector.sln'}"
+[release]
+signing_key = "{dev_keys / 'release-signing.key'}"
+public_key = "{dev_keys / 'release-signing.pub'}"
+[sign]
+cert = "{dev_keys / 'codesign.crt'}"
+key = "{dev_keys / 'codesign.key'}"
+[scan]
+advisories = "{REPO / 'examples' / 'advisories'}"
+[store]
+url = "file://{tmp_path / 'releases'}"
+tenants = ["acme", "globex"]
+[cdn]
+provider = "none"
+"""
+    )
+    work = tmp_path / "dist"
+    r = run_subprocess("--config", cfg, "--work-dir", work, "--json", "release", "--version", "1.4.0",
+                       cwd=tmp_path, env={"SOURCE_DATE_EPOCH": "1700000000"})
+    assert r.exit_code == 0, r.output
+    return work, json.loads(r.stdout), cfg
+
+
+def test_release_chain_on_the_sample_connector(released, dev_keys):
+    work, doc, cfg = released
+    ran = {s["stage"]: s["status"] for s in doc["stages"]}
+    assert ran["build"] == ran["scan"] == ran["sign"] == ran["package"] == "ok"
+    assert ran.get("purge") == "skipped"
+    built = sorted(p.name for p in (work / "build").iterdir())
+    assert "Enventa.Connector.dll" in built and "Enventa.Connector.Cli.exe" in built
+    # The dev certificate from `keys generate` signed both PE files, and osslsigncode agrees.
+    for name in ("Enventa.Connector.dll", "Enventa.Connector.Cli.exe"):
+        proc = subprocess.run(["osslsigncode", "verify", "-CAfile", str(dev_keys / "codesign.crt"), "-ignore-cdp",
+                               "-in", str(work / "build" / name)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    manifest = json.loads((work / "manifest.json").read_text())
+    assert manifest["version"] == "1.4.0"
+    assert manifest["build"]["tool"] == "xbuild"
+    assert manifest["signing"]["authenticode"] == "signed"
+    assert manifest["scan"]["fail_on"] == "high"
+    assert [a["path"] for a in manifest["attachments"]] == ["sbom.cdx.json"]
+
+
+def test_auditor_verifies_the_sample_release_offline(released, dev_keys, other_keys):
+    work, _, _ = released
+    zip_path = work / "enventa-connector-1.4.0.zip"
+    r = run_subprocess("--json", "verify", zip_path, "--public-key", dev_keys / "release-signing.pub",
+                       "--ca", dev_keys / "codesign.crt")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    signed = {a["file"] for a in report["authenticode"]}
+    assert signed == {"Enventa.Connector.dll", "Enventa.Connector.Cli.exe"}
+    # Another code-signing certificate as the trust anchor: the same binaries are refused.
+    r = run_subprocess("verify", zip_path, "--public-key", dev_keys / "release-signing.pub",
+                       "--ca", other_keys / "codesign.crt")
+    assert r.exit_code == 1 and "Enventa.Connector" in r.stderr and "Traceback" not in r.output
