@@ -383,7 +383,7 @@ class AzureStore(Store):
         dest = self._blob(dst_container, path)
         with self._errors(what):
             try:
-                started = dest.start_copy_from_url(source, metadata={SHA256_METADATA: sha256}, etag="*",
+                started = dest.start_copy_from_url(source, metadata={SHA256_METADATA: sha256},
                                                    match_condition=MatchConditions.IfMissing)
             except (ResourceExistsError, ResourceModifiedError):
                 raise AlreadyExists(f"{dst_container}/{path}") from None
