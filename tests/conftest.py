@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-pytest_plugins = ["tests.fixtures.azurite"]
+pytest_plugins = ["tests.fixtures.azurite", "tests.fixtures.releases"]
 
 
 @dataclass

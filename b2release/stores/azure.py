@@ -228,10 +228,16 @@ class AzureStore(Store):
         except ClientAuthenticationError as exc:
             raise RemoteError(
                 f"{what}: Azure refused the credentials from {self.auth.source or 'the environment'} "
-                f"(HTTP {exc.status_code or '?'} {getattr(exc, 'error_code', '') or ''})".strip()
+                f"(HTTP {exc.status_code or '?'})"
             ) from None
         except HttpResponseError as exc:
             code = getattr(exc, "error_code", None) or ""
+            code = str(getattr(code, "value", code))
+            if exc.status_code == 403 and code in ("AuthenticationFailed", "AuthorizationFailure", ""):
+                raise RemoteError(
+                    f"{what}: Azure refused the credentials from {self.auth.source or 'the environment'} "
+                    f"(HTTP 403 {code})".strip()
+                ) from None
             raise RemoteError(f"{what}: Azure answered HTTP {exc.status_code} {code}".strip()) from None
         except (ServiceRequestError, ServiceResponseError) as exc:
             reason = type(exc.inner_exception or exc).__name__
