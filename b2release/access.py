@@ -1,13 +1,14 @@
 """Tenant access: `grant` (a read-only, https-only, expiring SAS) and `revoke`.
 
-Every grant is a container SAS on `tenant-<id>` bound to a stored access policy whose
-id starts with `b2r-`. The policy holds the permission (read); each SAS carries its own
-start, expiry and protocol (https). `revoke` deletes the b2release policy, which makes
-every SAS bound to it fail at once (Azure: within 30 seconds); the next grant creates a
-fresh policy with a new, never reused id (time + random), so a revoked SAS can never
-come back to life. Azure allows five stored policies per container: b2release keeps
-exactly one at a time and leaves other policies alone; if five foreign policies fill the
-container, grant says so (docs/distribution.md).
+Each grant creates its own stored access policy on the tenant container `tenant-<id>`
+(id `b2r-<UTC time>-<random>`, never reused) holding the permission (read), start and
+expiry; the SAS names only that policy and the protocol (https). So:
+- `revoke` deletes every `b2r-` policy of the container: every outstanding grant of the
+  tenant stops working at once (Azure: within 30 seconds);
+- Azure allows five stored access policies per container. They rotate: every grant first
+  drops the `b2r-` policies that have expired, then adds its own; when five live policies
+  remain (b2release's or other tools', which are left alone) grant refuses and says when
+  the next slot frees up, or to run `revoke`.
 
 The SAS is a secret: it is registered for redaction when made and appears only in the
 grant command's own stdout, never in logs, state.json or error messages.
@@ -62,6 +63,19 @@ def _open_azure(ctx: Context, store_url: str | None, command: str):
             "or access policies (share it by other means, e.g. a file server's permissions)"
         )
     return store
+
+
+def _expiry(policy) -> datetime | None:
+    """A stored policy's expiry as an aware datetime (the SDK may give a string)."""
+    value = getattr(policy, "expiry", None)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def new_policy_id(now: float) -> str:
@@ -122,23 +136,26 @@ def grant(ctx: Context, tenant: str, expires: str | None = None, version: str | 
         if store.stat(container, package_path) is None:
             raise InputError(f"{container} has no {package_path}; upload {version} for tenant {tenant} first")
 
-        ours = sorted(p for p in policies if p.startswith(POLICY_PREFIX))
-        if ours:
-            policy_id = ours[-1]
-        else:
-            if len(policies) >= MAX_POLICIES:
-                raise ConfigError(
-                    f"{container} already has {len(policies)} stored access policies not made by b2release "
-                    f"(Azure allows {MAX_POLICIES}); remove one to allow grants"
-                )
-            policy_id = new_policy_id(now)
-            policies[policy_id] = AccessPolicy(permission=ContainerSasPermissions(read=True))
-            store.set_policies(container, policies)
-            logger.info("created stored access policy %s on %s", policy_id, container)
-
+        real_now = datetime.now(timezone.utc)
+        expired = [p for p, policy in policies.items()
+                   if p.startswith(POLICY_PREFIX) and (_expiry(policy) or real_now) <= real_now]
+        for policy_id in expired:
+            del policies[policy_id]
+        if len(policies) >= MAX_POLICIES:
+            live = sorted(filter(None, (_expiry(p) for p in policies.values())))
+            when = f"; the next expires at {live[0]:%Y-%m-%dT%H:%M:%SZ}" if live else ""
+            raise UsageError(
+                f"{container} already has {len(policies)} live stored access policies, Azure's limit{when}; "
+                f"run `b2release revoke --tenant {tenant}` to end all of its grants"
+            )
         start = datetime.fromtimestamp(now, timezone.utc) - CLOCK_SKEW
         expiry = datetime.fromtimestamp(now + seconds, timezone.utc)
-        sas = store.container_sas(container, policy_id, start, expiry)
+        policy_id = new_policy_id(now)
+        policies[policy_id] = AccessPolicy(permission=ContainerSasPermissions(read=True), start=start, expiry=expiry)
+        store.set_policies(container, policies)
+        if expired:
+            logger.info("dropped expired policies %s of %s", ", ".join(expired), container)
+        sas = store.container_sas(container, policy_id)
         result = Grant(
             tenant=tenant,
             container=container,

@@ -467,12 +467,13 @@ class AzureStore(Store):
         with self._errors(f"setting the access policies of {container}"):
             self.service.get_container_client(container).set_container_access_policy(signed_identifiers=policies)
 
-    def container_sas(self, container: str, policy_id: str, start: datetime, expiry: datetime) -> str:
-        """A container SAS whose permissions come from the stored policy `policy_id`."""
+    def container_sas(self, container: str, policy_id: str) -> str:
+        """An https-only container SAS whose permission, start and expiry all come from
+        the stored access policy `policy_id` (so deleting the policy kills the SAS)."""
         from azure.storage.blob import generate_container_sas
 
         key = self.require_account_key("grant")
         sas = generate_container_sas(self.auth.account_name, container, account_key=key, policy_id=policy_id,
-                                     start=start, expiry=expiry, protocol="https")
+                                     protocol="https")
         register_secret(sas)
         return sas
