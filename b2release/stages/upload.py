@@ -127,7 +127,7 @@ class Progress:
 
     def line(self, message: str, *args: Any) -> None:
         if self.bar is not None:
-            self.bar.console.log(message % args)
+            self.bar.console.print(message % args, markup=False, highlight=False)
         else:
             self.logger.info(message, *args)
 
