@@ -53,6 +53,7 @@ def open_store(url: str | None, ctx: Context) -> Store:
             correlation_id=ctx.correlation_id,
             max_concurrency=ctx.config.get("store.max_concurrency"),
             retries=ctx.config.get("store.retries"),
+            retry_backoff=ctx.config.get("store.retry_backoff"),
             allow_http=ctx.config.get("store.allow_http_emulator"),
         )
     raise ConfigError(f"store url {url!r} is not supported: use file://<folder>, azure, or azure://<account>")

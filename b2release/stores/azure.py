@@ -165,7 +165,7 @@ class AzureStore(Store):
     supports_grants = True
 
     def __init__(self, auth: AzureAuth, *, correlation_id: str, max_concurrency: int = 4, retries: int = 4,
-                 allow_http: bool = False):
+                 retry_backoff: int = 2, allow_http: bool = False):
         from azure.storage.blob import BlobServiceClient, ExponentialRetry
 
         self.auth = auth
@@ -184,9 +184,11 @@ class AzureStore(Store):
             # One id for every request of this run, so Azure's logs line up with ours.
             request.http_request.headers["x-ms-client-request-id"] = correlation_id
 
+        backoff = max(0, retry_backoff)
         kwargs: dict[str, Any] = dict(
-            retry_policy=ExponentialRetry(initial_backoff=2, increment_base=2, retry_total=max(0, retries),
-                                          random_jitter_range=1),
+            # Timeouts, 5xx and 429 are retried: retry n waits about b + b**n seconds (b=2: 4, 6, 10, 18).
+            retry_policy=ExponentialRetry(initial_backoff=backoff, increment_base=backoff,
+                                          retry_total=max(0, retries), random_jitter_range=min(1, backoff)),
             raw_request_hook=stamp,
             max_single_put_size=BLOCK_SIZE,
             max_block_size=BLOCK_SIZE,

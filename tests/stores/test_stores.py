@@ -129,3 +129,23 @@ def test_local_store_rejects_unsafe_paths(tmp_path):
         store.stat("releases", "p/../../etc/passwd")
     with pytest.raises(UsageError, match="invalid container name"):
         store.stat("../up", "x")
+
+
+def test_large_file_goes_up_in_validated_blocks(store, tmp_path):
+    from b2release.stores.azure import BLOCK_SIZE
+
+    container = name(store, "large")
+    store.ensure_container(container)
+    data = bytes(range(256)) * ((2 * BLOCK_SIZE + 12345) // 256)  # > 2 blocks: chunked, parallel
+    source = tmp_path / "large.bin"
+    source.write_bytes(data)
+    sent = []
+    store.create_from_file(container, "p/1/large.bin", source, sha(data), "public", sent.append)
+    assert sum(sent) == len(data)
+    info = store.stat(container, "p/1/large.bin")
+    assert (info.size, info.sha256) == (len(data), sha(data))
+    if store.kind == "azure":
+        assert info.content_md5 == hashlib.md5(data).hexdigest()
+    out = tmp_path / "back.bin"
+    store.download(container, "p/1/large.bin", out)
+    assert out.read_bytes() == data
