@@ -177,7 +177,7 @@ class LocalStore(Store):
         dest = self._file(container, path)
         # The check and the rename are not one atomic step on a plain folder; a lock file
         # serialises b2release writers on the same machine (NFS mirrors: one writer).
-        with _locked(self._container_dir(container)):
+        with _locked(self.root / f".{validate_container_name(container)}.lock"):
             current = self.stat(container, path)
             if if_none_match and current is not None:
                 raise PreconditionFailed(f"{dest} exists")
@@ -195,10 +195,10 @@ class LocalStore(Store):
 
 
 class _locked:
-    """An exclusive flock on `<container>/.b2release.lock` (no-op where flock is missing)."""
+    """An exclusive flock on a lock file beside the containers (no-op where flock is missing)."""
 
-    def __init__(self, folder: Path):
-        self.folder = folder
+    def __init__(self, lock_file: Path):
+        self.lock_file = lock_file
         self.fh = None
 
     def __enter__(self):
@@ -206,8 +206,8 @@ class _locked:
             import fcntl
         except ImportError:  # pragma: no cover - Windows
             return self
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.folder / ".b2release.lock", "a+b")
+        self.lock_file.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.lock_file, "a+b")
         fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX)
         return self
 

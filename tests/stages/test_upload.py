@@ -185,8 +185,12 @@ def test_no_secret_in_any_output(azure_backend, releaser, tmp_path):
     assert_user_error(bad, 3, "Azure refused the credentials")
     outputs.append(bad.output)
     outputs.append(state_text(work))
+    from b2release import redact
+
+    made = redact.registered()  # every key, connection string and copy-source SAS seen or made
+    assert any("sig=" in s for s in made)  # the copy-source SAS were registered as they were made
     for text in outputs:
-        for secret in backend.secrets + ["AccountKey=Eby8", "AAAABBBB"]:
+        for secret in [*backend.secrets, *made, "AccountKey=Eby8", "AAAABBBB"]:
             assert secret not in text
         assert "sig=" not in text or "sig=***" in text
 
