@@ -25,6 +25,7 @@ class FlakyProxy(ThreadingHTTPServer):
         self.upstream = (parts.hostname, parts.port)
         self.fail_puts = 0  # answer this many PUTs with 503 (-1: all of them)
         self.failed = 0
+        self.fail_sas_gets = False
         self.puts = 0
         self.lock = threading.Lock()
 
@@ -39,6 +40,12 @@ class _Handler(BaseHTTPRequestHandler):
         server: FlakyProxy = self.server  # type: ignore[assignment]
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if self.command in ("GET", "HEAD") and server.fail_sas_gets and "sig=" in self.path:
+            # A copy source fetched with its SAS (by the emulator itself): make the copy fail.
+            self.send_response(500, "Broken")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.command == "PUT":
             with server.lock:
                 server.puts += 1
@@ -110,3 +117,22 @@ def test_retries_are_bounded(flaky, azurite, releaser):
     assert_user_error(result, 3, "HTTP 503")
     assert flaky.puts == 3  # the first PUT, tried 1 + 2 times, then the stage gave up
     assert ACCOUNT_KEY not in result.output
+
+
+def test_a_failed_copy_fails_the_stage_and_the_pointer_stays(flaky, azurite, releaser):
+    work = releaser.package("1.0.0")
+    flaky.fail_sas_gets = True
+    env = proxy_env(flaky, azurite, 1)
+    tenant = azurite.unique("copyfail")
+    result = releaser.upload(work, "--tenant", tenant, env=env, json_output=False)
+    assert_user_error(result, 3, "copying", f"to tenant-{tenant}")
+    # Files reached the release container, but no pointer was written anywhere.
+    service = azurite.service()
+    release = env["B2RELEASE_STORE_RELEASE_CONTAINER"]
+    names = [b.name for b in service.get_container_client(release).list_blobs()]
+    assert names and not any("/channels/" in n for n in names)
+    assert not any("/channels/" in b.name for b in service.get_container_client(f"tenant-{tenant}").list_blobs())
+    flaky.fail_sas_gets = False
+    again = releaser.upload(work, "--tenant", tenant, env=env)
+    assert again.exit_code == 0, again.output
+    assert again.json()["bytes_sent"] == 0 and again.json()["pointer"]["version"] == "1.0.0"
