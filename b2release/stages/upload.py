@@ -27,7 +27,7 @@ from typing import Any
 from b2release import log
 from b2release.config import parse_duration
 from b2release.context import Context
-from b2release.errors import B2ReleaseError, CheckFailed, KeyError_, StaleInputError, UsageError
+from b2release.errors import CheckFailed, KeyError_, StaleInputError, UsageError
 from b2release.formats import checksums
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.manifest import CHECKSUMS_NAME, MANIFEST_NAME
@@ -358,6 +358,3 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         state_data={"product": product, "version": version, "channel": channel, "sequence": sequence,
                     "store": store_description, "tenants": tenants, "release_container": release_container},
     )
-
-
-__all__ = ["NAME", "Options", "run", "B2ReleaseError"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from b2release import log
-from b2release.errors import CheckFailed, RemoteError, VerificationError
+from b2release.errors import CheckFailed, VerificationError
 from b2release.formats import checksums
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.manifest import CHECKSUMS_NAME, MANIFEST_NAME
@@ -147,5 +147,5 @@ def record_purge(state, written: list[tuple[str, str]]) -> None:
 
 __all__ = [
     "ChannelState", "read_channel", "list_version", "verify_version", "write_channel", "record_purge",
-    "version_prefix", "signature_path", "RemoteError",
+    "version_prefix", "signature_path",
 ]
