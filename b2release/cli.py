@@ -345,6 +345,75 @@ def build(
     run_stage_command(typer_ctx, "build", Options(project, version, tool, configuration, list(prop)))
 
 
+# --- upload, grant, revoke (issue 6) ------------------------------------------------------
+@app.command()
+def upload(
+    typer_ctx: typer.Context,
+    tenant: List[str] = typer.Option([], "--tenant", help="Tenant id (repeatable; default: [store] tenants)."),
+    channel: Optional[str] = typer.Option(None, "--channel", help="Channel to move (default: [store] channel)."),
+    store: Optional[str] = typer.Option(None, "--store", help="Store URL: file://DIR, azure, azure://ACCOUNT."),
+    signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Release signing key (PEM)."),
+) -> None:
+    """Upload the package to the store for each tenant, then move the signed channel pointer."""
+    from b2release.stages.upload import Options
+
+    run_stage_command(typer_ctx, "upload", Options(list(tenant) or None, channel, store, signing_key))
+
+
+def _write_secret_document(ctx, document: dict[str, Any], plain: str, summary: str) -> None:
+    """grant's output carries a SAS: printed as-is on stdout (never logged, never redacted here)."""
+    if ctx.json_output:
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(plain + "\n")
+    sys.stdout.flush()
+    if ctx.verbosity >= 0:
+        ctx.console.print(summary, markup=False)
+
+
+@app.command()
+def grant(
+    typer_ctx: typer.Context,
+    tenant: str = typer.Option(..., "--tenant", help="Tenant id."),
+    expires: Optional[str] = typer.Option(
+        None, "--expires", help="Lifetime, e.g. 24h (max: [store] max_grant_expiry)."
+    ),
+    version: Optional[str] = typer.Option(None, "--version", help="Version to link (default: the channel's)."),
+    store: Optional[str] = typer.Option(None, "--store", help="Store URL (default: [store] url)."),
+) -> None:
+    """Print a read-only, https-only, expiring download URL for one tenant's container."""
+    from b2release import access
+
+    ctx = make_context(typer_ctx)
+    result = access.grant(ctx, tenant, expires, version, store)
+    _write_secret_document(
+        ctx,
+        {"command": "grant", **result.to_dict()},
+        result.url,
+        f"grant for tenant {result.tenant}: {result.product} {result.version}, read-only, https-only, expires "
+        f"{result.expires_at} (policy {result.policy_id}); revoke with: b2release revoke --tenant {result.tenant}",
+    )
+
+
+@app.command()
+def revoke(
+    typer_ctx: typer.Context,
+    tenant: str = typer.Option(..., "--tenant", help="Tenant id."),
+    store: Optional[str] = typer.Option(None, "--store", help="Store URL (default: [store] url)."),
+) -> None:
+    """Invalidate every outstanding grant of a tenant (deletes its stored access policy)."""
+    from b2release import access
+
+    ctx = make_context(typer_ctx)
+    result = access.revoke(ctx, tenant, store)
+    if result.removed_policies:
+        summary = (f"revoked every grant of tenant {tenant} (policy {', '.join(result.removed_policies)} "
+                   "deleted; Azure applies this within 30 seconds)")
+    else:
+        summary = f"tenant {tenant} had no b2release grant policy; nothing to revoke"
+    emit(ctx, {"command": "revoke", **result.to_dict()}, summary)
+
+
 # --- entry point --------------------------------------------------------------------------
 def _report_error(exc: B2ReleaseError, argv: list[str]) -> int:
     from b2release.redact import redact, redact_obj

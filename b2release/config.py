@@ -80,6 +80,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_concurrency": Key(int, 4),
         "pointer_cache_control": Key(str, "public, max-age=60"),
         "max_grant_expiry": Key(str, "7d"),
+        "release_container": Key(str, "releases", help="container that receives each file once"),
+        "allow_http_emulator": Key(bool, False, help="allow a plain-http Azure endpoint (local emulators only)"),
+        "retries": Key(int, 4, help="retries of a transient Azure error (exponential backoff)"),
+        "retry_backoff": Key(int, 2, help="backoff base in seconds: retry n waits about b + b**n"),
     },
     "cdn": {
         "provider": Key(str, "none", ("cloudflare", "none")),

@@ -1,6 +1,7 @@
 """Shared fixtures: the CLI runner, dev keys, sample inputs.
 
-Later stages add theirs here too (the Azurite server, the sample connector build).
+Area fixtures live in tests/fixtures/ (Azurite, the sample connector build, PE files,
+the fake Cloudflare API, a static HTTP store, a local OSV server) and are loaded here.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ pytest_plugins = [
     "tests.fixtures.pe",
     "tests.fixtures.scan",
     "tests.fixtures.build",
+    "tests.fixtures.azurite",
+    "tests.fixtures.releases",
 ]
 
 

@@ -1,0 +1,360 @@
+"""upload: put a packaged release into the store, for every tenant, then move the channel.
+
+Order (each step only starts when the previous one is complete, so a crash at any point
+leaves the channel pointer on the previous, complete version; a re-run finishes the job):
+
+1. preflight, read-only: current pointers (refuse a lower version), and every versioned
+   file in every container (same sha256: already there; different bytes: refuse, exit 1,
+   nothing changed);
+2. the release container gets each file once (create-only, MD5-validated, chunked);
+   SHA256SUMS last, so its presence means the version is complete;
+3. each tenant container `tenant-<id>` gets server-side copies (create-only);
+4. after checking each container holds the complete version, the signed channel pointer
+   `<product>/channels/<channel>.json` (+ .sig) is written: tenants first, release last;
+5. the pointer paths are queued in state.json `pending_purge` for the purge stage.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from b2release import log
+from b2release.config import parse_duration
+from b2release.context import Context
+from b2release.errors import CheckFailed, KeyError_, StaleInputError, UsageError
+from b2release.formats import checksums
+from b2release.formats import pointer as pointer_fmt
+from b2release.formats.manifest import CHECKSUMS_NAME, MANIFEST_NAME
+from b2release.formats.names import compare_versions
+from b2release.fsutil import sha256_file
+from b2release.stages import StageResult
+
+NAME = "upload"
+INPUT_KINDS = ("package", "manifest", "signature", "checksums", "attachment", "sbom")
+# Test-only: after this many files were uploaded to the release container, print a
+# marker line on stderr and sleep, so a test can kill the process at a known point.
+TEST_PAUSE_ENV = "B2RELEASE_TEST_PAUSE_AFTER_FILES"
+TEST_PAUSE_MARKER = "b2release-test: paused"
+
+
+@dataclass
+class Options:
+    tenants: list[str] | None = None
+    channel: str | None = None
+    store: str | None = None
+    signing_key: Path | None = None
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    name: str
+    path: Path
+    sha256: str
+    size: int
+
+
+@dataclass
+class Counters:
+    bytes_sent: int = 0
+    files_uploaded: int = 0
+    files_present: int = 0
+    copies_made: int = 0
+    copies_present: int = 0
+    containers_created: list[str] = field(default_factory=list)
+
+
+# --- inputs -------------------------------------------------------------------------------
+def release_files(ctx: Context) -> tuple[dict[str, Any], list[LocalFile]]:
+    """The package stage's outputs: every file SHA256SUMS lists, then SHA256SUMS itself."""
+    data = ctx.state.data("package")
+    if not data:
+        raise UsageError("nothing to upload: run `b2release package` first (in this work dir)")
+    for kind in INPUT_KINDS:
+        ctx.state.consume(kind)  # re-hashes: refuses files changed since packaging
+    recorded = ctx.state.find("checksums")
+    if not recorded:
+        raise UsageError(f"nothing to upload: the package stage recorded no {CHECKSUMS_NAME}; re-run package")
+    sums_path = ctx.state.abs(recorded[-1].path)
+    sums = checksums.parse(sums_path.read_bytes(), str(sums_path))
+    files: list[LocalFile] = []
+    for name, digest in sorted(sums.items()):
+        path = sums_path.parent / name
+        if not path.is_file():
+            raise StaleInputError(f"{path} is listed in {sums_path} but missing; re-run package")
+        actual, size = sha256_file(path)
+        if actual != digest:
+            raise StaleInputError(f"{path} does not match {sums_path}; re-run package")
+        files.append(LocalFile(name, path, actual, size))
+    if data.get("package") not in sums or sums.get(MANIFEST_NAME) != data.get("manifest_sha256"):
+        raise StaleInputError(f"{sums_path} does not describe the last package run; re-run package")
+    digest, size = sha256_file(sums_path)
+    files.append(LocalFile(CHECKSUMS_NAME, sums_path, digest, size))  # last, by design
+    return data, files
+
+
+# --- progress -----------------------------------------------------------------------------
+class Progress:
+    """A rich bar (bytes, rate, ETA) on a terminal; plain log lines otherwise."""
+
+    def __init__(self, ctx: Context, total: int, files: int):
+        self.logger = log.get(NAME)
+        self.bar = None
+        if ctx.interactive and ctx.verbosity >= 0 and not ctx.json_output and total > 0:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+            from rich.progress import Progress as RichProgress
+
+            self.bar = RichProgress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                    TransferSpeedColumn(), TimeRemainingColumn(), console=ctx.console,
+                                    transient=False)
+            self.task = self.bar.add_task(f"uploading {files} files", total=total)
+            self.bar.start()
+
+    def advance(self, nbytes: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, advance=nbytes)
+
+    def line(self, message: str, *args: Any) -> None:
+        if self.bar is not None:
+            self.bar.console.print(message % args, markup=False, highlight=False)
+        else:
+            self.logger.info(message, *args)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+# --- steps --------------------------------------------------------------------------------
+def _conflict(container: str, blob_path: str, found: str | None, ours: str) -> CheckFailed:
+    what = f"sha256 {found[:12]}..." if found else "no sha256 metadata"
+    return CheckFailed(
+        f"{container}/{blob_path} already exists with different content ({what}, ours {ours[:12]}...): "
+        "versions are immutable, publish a new version; nothing was changed"
+    )
+
+
+def preflight(store, containers: list[str], prefix: str, files: list[LocalFile]) -> dict[str, set[str]]:
+    """For each container, the names already present (same sha256). Refuses any conflict."""
+    present: dict[str, set[str]] = {}
+    for container in containers:
+        existing = {b.path: b for b in store.list(container, prefix)}
+        present[container] = set()
+        for f in files:
+            blob = existing.get(prefix + f.name)
+            if blob is None:
+                continue
+            if blob.sha256 != f.sha256 or blob.size != f.size:
+                raise _conflict(container, prefix + f.name, blob.sha256, f.sha256)
+            present[container].add(f.name)
+    return present
+
+
+def _test_pause(count: int) -> None:
+    raw = os.environ.get(TEST_PAUSE_ENV)
+    if raw and raw.isdigit() and count == int(raw):
+        sys.stderr.write(f"{TEST_PAUSE_MARKER} after {count} files\n")
+        sys.stderr.flush()
+        time.sleep(3600)
+
+
+def upload_release(store, container: str, prefix: str, files: list[LocalFile], present: set[str],
+                   counters: Counters, progress: Progress, cache_control: str) -> None:
+    from b2release.stores.base import AlreadyExists
+
+    for f in files:
+        if f.name in present:
+            counters.files_present += 1
+            progress.line("present  %s/%s%s", container, prefix, f.name)
+            continue
+        try:
+            counters.bytes_sent += store.create_from_file(container, prefix + f.name, f.path, f.sha256,
+                                                          cache_control, progress.advance)
+        except AlreadyExists:
+            # Someone created it since the preflight: fine if it is the same file.
+            blob = store.stat(container, prefix + f.name)
+            if blob is None or blob.sha256 != f.sha256:
+                raise _conflict(container, prefix + f.name, blob.sha256 if blob else None, f.sha256) from None
+            counters.files_present += 1
+            continue
+        counters.files_uploaded += 1
+        progress.line("uploaded %s/%s%s (%d bytes)", container, prefix, f.name, f.size)
+        _test_pause(counters.files_uploaded)
+
+
+def copy_to_tenants(store, source: str, tenants: list[str], prefix: str, files: list[LocalFile],
+                    present: dict[str, set[str]], counters: Counters, progress: Progress, workers: int) -> None:
+    """Server-side copies; per container SHA256SUMS goes last (its presence = complete)."""
+    from b2release.stores.base import AlreadyExists
+
+    def copy(container: str, f: LocalFile) -> bool:
+        try:
+            store.copy_within(source, prefix + f.name, container, f.sha256)
+        except AlreadyExists:
+            blob = store.stat(container, prefix + f.name)
+            if blob is None or blob.sha256 != f.sha256:
+                raise _conflict(container, prefix + f.name, blob.sha256 if blob else None, f.sha256) from None
+            return False
+        progress.line("copied   %s/%s%s", container, prefix, f.name)
+        return True
+
+    def run_batch(jobs: list[tuple[str, LocalFile]]) -> None:
+        counters.copies_present += sum(1 for c, f in jobs if f.name in present[c])
+        todo = [(c, f) for c, f in jobs if f.name not in present[c]]
+        if not todo:
+            return
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
+            futures = [pool.submit(copy, c, f) for c, f in todo]
+            errors: list[BaseException] = []
+            for fut in futures:
+                try:
+                    made = fut.result()
+                except BaseException as exc:  # collect; report the first after all settle
+                    errors.append(exc)
+                    continue
+                if made:
+                    counters.copies_made += 1
+                else:
+                    counters.copies_present += 1
+            if errors:
+                raise errors[0]
+
+    body = [f for f in files if f.name != CHECKSUMS_NAME]
+    last = [f for f in files if f.name == CHECKSUMS_NAME]
+    run_batch([(c, f) for c in tenants for f in body])
+    run_batch([(c, f) for c in tenants for f in last])
+
+
+def _needs_pointer(state, version: str, manifest_sha256: str, now: float) -> bool:
+    p = state.pointer
+    if p is None or state.verified is False:
+        return True
+    if p.version != version or p.manifest_sha256 != manifest_sha256:
+        return True
+    return pointer_fmt.parse_rfc3339(p.expires_at) <= now
+
+
+# --- the stage ----------------------------------------------------------------------------
+def run(ctx: Context, options: Options | None = None) -> StageResult:
+    from b2release.stages.package import resolve_signing_key
+    from b2release.stores import open_store
+    from b2release.stores.base import IMMUTABLE_CACHE_CONTROL
+    from b2release.stores.channels import read_channel, record_purge, verify_version, write_channel
+    from b2release.tenants import tenant_container, validate_container_name, validate_tenants
+
+    opts = options or Options()
+    config = ctx.config
+    channel = pointer_fmt.validate_channel(opts.channel or config.get("store.channel"))
+    tenants = validate_tenants(list(opts.tenants) if opts.tenants else list(config.get("store.tenants")))
+    tenant_containers = [tenant_container(t) for t in tenants]
+    release_container = validate_container_name(config.get("store.release_container"), "store.release_container")
+    if release_container in tenant_containers:
+        raise UsageError(f"store.release_container {release_container!r} collides with a tenant container")
+    ttl = parse_duration(config.get("store.pointer_ttl"), "store.pointer_ttl")
+    pointer_cache = config.get("store.pointer_cache_control")
+
+    package, files = release_files(ctx)
+    product, version, manifest_sha256 = package["product"], package["version"], package["manifest_sha256"]
+    key = resolve_signing_key(ctx, opts.signing_key)
+    if package.get("key_id") and key.key_id != package["key_id"]:
+        raise KeyError_(
+            f"signing key {key.path} ({key.key_id[:16]}...) is not the key that signed the manifest "
+            f"({package['key_id'][:16]}...); clients verify both with one public key"
+        )
+    public = key.public()
+    containers = [*tenant_containers, release_container]
+    prefix = f"{product}/{version}/"
+    logger = log.get(NAME)
+    if not tenants:
+        logger.warning("no tenants (--tenant or [store] tenants): uploading to %s only", release_container)
+
+    counters = Counters()
+    with open_store(opts.store, ctx) as store:
+        # 1. preflight: read-only.
+        channels = {c: read_channel(store, c, product, channel, public) for c in containers}
+        for state in channels.values():
+            current = state.pointer
+            if current is not None and compare_versions(current.version, version) > 0:
+                raise CheckFailed(
+                    f"{state.container}/{state.path} serves {current.version}, newer than {version}: upload never "
+                    "moves a channel to a lower version (use `b2release rollback`); nothing was changed"
+                )
+        present = preflight(store, containers, prefix, files)
+
+        # 2-3. files: once into the release container, then server-side copies.
+        for container in [release_container, *tenant_containers]:
+            if store.ensure_container(container):
+                counters.containers_created.append(container)
+        total = sum(f.size for f in files if f.name not in present[release_container])
+        progress = Progress(ctx, total, len(files))
+        try:
+            upload_release(store, release_container, prefix, files, present[release_container], counters,
+                           progress, IMMUTABLE_CACHE_CONTROL)
+            copy_to_tenants(store, release_container, tenant_containers, prefix, files, present, counters,
+                            progress, config.get("store.max_concurrency"))
+        finally:
+            progress.stop()
+
+        # 4. pointers, only onto complete versions; tenants first, the release container last.
+        now = time.time()
+        to_write = [c for c in containers if _needs_pointer(channels[c], version, manifest_sha256, now)]
+        previous = max((s.pointer.sequence for s in channels.values() if s.pointer is not None), default=0)
+        sequence = previous + 1 if to_write else previous
+        written: list[tuple[str, str]] = []
+        if to_write:
+            pointer = pointer_fmt.new(product, channel, version, manifest_sha256, sequence, ttl, now=now)
+            for container in to_write:
+                verify_version(store, container, product, version, manifest_sha256)
+            for container in to_write:
+                state = channels[container]
+                for path in write_channel(store, container, pointer, key, pointer_cache, state.etag,
+                                          existed=state.raw is not None):
+                    written.append((container, path))
+        # 5. the purge stage turns these into CDN URLs and clears the list after purging.
+        if written:
+            record_purge(ctx.state, written)
+        store_description = store.description
+
+    for state in channels.values():
+        if state.pointer is not None and state.verified is False:
+            logger.warning("%s/%s did not verify with the release key; rewritten", state.container, state.path)
+    pointer_doc = {"version": version, "sequence": sequence, "channel": channel,
+                   "path": pointer_fmt.pointer_path(product, channel),
+                   "written_to": to_write, "unchanged": [c for c in containers if c not in to_write]}
+    data = {
+        "product": product,
+        "version": version,
+        "store": store_description,
+        "release_container": release_container,
+        "tenants": tenants,
+        "containers_created": counters.containers_created,
+        "bytes_sent": counters.bytes_sent,
+        "files_uploaded": counters.files_uploaded,
+        "files_present": counters.files_present,
+        "copies_made": counters.copies_made,
+        "copies_present": counters.copies_present,
+        "pointer": pointer_doc,
+        "purge_queued": len(written),
+    }
+    moved = f"channel {channel} -> {version} (sequence {sequence})" if to_write else f"channel {channel} unchanged"
+    summary = (f"uploaded {product} {version} to {store_description}: {counters.files_uploaded} files "
+               f"({counters.bytes_sent} bytes) sent, {counters.files_present} already present, "
+               f"{counters.copies_made} copies for {len(tenants)} tenants; {moved}")
+    return StageResult(
+        stage=NAME,
+        summary=summary,
+        data=data,
+        state_data={"product": product, "version": version, "channel": channel, "sequence": sequence,
+                    "store": store_description, "tenants": tenants, "release_container": release_container},
+    )

@@ -1,0 +1,481 @@
+"""Azure Blob Storage store (azure-storage-blob, imported lazily inside functions).
+
+Auth, in this order (docs/distribution.md):
+- store url `azure`: AZURE_STORAGE_CONNECTION_STRING if set, else [store] account_url;
+- store url `azure://<account>`: https://<account>.blob.core.windows.net;
+- with an account URL the credential is AZURE_STORAGE_KEY (shared key), else
+  AZURE_STORAGE_SAS_TOKEN, else azure-identity's DefaultAzureCredential (managed identity,
+  workload identity, az login).
+Every secret is registered for redaction the moment it is read. Plain http endpoints
+(emulators) are refused unless [store] allow_http_emulator = true.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import quote, urlsplit
+
+from b2release import log
+from b2release.errors import ConfigError, InputError, RemoteError
+from b2release.fsutil import CHUNK, atomic_writer
+from b2release.redact import register_secret
+from b2release.stores.base import (
+    SHA256_METADATA,
+    AlreadyExists,
+    BlobInfo,
+    PreconditionFailed,
+    ProgressFn,
+    Store,
+)
+
+logger = log.get("store")
+
+BLOCK_SIZE = 4 << 20  # chunk size of block uploads; larger files go up in parallel blocks
+COPY_TIMEOUT_S = 3600
+SOURCE_SAS_MINUTES = 60  # lifetime of the read SAS a server-side copy uses as its source
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass
+class AzureAuth:
+    """What we know about the account; secrets are registered for redaction already."""
+
+    account_url: str  # blob endpoint, e.g. https://acct.blob.core.windows.net
+    account_name: str
+    account_key: str | None = None
+    sas_token: str | None = None
+    connection_string: str | None = None
+    token_credential: Any = None
+    source: str = ""  # for messages: which variable or key supplied the account
+
+
+def parse_connection_string(conn: str) -> dict[str, str]:
+    """Key=value;... with upper-cased keys; registers the key and SAS for redaction."""
+    settings: dict[str, str] = {}
+    for part in conn.strip().rstrip(";").split(";"):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise ConfigError("AZURE_STORAGE_CONNECTION_STRING is malformed (expected Key=Value;... pairs)")
+        settings[key.strip().upper()] = value.strip()
+    register_secret(settings.get("ACCOUNTKEY"))
+    register_secret(settings.get("SHAREDACCESSSIGNATURE"))
+    return settings
+
+
+def account_name_from_url(url: str) -> str:
+    """acct from https://acct.blob.core.windows.net, or from the path for emulators (IP/localhost)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host in ("localhost",) or host.replace(".", "").isdigit() or ":" in host:
+        segment = parts.path.strip("/").split("/")[0]
+        if not segment:
+            raise ConfigError(f"account URL {url} names no account (emulators: http(s)://host:port/<account>)")
+        return segment
+    return host.split(".")[0]
+
+
+def resolve_auth(store_url: str, account_url: str) -> AzureAuth:
+    from b2release.redact import secret_from_env
+
+    if store_url.startswith("azure://"):
+        account = store_url[len("azure://"):].strip("/")
+        if not account or not account.isalnum() or account != account.lower():
+            raise ConfigError(f"store.url {store_url!r}: expected azure://<account> with a lowercase account name")
+        account_url, source = f"https://{account}.blob.core.windows.net", "store.url"
+        conn = None
+    else:
+        conn = secret_from_env("AZURE_STORAGE_CONNECTION_STRING")
+        source = "store.account_url"
+    if conn and store_url == "azure":
+        settings = parse_connection_string(conn)
+        if settings.get("USEDEVELOPMENTSTORAGE", "").lower() == "true":
+            endpoint = "http://127.0.0.1:10000/devstoreaccount1"
+            name = "devstoreaccount1"
+        else:
+            endpoint = settings.get("BLOBENDPOINT", "")
+            name = settings.get("ACCOUNTNAME", "")
+            if not endpoint:
+                if not name:
+                    raise ConfigError("AZURE_STORAGE_CONNECTION_STRING names neither BlobEndpoint nor AccountName")
+                protocol = settings.get("DEFAULTENDPOINTSPROTOCOL", "https")
+                suffix = settings.get("ENDPOINTSUFFIX", "core.windows.net")
+                endpoint = f"{protocol}://{name}.blob.{suffix}"
+            if not name:
+                name = account_name_from_url(endpoint)
+        return AzureAuth(
+            account_url=endpoint.rstrip("/"),
+            account_name=name,
+            account_key=settings.get("ACCOUNTKEY"),
+            sas_token=settings.get("SHAREDACCESSSIGNATURE"),
+            connection_string=conn,
+            source="AZURE_STORAGE_CONNECTION_STRING",
+        )
+    if not account_url:
+        raise ConfigError(
+            "no Azure storage account: set AZURE_STORAGE_CONNECTION_STRING, or [store] account_url "
+            "(B2RELEASE_STORE_ACCOUNT_URL), or use store.url azure://<account>"
+        )
+    if not urlsplit(account_url).scheme or not urlsplit(account_url).hostname:
+        raise ConfigError(f"store.account_url {account_url!r} is not a URL (e.g. https://acct.blob.core.windows.net)")
+    auth = AzureAuth(account_url=account_url.rstrip("/"), account_name=account_name_from_url(account_url),
+                     source=source)
+    auth.account_key = secret_from_env("AZURE_STORAGE_KEY")
+    if not auth.account_key:
+        sas = secret_from_env("AZURE_STORAGE_SAS_TOKEN")
+        auth.sas_token = sas.lstrip("?") if sas else None
+        register_secret(auth.sas_token)
+    if not auth.account_key and not auth.sas_token:
+        try:
+            from azure.identity import DefaultAzureCredential
+        except ImportError as exc:  # pragma: no cover - azure-identity is a dependency
+            raise ConfigError("no AZURE_STORAGE_KEY / AZURE_STORAGE_SAS_TOKEN and azure-identity is missing",
+                              hint="pip install azure-identity") from exc
+        auth.token_credential = DefaultAzureCredential()
+    return auth
+
+
+def _mime(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    if name == "SHA256SUMS":
+        return "text/plain; charset=utf-8"
+    if name.endswith(".sig"):
+        return "application/octet-stream"
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _md5_file(path: Path) -> bytes:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.digest()
+
+
+class AzureStore(Store):
+    kind = "azure"
+    supports_grants = True
+
+    def __init__(self, auth: AzureAuth, *, correlation_id: str, max_concurrency: int = 4, retries: int = 4,
+                 retry_backoff: int = 2, allow_http: bool = False):
+        from azure.storage.blob import BlobServiceClient, ExponentialRetry
+
+        self.auth = auth
+        self.max_concurrency = max(1, max_concurrency)
+        scheme = urlsplit(auth.account_url).scheme
+        if scheme == "http" and not allow_http:
+            raise ConfigError(
+                f"Azure endpoint {auth.account_url} ({auth.source}) is plain http; only emulators may use http: "
+                "set [store] allow_http_emulator = true (B2RELEASE_STORE_ALLOW_HTTP_EMULATOR) for a local emulator"
+            )
+        if scheme not in ("http", "https"):
+            raise ConfigError(f"Azure endpoint {auth.account_url} ({auth.source}) must be an https URL")
+        self.https = scheme == "https"
+
+        def stamp(request: Any) -> None:
+            # One id for every request of this run, so Azure's logs line up with ours.
+            request.http_request.headers["x-ms-client-request-id"] = correlation_id
+
+        backoff = max(0, retry_backoff)
+        kwargs: dict[str, Any] = dict(
+            # Timeouts, 5xx and 429 are retried: retry n waits about b + b**n seconds (b=2: 4, 6, 10, 18).
+            retry_policy=ExponentialRetry(initial_backoff=backoff, increment_base=backoff,
+                                          retry_total=max(0, retries), random_jitter_range=min(1, backoff)),
+            raw_request_hook=stamp,
+            max_single_put_size=BLOCK_SIZE,
+            max_block_size=BLOCK_SIZE,
+            connection_timeout=20,
+            read_timeout=120,
+        )
+        if auth.account_key:
+            credential: Any = {"account_name": auth.account_name, "account_key": auth.account_key}
+        elif auth.sas_token:
+            from azure.core.credentials import AzureSasCredential
+
+            credential = AzureSasCredential(auth.sas_token)
+        else:
+            credential = auth.token_credential
+        self.service = BlobServiceClient(auth.account_url, credential=credential, **kwargs)
+
+    @property
+    def description(self) -> str:
+        return self.auth.account_url
+
+    def close(self) -> None:
+        self.service.close()
+
+    # --- errors ----------------------------------------------------------------------------
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """Turn SDK exceptions into one-line b2release errors (no URLs, no credentials)."""
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
+
+        try:
+            yield
+        except (AlreadyExists, PreconditionFailed):
+            raise
+        except ClientAuthenticationError as exc:
+            raise RemoteError(
+                f"{what}: Azure refused the credentials from {self.auth.source or 'the environment'} "
+                f"(HTTP {exc.status_code or '?'})"
+            ) from None
+        except HttpResponseError as exc:
+            code = getattr(exc, "error_code", None) or ""
+            code = str(getattr(code, "value", code))
+            if exc.status_code == 403 and code in ("AuthenticationFailed", "AuthorizationFailure", ""):
+                raise RemoteError(
+                    f"{what}: Azure refused the credentials from {self.auth.source or 'the environment'} "
+                    f"(HTTP 403 {code})".strip()
+                ) from None
+            raise RemoteError(f"{what}: Azure answered HTTP {exc.status_code} {code}".strip()) from None
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            reason = type(exc.inner_exception or exc).__name__
+            if "SSL" in str(exc) or "certificate" in str(exc).lower():
+                reason = "TLS certificate not trusted (set REQUESTS_CA_BUNDLE for a private CA)"
+            raise RemoteError(f"{what}: cannot reach {self.auth.account_url} ({reason})") from None
+        except OSError as exc:
+            raise RemoteError(f"{what}: {exc.strerror or type(exc).__name__}") from None
+
+    def _blob(self, container: str, path: str):
+        return self.service.get_blob_client(container, path)
+
+    @staticmethod
+    def _info(path: str, props: Any) -> BlobInfo:
+        settings = props.content_settings
+        md5 = bytes(settings.content_md5).hex() if settings and settings.content_md5 else None
+        return BlobInfo(
+            path=path,
+            size=int(props.size or 0),
+            sha256=(props.metadata or {}).get(SHA256_METADATA),
+            etag=props.etag,
+            cache_control=settings.cache_control if settings else None,
+            content_md5=md5,
+        )
+
+    # --- containers ------------------------------------------------------------------------
+    def container_exists(self, container: str) -> bool:
+        with self._errors(f"checking container {container}"):
+            return self.service.get_container_client(container).exists()
+
+    def ensure_container(self, container: str) -> bool:
+        from azure.core.exceptions import ResourceExistsError
+
+        with self._errors(f"creating container {container}"):
+            try:
+                self.service.create_container(container)  # private: no public access level
+                logger.info("created container %s", container)
+                return True
+            except ResourceExistsError:
+                return False
+
+    # --- reading ---------------------------------------------------------------------------
+    def stat(self, container: str, path: str) -> BlobInfo | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with self._errors(f"reading {container}/{path}"):
+            try:
+                return self._info(path, self._blob(container, path).get_blob_properties())
+            except ResourceNotFoundError:
+                return None
+
+    def list(self, container: str, prefix: str = "") -> list[BlobInfo]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with self._errors(f"listing {container}/{prefix}"):
+            try:
+                client = self.service.get_container_client(container)
+                blobs = [self._info(b.name, b) for b in client.list_blobs(name_starts_with=prefix or None,
+                                                                          include=["metadata"])]
+            except ResourceNotFoundError:
+                return []
+        return sorted(blobs, key=lambda b: b.path)
+
+    def read_bytes(self, container: str, path: str, max_size: int = 1 << 20) -> tuple[bytes, BlobInfo] | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with self._errors(f"reading {container}/{path}"):
+            try:
+                downloader = self._blob(container, path).download_blob(max_concurrency=1)
+            except ResourceNotFoundError:
+                return None
+            if downloader.size > max_size:
+                raise RemoteError(f"{container}/{path} is larger than {max_size} bytes; refusing to read it")
+            data = downloader.readall()
+            return data, self._info(path, downloader.properties)
+
+    def download(self, container: str, path: str, dest: Path) -> BlobInfo:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with self._errors(f"downloading {container}/{path}"):
+            try:
+                downloader = self._blob(container, path).download_blob(max_concurrency=self.max_concurrency)
+            except ResourceNotFoundError:
+                raise InputError(f"{container}/{path} does not exist in {self.description}") from None
+            with atomic_writer(dest) as out:
+                downloader.readinto(out)
+            return self._info(path, downloader.properties)
+
+    # --- writing ---------------------------------------------------------------------------
+    def create_from_file(self, container: str, path: str, source: Path, sha256: str, cache_control: str,
+                         progress: ProgressFn | None = None) -> int:
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+        from azure.storage.blob import ContentSettings
+
+        size = source.stat().st_size
+        sent = [0]
+
+        def hook(current: int, total: int | None) -> None:
+            if progress is not None and current > sent[0]:
+                progress(current - sent[0])
+            sent[0] = max(sent[0], current)
+
+        settings = ContentSettings(content_type=_mime(path), cache_control=cache_control,
+                                   content_md5=bytearray(_md5_file(source)))
+        with self._errors(f"uploading {container}/{path}"):
+            try:
+                with open(source, "rb") as fh:
+                    # overwrite=False: If-None-Match:* on the put / block-list commit, so an
+                    # existing versioned file is never replaced. validate_content: each request
+                    # carries an MD5 the service checks; the blob keeps the whole-file MD5.
+                    self._blob(container, path).upload_blob(
+                        fh, length=size, overwrite=False, metadata={SHA256_METADATA: sha256},
+                        content_settings=settings, validate_content=True,
+                        max_concurrency=self.max_concurrency, progress_hook=hook,
+                    )
+            except (ResourceExistsError, ResourceModifiedError):
+                raise AlreadyExists(f"{container}/{path}") from None
+        return size
+
+    def _read_sas_url(self, container: str, path: str) -> str:
+        """URL of a blob with a short-lived read-only SAS (copy source)."""
+        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+
+        blob_url = self.blob_url(container, path)
+        now = datetime.now(timezone.utc)
+        protocol = "https" if self.https else "https,http"
+        if self.auth.account_key:
+            sas = generate_blob_sas(self.auth.account_name, container, path, account_key=self.auth.account_key,
+                                    permission=BlobSasPermissions(read=True), start=now - CLOCK_SKEW,
+                                    expiry=now + timedelta(minutes=SOURCE_SAS_MINUTES), protocol=protocol)
+        elif self.auth.token_credential is not None:
+            with self._errors("getting a user delegation key for the copy source"):
+                key = self.service.get_user_delegation_key(now - CLOCK_SKEW,
+                                                           now + timedelta(minutes=SOURCE_SAS_MINUTES))
+            sas = generate_blob_sas(self.auth.account_name, container, path, user_delegation_key=key,
+                                    permission=BlobSasPermissions(read=True), start=now - CLOCK_SKEW,
+                                    expiry=now + timedelta(minutes=SOURCE_SAS_MINUTES), protocol=protocol)
+        else:
+            sas = self.auth.sas_token or ""
+        register_secret(sas)
+        return f"{blob_url}?{sas}" if sas else blob_url
+
+    def copy_within(self, src_container: str, path: str, dst_container: str, sha256: str) -> None:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+
+        what = f"copying {path} from {src_container} to {dst_container}"
+        source = self._read_sas_url(src_container, path)
+        dest = self._blob(dst_container, path)
+        with self._errors(what):
+            try:
+                started = dest.start_copy_from_url(source, metadata={SHA256_METADATA: sha256},
+                                                   match_condition=MatchConditions.IfMissing)
+            except (ResourceExistsError, ResourceModifiedError):
+                raise AlreadyExists(f"{dst_container}/{path}") from None
+            status = started.get("copy_status")
+            deadline = time.monotonic() + COPY_TIMEOUT_S
+            delay = 0.2
+            while status == "pending":
+                if time.monotonic() > deadline:
+                    raise RemoteError(f"{what}: still pending after {COPY_TIMEOUT_S}s")
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                status = dest.get_blob_properties().copy.status
+            if status != "success":
+                raise RemoteError(f"{what}: copy ended with status {status}")
+            props = dest.get_blob_properties()
+            src_props = self._blob(src_container, path).get_blob_properties()
+        if props.size != src_props.size or (props.metadata or {}).get(SHA256_METADATA) != sha256:
+            raise RemoteError(f"{what}: the copy does not match its source (size or sha256)")
+
+    def write_bytes(self, container: str, path: str, data: bytes, cache_control: str, *,
+                    if_match: str | None = None, if_none_match: bool = False) -> BlobInfo:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+        from azure.storage.blob import ContentSettings
+
+        conditions: dict[str, Any] = {}
+        if if_none_match:
+            conditions = {"overwrite": False}
+        elif if_match is not None:
+            conditions = {"overwrite": True, "etag": if_match, "match_condition": MatchConditions.IfNotModified}
+        else:
+            conditions = {"overwrite": True}
+        settings = ContentSettings(content_type=_mime(path), cache_control=cache_control,
+                                   content_md5=bytearray(hashlib.md5(data, usedforsecurity=False).digest()))
+        with self._errors(f"writing {container}/{path}"):
+            try:
+                result = self._blob(container, path).upload_blob(
+                    data, content_settings=settings, validate_content=True,
+                    metadata={SHA256_METADATA: hashlib.sha256(data).hexdigest()}, **conditions,
+                )
+            except (ResourceExistsError, ResourceModifiedError):
+                raise PreconditionFailed(f"{container}/{path}") from None
+        return BlobInfo(path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                        etag=result.get("etag", ""), cache_control=cache_control)
+
+    # --- URLs, SAS and stored access policies (used by b2release.access) --------------------
+    def blob_url(self, container: str, path: str) -> str:
+        return f"{self.auth.account_url}/{container}/{quote(path)}"
+
+    def container_url(self, container: str) -> str:
+        return f"{self.auth.account_url}/{container}"
+
+    def require_account_key(self, what: str) -> str:
+        if not self.auth.account_key:
+            raise ConfigError(
+                f"{what} needs the storage account key (AZURE_STORAGE_CONNECTION_STRING with AccountKey, or "
+                "AZURE_STORAGE_KEY): SAS bound to a stored access policy cannot be made with a SAS token or a "
+                "user delegation key"
+            )
+        return self.auth.account_key
+
+    def get_policies(self, container: str) -> dict[str, Any]:
+        """Stored access policies of a container: {id: AccessPolicy}."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with self._errors(f"reading the access policies of {container}"):
+            try:
+                acl = self.service.get_container_client(container).get_container_access_policy()
+            except ResourceNotFoundError:
+                raise InputError(f"container {container} does not exist in {self.description}") from None
+        return {ident.id: ident.access_policy for ident in acl.get("signed_identifiers", [])}
+
+    def set_policies(self, container: str, policies: dict[str, Any]) -> None:
+        """Replace the container's stored access policies (the container stays private)."""
+        with self._errors(f"setting the access policies of {container}"):
+            self.service.get_container_client(container).set_container_access_policy(signed_identifiers=policies)
+
+    def container_sas(self, container: str, policy_id: str) -> str:
+        """An https-only container SAS whose permission, start and expiry all come from
+        the stored access policy `policy_id` (so deleting the policy kills the SAS)."""
+        from azure.storage.blob import generate_container_sas
+
+        key = self.require_account_key("grant")
+        sas = generate_container_sas(self.auth.account_name, container, account_key=key, policy_id=policy_id,
+                                     protocol="https")
+        register_secret(sas)
+        return sas

@@ -1,0 +1,151 @@
+"""Release-level operations on a store: versions and signed channel pointers.
+
+Shared by `upload` and by `rollback` / `promote` (which write a pointer without
+re-uploading anything). All of them keep to the layout in stores/base.py:
+
+    <product>/<version>/<files>              (SHA256SUMS is written last in each container)
+    <product>/channels/<channel>.json        (pointer, canonical JSON, formats.pointer)
+    <product>/channels/<channel>.json.sig    (detached signature over the pointer bytes)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from b2release import log
+from b2release.errors import CheckFailed, VerificationError
+from b2release.formats import checksums
+from b2release.formats import pointer as pointer_fmt
+from b2release.formats.manifest import CHECKSUMS_NAME, MANIFEST_NAME
+from b2release.formats.signature import PublicKey, SigningKey
+from b2release.stores.base import BlobInfo, PreconditionFailed, Store
+
+logger = log.get("store")
+MAX_POINTER = 64 << 10
+
+
+def version_prefix(product: str, version: str) -> str:
+    return f"{product}/{version}/"
+
+
+def signature_path(pointer_path: str) -> str:
+    return pointer_path + ".sig"
+
+
+@dataclass
+class ChannelState:
+    """A channel pointer as found in one container (pointer None: no pointer yet)."""
+
+    container: str
+    path: str
+    pointer: pointer_fmt.Pointer | None = None
+    raw: bytes | None = None
+    signature: bytes | None = None
+    etag: str | None = None  # of the .json blob, for a compare-and-swap write
+    verified: bool | None = None  # None: not checked (no key given)
+
+
+def read_channel(store: Store, container: str, product: str, channel: str,
+                 public_key: PublicKey | None = None) -> ChannelState:
+    """Read (and, given a public key, verify) a channel pointer.
+
+    A pointer that does not parse raises VerificationError. With `public_key`, a missing
+    or non-verifying signature sets `verified=False` (the caller decides what to do).
+    """
+    path = pointer_fmt.pointer_path(product, channel)
+    state = ChannelState(container=container, path=path)
+    found = store.read_bytes(container, path, MAX_POINTER)
+    if found is None:
+        return state
+    state.raw, info = found
+    state.etag = info.etag
+    state.pointer = pointer_fmt.parse(state.raw, f"{container}/{path}")
+    sig = store.read_bytes(container, signature_path(path), 4096)
+    state.signature = sig[0] if sig else None
+    if public_key is not None:
+        if state.signature is None:
+            state.verified = False
+        else:
+            try:
+                public_key.verify(state.raw, state.signature, f"{container}/{path}")
+                state.verified = True
+            except VerificationError:
+                state.verified = False
+    return state
+
+
+def list_version(store: Store, container: str, product: str, version: str) -> list[BlobInfo]:
+    """The files of one version in one container (paths relative to the container)."""
+    return store.list(container, version_prefix(product, version))
+
+
+def verify_version(store: Store, container: str, product: str, version: str,
+                   manifest_sha256: str | None = None) -> list[BlobInfo]:
+    """Check that a version is complete in a container, without downloading payloads.
+
+    Reads SHA256SUMS, then checks every file it lists exists with that sha256 (metadata);
+    with `manifest_sha256`, also that manifest.json is the expected one. Raises CheckFailed
+    naming the first problem; returns the files on success. A pointer may only name a
+    version that passes this check (rollback / promote must call it first).
+    """
+    prefix = version_prefix(product, version)
+    where = f"{container}/{prefix}"
+    found = store.read_bytes(container, prefix + CHECKSUMS_NAME, 16 << 20)
+    if found is None:
+        raise CheckFailed(f"{where} is incomplete or missing: no {CHECKSUMS_NAME} (upload it first)")
+    sums = checksums.parse(found[0], f"{where}{CHECKSUMS_NAME}")
+    blobs = {b.path: b for b in store.list(container, prefix)}
+    for name, digest in sorted(sums.items()):
+        blob = blobs.get(prefix + name)
+        if blob is None:
+            raise CheckFailed(f"{where}{name} is listed in {CHECKSUMS_NAME} but missing")
+        if blob.sha256 != digest:
+            raise CheckFailed(
+                f"{where}{name} has sha256 {str(blob.sha256)[:12]}..., {CHECKSUMS_NAME} says {digest[:12]}..."
+            )
+    if manifest_sha256 is not None and sums.get(MANIFEST_NAME) != manifest_sha256:
+        raise CheckFailed(f"{where}{MANIFEST_NAME} is not the manifest the pointer expects")
+    return [blobs[prefix + name] for name in sorted(sums)] + [blobs[prefix + CHECKSUMS_NAME]]
+
+
+def write_channel(store: Store, container: str, pointer: pointer_fmt.Pointer, key: SigningKey,
+                  cache_control: str, expected_etag: str | None, existed: bool) -> list[str]:
+    """Write `<pointer>.json` (conditionally), then `<pointer>.json.sig`.
+
+    The .json write is a compare-and-swap against the etag read before (or "only if
+    absent" when there was none), so two concurrent writers cannot silently overwrite
+    each other's pointer: the loser gets CheckFailed, having changed nothing, and re-runs.
+    Between the two writes (or after a crash between them) a client sees a signature that
+    does not match and refuses the pointer (fail closed); a re-run rewrites both, because
+    a pointer that does not verify with the release key is always rewritten.
+    Returns the paths written.
+    """
+    path = pointer_fmt.pointer_path(pointer.product, pointer.channel)
+    data = pointer.to_bytes()
+    signature = key.sign(data)
+    try:
+        store.write_bytes(container, path, data, cache_control,
+                          if_match=expected_etag if existed else None, if_none_match=not existed)
+    except PreconditionFailed:
+        raise CheckFailed(
+            f"{container}/{path} changed while this command ran (another upload?); nothing was overwritten, re-run"
+        ) from None
+    store.write_bytes(container, signature_path(path), signature, cache_control)
+    logger.info("%s/%s -> %s %s (sequence %d)", container, path, pointer.product, pointer.version, pointer.sequence)
+    return [path, signature_path(path)]
+
+
+def record_purge(state, written: list[tuple[str, str]]) -> None:
+    """Queue mutable paths for the purge stage (deduplicated) and save state.json."""
+    queued = {(p.get("container"), p.get("path")) for p in state.pending_purge}
+    for container, path in written:
+        if (container, path) not in queued:
+            state.pending_purge.append({"container": container, "path": path})
+            queued.add((container, path))
+    state.save()
+
+
+__all__ = [
+    "ChannelState", "read_channel", "list_version", "verify_version", "write_channel", "record_purge",
+    "version_prefix", "signature_path",
+]
