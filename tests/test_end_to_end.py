@@ -7,6 +7,7 @@ then the auditor's offline checks: `b2release verify --ca` and `osslsigncode ver
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 
@@ -52,7 +53,7 @@ def test_release_chain_on_the_sample_connector(released, dev_keys):
     work, doc, cfg = released
     ran = {s["stage"]: s["status"] for s in doc["stages"]}
     assert ran["build"] == ran["scan"] == ran["sign"] == ran["package"] == "ok"
-    assert ran.get("purge") == "skipped"
+    assert ran["upload"] == "ok" and ran.get("purge") == "skipped"
     built = sorted(p.name for p in (work / "build").iterdir())
     assert "Enventa.Connector.dll" in built and "Enventa.Connector.Cli.exe" in built
     # The dev certificate from `keys generate` signed both PE files, and osslsigncode agrees.
@@ -81,3 +82,25 @@ def test_auditor_verifies_the_sample_release_offline(released, dev_keys, other_k
     r = run_subprocess("verify", zip_path, "--public-key", dev_keys / "release-signing.pub",
                        "--ca", other_keys / "codesign.crt")
     assert r.exit_code == 1 and "Enventa.Connector" in r.stderr and "Traceback" not in r.output
+
+
+def test_uploaded_tenant_folders_verify(released, dev_keys, tmp_path):
+    """Each tenant container of the file:// store holds the version folder and a signed pointer."""
+    from b2release.formats import pointer as pointer_fmt
+    from b2release.formats.signature import load_public_key
+
+    work, doc, _ = released
+    upload = next(s for s in doc["stages"] if s["stage"] == "upload")
+    assert upload["bytes_sent"] > 0
+    key = load_public_key(dev_keys / "release-signing.pub")
+    for tenant in ("acme", "globex"):
+        container = tmp_path / "releases" / f"tenant-{tenant}"
+        version_dir = container / "enventa-connector" / "1.4.0"
+        r = run_subprocess("verify", version_dir, "--public-key", dev_keys / "release-signing.pub",
+                           "--ca", dev_keys / "codesign.crt")
+        assert r.exit_code == 0, r.output
+        raw = (container / "enventa-connector" / "channels" / "stable.json").read_bytes()
+        key.verify(raw, (container / "enventa-connector" / "channels" / "stable.json.sig").read_bytes(), "pointer")
+        pointer = pointer_fmt.parse(raw)
+        assert pointer.version == "1.4.0" and pointer.sequence == 1
+        assert pointer.manifest_sha256 == hashlib.sha256((work / "manifest.json").read_bytes()).hexdigest()
