@@ -26,6 +26,11 @@ if [ ${#need[@]} -gt 0 ]; then
     fi
 fi
 
+# The demo starts from an empty work dir and local store (both git-ignored and owned by
+# the demo): version 1.0.0 is immutable once uploaded, and a rebuild after a new commit
+# has a different manifest (commit id, timestamps), which upload would rightly refuse.
+rm -rf dist releases
+
 # Development keys, once (git-ignored keys/).
 [ -f keys/release-signing.key ] || "$B2" keys generate --out keys
 
