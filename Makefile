@@ -31,8 +31,9 @@ test: install tools
 lint: install
 	$(BIN)/ruff check b2release tests benchmarks
 
-bench: install
+bench: install tools
 	$(BIN)/python benchmarks/bench_package.py
+	$(BIN)/python benchmarks/bench_upload.py
 
 clean:
 	rm -rf dist releases $(VENV) .pytest_cache
