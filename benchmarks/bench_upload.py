@@ -45,9 +45,8 @@ def main() -> int:
         base_env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000", "PYTHONPATH": str(REPO)}
         work = tmp_path / "dist"
         subprocess.run([sys.executable, "-m", "b2release", "-q", "--work-dir", str(work), "package", "--input",
-                        str(tmp_path / "payload"), "--name", "bench", "--version", "1.0.0", "--signing-key", key, "--allow-unsigned"],
-                       cwd=tmp_path,
-                       check=True, env=base_env)
+                        str(tmp_path / "payload"), "--name", "bench", "--version", "1.0.0", "--signing-key", key,
+                        "--allow-unsigned"], cwd=tmp_path, check=True, env=base_env)
         release = [work / n for n in sorted(os.listdir(work)) if (work / n).is_file() and n != "state.json"]
         total = sum(p.stat().st_size for p in release)
 
