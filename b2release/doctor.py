@@ -100,8 +100,63 @@ def _work_dir(ctx: Context) -> list[Check]:
         return [Check("work dir", str(work), "fail", f"not writable: {exc.strerror}")]
 
 
-# Order matters only for display. Stage areas (signing certificate, store, CDN) add theirs.
-CHECKS: list[CheckFn] = [_python, _config, _tools, _keys, _work_dir]
+def _codesign(ctx: Context) -> list[Check]:
+    """The Authenticode certificate: readable, key matches, valid now, codeSigning EKU."""
+    from b2release.redact import secret_from_env
+    from b2release.signers.certs import KEY_PASSPHRASE_ENV, PFX_PASSWORD_ENV, load_material
+
+    cert, key, pfx = (ctx.config.path(f"sign.{k}") for k in ("cert", "key", "pfx"))
+    if cert is None and key is None and pfx is None:
+        status = "fail" if ctx.config.get("sign.required") else "warn"
+        return [Check("sign", "certificate", status, "no [sign] cert/key or pfx configured")]
+    try:
+        material = load_material(cert, key, pfx, secret_from_env(KEY_PASSPHRASE_ENV), secret_from_env(PFX_PASSWORD_ENV))
+    except B2ReleaseError as exc:
+        return [Check("sign", "certificate", "fail", exc.message)]
+    kind = "self-signed, development only" if material.self_signed else f"issued by {material.issuer}"
+    return [Check("sign", "certificate", "ok", f"{material.subject} ({kind}), valid until {material.not_after}")]
+
+
+def _store(ctx: Context) -> list[Check]:
+    """The store answers (Azure: a real request; file://: the folder is writable)."""
+    from b2release.stores import open_store
+
+    container = ctx.config.get("store.release_container")
+    try:
+        with open_store(None, ctx) as store:
+            exists = store.container_exists(container)
+            detail = f"{store.description}: release container {container} " + ("exists" if exists else "not created yet")
+    except B2ReleaseError as exc:
+        return [Check("store", "connect", "fail", exc.message)]
+    tenants = ctx.config.get("store.tenants")
+    checks = [Check("store", "connect", "ok", detail)]
+    if tenants:
+        from b2release.tenants import tenant_container
+
+        try:
+            names = [tenant_container(t) for t in tenants]
+            checks.append(Check("store", "tenants", "ok", ", ".join(names)))
+        except B2ReleaseError as exc:
+            checks.append(Check("store", "tenants", "fail", exc.message))
+    return checks
+
+
+def _cdn(ctx: Context) -> list[Check]:
+    """CDN settings and credentials are complete (no purge request is sent)."""
+    from b2release.cdn import make_provider, provider_name
+
+    name = provider_name(ctx.config)
+    if name == "none":
+        return [Check("cdn", "provider", "skip", "cdn.provider is none: nothing to purge")]
+    try:
+        make_provider(ctx.config)
+    except B2ReleaseError as exc:
+        return [Check("cdn", name, "fail", exc.message)]
+    return [Check("cdn", name, "ok", f"zone {ctx.config.get('cdn.zone_id')}, base URL {ctx.config.get('cdn.base_url')}")]
+
+
+# Order matters only for display.
+CHECKS: list[CheckFn] = [_python, _config, _tools, _keys, _codesign, _work_dir, _store, _cdn]
 
 
 def run(ctx: Context, checks: list[CheckFn] | None = None) -> list[Check]:

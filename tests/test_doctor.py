@@ -3,14 +3,16 @@ import json
 from tests.conftest import assert_user_error
 
 
-def _config(tmp_path, signing, public):
+def _config(tmp_path, signing, public, extra=""):
     cfg = tmp_path / "b2release.toml"
-    cfg.write_text(f'[product]\nname = "enventa-connector"\n[release]\nsigning_key = "{signing}"\npublic_key = "{public}"\n')
+    cfg.write_text(f'[product]\nname = "enventa-connector"\n[release]\nsigning_key = "{signing}"\npublic_key = "{public}"\n'
+                   f'[store]\nurl = "file://{tmp_path / "store"}"\ntenants = ["acme"]\n' + extra)
     return cfg
 
 
 def test_doctor_ok_with_matching_keys(cli, tmp_path, dev_keys):
-    cfg = _config(tmp_path, dev_keys / "release-signing.key", dev_keys / "release-signing.pub")
+    cfg = _config(tmp_path, dev_keys / "release-signing.key", dev_keys / "release-signing.pub",
+                  f'[sign]\ncert = "{dev_keys / "codesign.crt"}"\nkey = "{dev_keys / "codesign.key"}"\n')
     r = cli("--config", cfg, "--work-dir", tmp_path / "d", "--json", "doctor")
     assert r.exit_code == 0, r.output
     doc = r.json()
@@ -18,6 +20,19 @@ def test_doctor_ok_with_matching_keys(cli, tmp_path, dev_keys):
     assert doc["ok"] is True
     assert by_name["release.signing_key"]["status"] == "ok"
     assert by_name["product.name"]["detail"] == "enventa-connector"
+    assert by_name["certificate"]["status"] == "ok" and "self-signed" in by_name["certificate"]["detail"]
+    assert by_name["connect"]["status"] == "ok" and by_name["tenants"]["detail"] == "tenant-acme"
+    assert by_name["provider"]["status"] == "skip"
+
+
+def test_doctor_fails_on_codesign_key_mismatch_and_cdn_without_token(cli, tmp_path, dev_keys, other_keys):
+    cfg = _config(tmp_path, dev_keys / "release-signing.key", dev_keys / "release-signing.pub",
+                  f'[sign]\ncert = "{dev_keys / "codesign.crt"}"\nkey = "{other_keys / "codesign.key"}"\n'
+                  '[cdn]\nprovider = "cloudflare"\nzone_id = "z1"\nbase_url = "https://downloads.example.com"\n')
+    r = cli("--config", cfg, "--work-dir", tmp_path / "d", "--json", "doctor")
+    assert_user_error(r, 1, "does not match certificate", "CLOUDFLARE_API_TOKEN")
+    statuses = {c["area"]: c["status"] for c in json.loads(r.stdout)["details"]["checks"]}
+    assert statuses["sign"] == "fail" and statuses["cdn"] == "fail"
 
 
 def test_doctor_fails_on_mismatched_pair_and_bad_key(cli, tmp_path, dev_keys, other_keys):
@@ -35,3 +50,22 @@ def test_doctor_reports_unwritable_work_dir(cli, tmp_path):
     blocker.write_text("x")
     r = cli("--work-dir", blocker / "sub", "doctor", cwd=tmp_path)
     assert_user_error(r, 1, "work dir")
+
+
+def test_doctor_reaches_azure_store_and_never_prints_the_key(cli, tmp_path, dev_keys, azurite):
+    from tests.fixtures.azurite import ACCOUNT_KEY
+
+    cfg = _config(tmp_path, dev_keys / "release-signing.key", dev_keys / "release-signing.pub")
+    r = cli("--config", cfg, "--work-dir", tmp_path / "d", "--json", "doctor", env=azurite.env())
+    checks = {(c["area"], c["name"]): c for c in json.loads(r.stdout).get("checks") or
+              json.loads(r.stdout)["details"]["checks"]}
+    assert checks[("store", "connect")]["status"] == "ok", checks[("store", "connect")]
+    assert "127.0.0.1" in checks[("store", "connect")]["detail"]
+    wrong = azurite.connection_string.replace(ACCOUNT_KEY, "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk=")
+    env = {**azurite.env(), "AZURE_STORAGE_CONNECTION_STRING": wrong}
+    r = cli("--config", cfg, "--work-dir", tmp_path / "d", "--json", "doctor", env=env)
+    assert r.exit_code == 1
+    failed = [c for c in json.loads(r.stdout)["details"]["checks"] if c["area"] == "store"]
+    assert failed[0]["status"] == "fail"
+    for secret in (ACCOUNT_KEY, "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="):
+        assert secret not in r.output
