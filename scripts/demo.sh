@@ -40,6 +40,12 @@ rm -rf dist releases
 # What an auditor does: offline, with the public key and the code-signing certificate only.
 "$B2" verify dist --public-key keys/release-signing.pub --ca keys/codesign.crt
 
+# The same release on Azure Blob Storage (Azurite), with a tenant grant used and revoked.
+if [ ! -x .tools/node_modules/.bin/azurite-blob ] && command -v npm >/dev/null 2>&1; then
+    make --no-print-directory tools >/dev/null 2>&1 || echo "demo: could not install Azurite with npm" >&2
+fi
+bash scripts/demo-grant.sh
+
 echo
 echo "demo done:"
 echo "  build output     dist/build/ (signed Enventa.Connector.dll, Enventa.Connector.Cli.exe)"
