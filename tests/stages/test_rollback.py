@@ -96,9 +96,11 @@ def test_rollback_moves_every_pointer_back_and_purges_exactly_the_pointers(backe
     assert state["pending_purge"] == []
     assert state["runs"]["rollback"]["status"] == "ok" and state["runs"]["purge"]["status"] == "ok"
 
-    # Secrets: neither the storage key nor the CDN token in the output or state.json.
+    # Secrets: no storage key, connection string or CDN token in the output or state.json.
+    from b2release import redact
+
     for text in (result.output, (work / "state.json").read_text()):
-        for secret in [*backend.secrets, FAKE_TOKEN]:
+        for secret in [*backend.secrets, *redact.registered(), FAKE_TOKEN]:
             assert secret not in text
 
     # Running it again is a no-op: nothing written, nothing queued.
@@ -277,3 +279,23 @@ def test_verify_remote_accepts_the_rolled_back_pointer(file_backend, releaser, t
         assert json.loads(seen.read_text())["pointers"][f"{PRODUCT}/stable"]["sequence"] == 3
     finally:
         server.stop()
+
+
+def test_rerun_repairs_a_pointer_left_unsigned_by_a_crash(file_backend, releaser, tmp_path):
+    """A crash between the .json and the .sig write: the re-run rewrites that pointer only."""
+    two_releases(file_backend, releaser)
+    public = load_public_key(releaser.public_key)
+    work = tmp_path / "rb"
+    assert rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *tenant_args(file_backend)).exit_code == 0
+    broken = file_backend.containers[1]
+    sig = file_backend.open().root / broken / (POINTER + ".sig")
+    sig.write_bytes(b"not the signature of this pointer")
+    others = {c: file_backend.read(c, POINTER) for c in file_backend.containers if c != broken}
+    result = rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *tenant_args(file_backend))
+    assert result.exit_code == 0, result.output
+    assert f"{broken}/{POINTER} does not verify with the release key" in result.stderr
+    assert [c["changed"] for c in result.json()["containers"]] == [c == broken for c in file_backend.containers]
+    pointer = read_pointer(file_backend, broken, public)
+    assert (pointer.version, pointer.sequence) == ("1.0.0", 4)
+    assert pointer.rollback == {"from": "1.1.0", "reason": REASON}  # the original "from" is kept
+    assert {c: file_backend.read(c, POINTER) for c in others} == others
