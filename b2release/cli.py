@@ -414,6 +414,46 @@ def revoke(
     emit(ctx, {"command": "revoke", **result.to_dict()}, summary)
 
 
+# --- rollback, promote (issue 7) ----------------------------------------------------------
+@app.command()
+def rollback(
+    typer_ctx: typer.Context,
+    channel: Optional[str] = typer.Option(None, "--channel", help="Channel to move back (default: [store] channel)."),
+    to: Optional[str] = typer.Option(None, "--to", help="The older version X.Y.Z to serve (already in the store)."),
+    tenant: List[str] = typer.Option([], "--tenant", help="Tenant id (repeatable; default: [store] tenants)."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Why (required; signed into the pointer)."),
+    no_purge: bool = typer.Option(False, "--no-purge", help="Do not purge the CDN afterwards (run `purge` later)."),
+    store: Optional[str] = typer.Option(None, "--store", help="Store URL: file://DIR, azure, azure://ACCOUNT."),
+    signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Release signing key (PEM)."),
+) -> None:
+    """Point a channel back at an older, complete, verified version (sequence + 1, signed)."""
+    from b2release import stages
+    from b2release.stages import rollback as command
+
+    ctx = make_context(typer_ctx)
+    options = command.Options(channel, to, list(tenant) or None, reason, not no_purge, store, signing_key)
+    emit_result(ctx, stages.execute(ctx, command.NAME, lambda: command.run(ctx, options)))
+
+
+@app.command()
+def promote(
+    typer_ctx: typer.Context,
+    from_channel: Optional[str] = typer.Option(None, "--from", help="Channel whose release moves (e.g. canary)."),
+    to_channel: Optional[str] = typer.Option(None, "--to", help="Channel that gets it (e.g. stable)."),
+    tenant: List[str] = typer.Option([], "--tenant", help="Tenant id (repeatable; a pilot ring; default: all)."),
+    no_purge: bool = typer.Option(False, "--no-purge", help="Do not purge the CDN afterwards (run `purge` later)."),
+    store: Optional[str] = typer.Option(None, "--store", help="Store URL: file://DIR, azure, azure://ACCOUNT."),
+    signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Release signing key (PEM)."),
+) -> None:
+    """Give channel --to the release channel --from serves, without re-uploading (gradual rollout)."""
+    from b2release import stages
+    from b2release.stages import promote as command
+
+    ctx = make_context(typer_ctx)
+    options = command.Options(from_channel, to_channel, list(tenant) or None, not no_purge, store, signing_key)
+    emit_result(ctx, stages.execute(ctx, command.NAME, lambda: command.run(ctx, options)))
+
+
 # --- entry point --------------------------------------------------------------------------
 def _report_error(exc: B2ReleaseError, argv: list[str]) -> int:
     from b2release.redact import redact, redact_obj

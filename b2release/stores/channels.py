@@ -108,6 +108,43 @@ def verify_version(store: Store, container: str, product: str, version: str,
     return [blobs[prefix + name] for name in sorted(sums)] + [blobs[prefix + CHECKSUMS_NAME]]
 
 
+def verify_release(store: Store, container: str, product: str, version: str, public_key: PublicKey,
+                   manifest_sha256: str | None = None) -> str:
+    """`verify_version`, plus the signed manifest: returns the manifest's sha256.
+
+    For commands that point a channel at a version already in the store (rollback,
+    promote): the version must be complete (every SHA256SUMS file present with its
+    sha256), manifest.json's bytes must hash to the SHA256SUMS entry, its signature must
+    verify with the release key, and it must describe `product` `version`. Only the
+    small manifest and signature are downloaded. Raises CheckFailed / VerificationError.
+    """
+    from hashlib import sha256
+
+    from b2release.formats import manifest as manifest_fmt
+
+    prefix = version_prefix(product, version)
+    where = f"{container}/{prefix}"
+    blobs = {b.path: b for b in verify_version(store, container, product, version, manifest_sha256)}
+    listed = blobs.get(prefix + MANIFEST_NAME)
+    if listed is None:
+        raise CheckFailed(f"{where}{CHECKSUMS_NAME} does not list {MANIFEST_NAME}")
+    found = store.read_bytes(container, prefix + MANIFEST_NAME, 16 << 20)
+    sig = store.read_bytes(container, prefix + manifest_fmt.SIGNATURE_NAME, 4096)
+    if found is None or sig is None:
+        raise CheckFailed(f"{where}{MANIFEST_NAME if found is None else manifest_fmt.SIGNATURE_NAME} is missing")
+    data = found[0]
+    digest = sha256(data).hexdigest()
+    if digest != listed.sha256:
+        raise VerificationError(f"{where}{MANIFEST_NAME} does not match {CHECKSUMS_NAME} (sha256 {digest[:12]}...)")
+    public_key.verify(data, sig[0], f"{where}{MANIFEST_NAME}")
+    manifest = manifest_fmt.parse(data, f"{where}{MANIFEST_NAME}")
+    if (manifest.product, manifest.version) != (product, version):
+        raise VerificationError(
+            f"{where}{MANIFEST_NAME} describes {manifest.product} {manifest.version}, not {product} {version}"
+        )
+    return digest
+
+
 def write_channel(store: Store, container: str, pointer: pointer_fmt.Pointer, key: SigningKey,
                   cache_control: str, expected_etag: str | None, existed: bool) -> list[str]:
     """Write `<pointer>.json` (conditionally), then `<pointer>.json.sig`.
@@ -146,6 +183,7 @@ def record_purge(state, written: list[tuple[str, str]]) -> None:
 
 
 __all__ = [
-    "ChannelState", "read_channel", "list_version", "verify_version", "write_channel", "record_purge",
+    "ChannelState", "read_channel", "list_version", "verify_version", "verify_release", "write_channel",
+    "record_purge",
     "version_prefix", "signature_path",
 ]

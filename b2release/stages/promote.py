@@ -1,0 +1,161 @@
+"""promote: move the version one channel serves to another channel, without re-uploading.
+
+Gradual rollout: upload to `canary` (or to a pilot ring of tenants with --tenant), watch
+it, then `promote --from canary --to stable` (again per ring, with --tenant). Only the
+destination channel's signed pointer is written; no versioned file is copied or sent.
+
+A command, not a pipeline stage; the CLI runs it through `stages.execute`. Order, as in
+rollback (nothing is written until every container passed every check):
+
+1. for each container: the source channel's pointer must exist, verify with the release
+   key and name that channel; its version must be complete in the container and its
+   manifest must be the one the pointer names, signed by the release key;
+2. the destination channel must not serve a higher version (promote never moves a
+   channel down: that is `rollback`);
+3. tenants first, the release container last: the destination pointer, with
+   `sequence = destination's sequence + 1` (1 when new) and `promoted_from: <source>`,
+   written with compare-and-swap; a container already serving that release is left alone;
+4. the pointer paths are queued for purge, which runs unless --no-purge.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from b2release import log
+from b2release.context import Context
+from b2release.errors import B2ReleaseError, CheckFailed, UsageError, VerificationError
+from b2release.formats import pointer as pointer_fmt
+from b2release.stages import StageResult
+from b2release.stages.rollback import (
+    Move,
+    check_purge_settings,
+    nothing_changed,
+    purge_after,
+    resolve_targets,
+    serves,
+    trusted,
+    write_moves,
+)
+
+NAME = "promote"
+
+
+@dataclass
+class Options:
+    source: str | None = None  # --from
+    destination: str | None = None  # --to
+    tenants: list[str] | None = None
+    purge: bool = True
+    store: str | None = None
+    signing_key: Path | None = None
+
+
+def run(ctx: Context, options: Options | None = None) -> StageResult:
+    from b2release.formats.names import compare_versions
+    from b2release.stages.package import resolve_signing_key
+    from b2release.stores import open_store
+    from b2release.stores.channels import read_channel, verify_release
+
+    opts = options or Options()
+    logger = log.get(NAME)
+    if not opts.source or not opts.destination:
+        raise UsageError("promote needs --from CHANNEL and --to CHANNEL (e.g. --from canary --to stable)")
+    source = pointer_fmt.validate_channel(opts.source)
+    dest = pointer_fmt.validate_channel(opts.destination)
+    if source == dest:
+        raise UsageError(f"--from and --to are both {source!r}: promote moves a release between two channels")
+    targets = resolve_targets(ctx, opts.tenants)
+    product = targets.product
+    key = resolve_signing_key(ctx, opts.signing_key)
+    public = key.public()
+    check_purge_settings(ctx, opts.purge)
+    if not targets.tenants:
+        logger.warning("no tenants (--tenant or [store] tenants): promoting in %s only", targets.release_container)
+    failing = f"cannot promote {product} from channel {source} to {dest}"
+
+    with open_store(opts.store, ctx) as store:
+        # 1-2. Every check, in every container, before anything is written.
+        plan: dict[str, tuple[str, str]] = {}  # container -> (version, manifest sha256)
+        try:
+            sources = {c: read_channel(store, c, product, source, public) for c in targets.containers}
+            dests = {c: read_channel(store, c, product, dest, public) for c in targets.containers}
+            for container in targets.containers:
+                state = sources[container]
+                where = f"{container}/{state.path}"
+                if state.pointer is None:
+                    raise CheckFailed(f"{where} does not exist: channel {source} has no release in {container}")
+                if not trusted(state, product, source):
+                    raise VerificationError(
+                        f"{where} does not verify with the release key {public.key_id[:16]}... "
+                        "(or names another channel); refusing to promote from it"
+                    )
+                version = state.pointer.version
+                manifest = verify_release(store, container, product, version, public, state.pointer.manifest_sha256)
+                current = dests[container].pointer
+                if current is not None and compare_versions(current.version, version) > 0:
+                    raise CheckFailed(
+                        f"{container}/{dests[container].path} serves {current.version}, higher than {version} on "
+                        f"{source}: promote never moves a channel down (use `b2release rollback --channel {dest} "
+                        f"--to {version} --reason ...`)"
+                    )
+                plan[container] = (version, manifest)
+        except B2ReleaseError as exc:
+            raise nothing_changed(exc, failing) from None
+
+        now = time.time()
+        moves: list[Move] = []
+        for container in targets.containers:
+            version, manifest = plan[container]
+            src_pointer = sources[container].pointer
+            if pointer_fmt.parse_rfc3339(src_pointer.expires_at) <= now:
+                logger.warning("%s/%s expired at %s; promoting its version %s anyway", container,
+                               sources[container].path, src_pointer.expires_at, version)
+            state = dests[container]
+            if state.pointer is not None and not trusted(state, product, dest):
+                logger.warning("%s/%s does not verify with the release key (or names another channel); "
+                               "rewritten", container, state.path)
+            move = Move(container, state, state.pointer.version if state.pointer else None, version)
+            if not serves(state, product, dest, version, manifest, now):
+                sequence = state.pointer.sequence + 1 if state.pointer is not None else 1
+                move.pointer = pointer_fmt.new(product, dest, version, manifest, sequence, targets.ttl, now=now,
+                                               promoted_from=source)
+            moves.append(move)
+
+        # 3. Tenants first, the release container last.
+        written = write_moves(ctx, store, moves, key, targets.cache_control, NAME)
+        store_description = store.description
+
+    changed = [m for m in moves if m.pointer is not None]
+    purge = purge_after(ctx, written, opts.purge, NAME)
+    versions = sorted({m.to_version for m in moves})
+    if changed:
+        summary = (f"promoted {product} {', '.join(versions)} from channel {source} to {dest} in {len(changed)} of "
+                   f"{len(moves)} containers (no files uploaded); purge: {purge['status']}")
+    else:
+        summary = f"{product} channel {dest} already serves what {source} serves in every container; nothing changed"
+    data = {
+        "command": NAME,
+        "product": product,
+        "from_channel": source,
+        "to_channel": dest,
+        "versions": versions,
+        "store": store_description,
+        "tenants": targets.tenants,
+        "containers": [m.to_dict() for m in moves],
+        "bytes_sent": 0,  # by design: a promotion writes pointers only
+        "purge_queued": len(written),
+        "purge": purge,
+    }
+    return StageResult(
+        stage=NAME,
+        summary=summary,
+        data=data,
+        state_data={"product": product, "from_channel": source, "to_channel": dest, "versions": versions,
+                    "store": store_description, "containers": [m.to_dict() for m in moves]},
+    )
+
+
+__all__ = ["NAME", "Options", "run"]
