@@ -29,7 +29,7 @@ fi
 # The demo starts from an empty work dir and local store (both git-ignored and owned by
 # the demo): version 1.0.0 is immutable once uploaded, and a rebuild after a new commit
 # has a different manifest (commit id, timestamps), which upload would rightly refuse.
-rm -rf dist releases
+rm -rf dist dist-1.1.0 releases
 
 # Development keys, once (git-ignored keys/).
 [ -f keys/release-signing.key ] || "$B2" keys generate --out keys
@@ -39,6 +39,17 @@ rm -rf dist releases
 
 # What an auditor does: offline, with the public key and the code-signing certificate only.
 "$B2" verify dist --public-key keys/release-signing.pub --ca keys/codesign.crt
+
+# A second version through a canary channel, a gradual rollout, and a rollback.
+echo
+echo "== 1.1.0: canary, pilot rollout to acme, everyone, then a rollback to 1.0.0"
+"$B2" -q --work-dir dist-1.1.0 release --version 1.1.0 --to package
+"$B2" -q --work-dir dist-1.1.0 upload --channel canary
+"$B2" promote --from canary --to stable --tenant acme
+"$B2" promote --from canary --to stable
+"$B2" rollback --channel stable --to 1.0.0 --reason "demo: 1.1.0 withdrawn"
+echo "tenant acme's stable pointer now:"
+cat releases/tenant-acme/enventa-connector/channels/stable.json
 
 # The same release on Azure Blob Storage (Azurite), with a tenant grant used and revoked.
 if [ ! -x .tools/node_modules/.bin/azurite-blob ] && command -v npm >/dev/null 2>&1; then
@@ -52,5 +63,5 @@ echo "  build output     dist/build/ (signed Enventa.Connector.dll, Enventa.Conn
 echo "  release files    dist/enventa-connector-1.0.0.zip, manifest.json(.sig), SHA256SUMS, sbom.cdx.json"
 echo "  scan results     dist/scan-report.json, dist/scan.sarif"
 if [ -d releases ]; then
-    echo "  local store      releases/ (one folder per tenant container)"
+    echo "  local store      releases/ (one folder per tenant container; stable rolled back to 1.0.0)"
 fi

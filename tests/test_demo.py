@@ -7,6 +7,7 @@ install the test suite uses.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -45,7 +46,9 @@ def test_demo_script_runs_the_whole_chain(tmp_path):
     assert "release 1.0.0: ran build, scan, sign, package, upload" in out
     assert "Authenticode: 2 PE files trusted by keys/codesign.crt" in out
     assert (root / "releases" / "tenant-acme" / "enventa-connector" / "1.0.0" / "SHA256SUMS").is_file()
-    assert (root / "releases" / "tenant-globex" / "enventa-connector" / "channels" / "stable.json").is_file()
+    assert "rolled back enventa-connector channel stable from 1.1.0 to 1.0.0 in 3 of 3 containers" in out
+    pointer = json.loads((root / "releases" / "tenant-globex" / "enventa-connector" / "channels" / "stable.json").read_text())
+    assert pointer["version"] == "1.0.0" and pointer["rollback"]["from"] == "1.1.0"
     if (REPO / ".tools" / "node_modules" / ".bin" / "azurite-blob").exists():
         assert "the same grant on tenant globex's container: HTTP 403" in out
         assert "after revoke: HTTP 403" in out
