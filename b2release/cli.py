@@ -142,6 +142,83 @@ def keys_generate(
     )
 
 
+# --- build --------------------------------------------------------------------------------
+@app.command()
+def build(
+    typer_ctx: typer.Context,
+    project: Optional[Path] = typer.Argument(
+        None, help="Solution or project file (default: \\[product] project, else the one .sln here)."
+    ),
+    version: str = typer.Option(..., "--version", help="Release version X.Y.Z, stamped into every assembly."),
+    tool: Optional[str] = typer.Option(
+        None, "--tool", help="auto, msbuild, dotnet or xbuild (default: \\[build] tool)."
+    ),
+    configuration: Optional[str] = typer.Option(
+        None, "--configuration", "-c", help="Build configuration (default: \\[build] configuration, Release)."
+    ),
+    prop: List[str] = typer.Option([], "--property", "-p", help="Extra MSBuild property NAME=VALUE (repeatable)."),
+) -> None:
+    """Build the connector (msbuild, dotnet or Mono's xbuild) into <work dir>/build/."""
+    from b2release.stages.build import Options
+
+    run_stage_command(typer_ctx, "build", Options(project, version, tool, configuration, list(prop)))
+
+
+# --- scan ---------------------------------------------------------------------------------
+@app.command()
+def scan(
+    typer_ctx: typer.Context,
+    source: Optional[Path] = typer.Option(
+        None, "--source", help="Source tree (default: config scan.source, else the build's)."
+    ),
+    advisories: Optional[Path] = typer.Option(
+        None, "--advisories", help="OSV advisories: a folder of JSON records or OSV's NuGet all.zip."
+    ),
+    online: Optional[bool] = typer.Option(None, "--online/--offline", help="Query the OSV API at config scan.osv_url."),
+    fail_on: Optional[str] = typer.Option(
+        None, "--fail-on", help="Fail at this vulnerability severity or above: critical|high|medium|low|none."
+    ),
+    ignore_file: Optional[Path] = typer.Option(
+        None, "--ignore-file", help="Accepted risks (default: .b2release-ignore.toml in . or the source tree)."
+    ),
+) -> None:
+    """Scan dependencies (OSV), licences and secrets; write the report, SARIF and SBOM."""
+    from b2release.stages.scan import Options
+
+    run_stage_command(typer_ctx, "scan", Options(source, advisories, online, fail_on, ignore_file))
+
+
+# --- sign ---------------------------------------------------------------------------------
+@app.command()
+def sign(
+    typer_ctx: typer.Context,
+    files: Optional[List[Path]] = typer.Argument(
+        None, help="Only these files (entry names or paths in the build output / --input folder); each must be PE."
+    ),
+    cert: Optional[Path] = typer.Option(None, "--cert", help="Code-signing certificate (PEM/DER, may hold the chain)."),
+    key: Optional[Path] = typer.Option(
+        None, "--key", help="Its private key (PEM/DER; passphrase: B2RELEASE_KEY_PASSPHRASE)."
+    ),
+    pfx: Optional[Path] = typer.Option(
+        None, "--pfx", help="PKCS#12 file instead of --cert/--key (password: B2RELEASE_PFX_PASSWORD)."
+    ),
+    timestamp_url: Optional[str] = typer.Option(None, "--timestamp-url", help="RFC 3161 timestamp server."),
+    description: Optional[str] = typer.Option(None, "--description", help="Program name shown by Windows."),
+    url: Optional[str] = typer.Option(None, "--url", help="Publisher URL shown by Windows."),
+    skip_signed: bool = typer.Option(False, "--skip-signed", help="Keep files that are signed already."),
+    input: Optional[Path] = typer.Option(
+        None, "--input", help="Folder of prebuilt binaries: copied into <work dir>/build/ and signed there."
+    ),
+) -> None:
+    """Authenticode-sign every PE file (EXE, DLL) of the build output."""
+    from b2release.stages.sign import Options
+
+    run_stage_command(
+        typer_ctx, "sign",
+        Options(cert, key, pfx, timestamp_url, description, url, skip_signed, input, list(files or [])),
+    )
+
+
 # --- package ------------------------------------------------------------------------------
 @app.command()
 def package(
@@ -158,6 +235,87 @@ def package(
     from b2release.stages.package import Options
 
     run_stage_command(typer_ctx, "package", Options(input, name, version, signing_key, allow_unsigned))
+
+
+# --- upload, grant, revoke -------------------------------------------------------------
+@app.command()
+def upload(
+    typer_ctx: typer.Context,
+    tenant: List[str] = typer.Option([], "--tenant", help="Tenant id (repeatable; default: [store] tenants)."),
+    channel: Optional[str] = typer.Option(None, "--channel", help="Channel to move (default: [store] channel)."),
+    store: Optional[str] = typer.Option(None, "--store", help="Store URL: file://DIR, azure, azure://ACCOUNT."),
+    signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Release signing key (PEM)."),
+) -> None:
+    """Upload the package to the store for each tenant, then move the signed channel pointer."""
+    from b2release.stages.upload import Options
+
+    run_stage_command(typer_ctx, "upload", Options(list(tenant) or None, channel, store, signing_key))
+
+
+def _write_secret_document(ctx, document: dict[str, Any], plain: str, summary: str) -> None:
+    """grant's output carries a SAS: printed as-is on stdout (never logged, never redacted here)."""
+    if ctx.json_output:
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(plain + "\n")
+    sys.stdout.flush()
+    if ctx.verbosity >= 0:
+        ctx.console.print(summary, markup=False)
+
+
+@app.command()
+def grant(
+    typer_ctx: typer.Context,
+    tenant: str = typer.Option(..., "--tenant", help="Tenant id."),
+    expires: Optional[str] = typer.Option(
+        None, "--expires", help="Lifetime, e.g. 24h (max: [store] max_grant_expiry)."
+    ),
+    version: Optional[str] = typer.Option(None, "--version", help="Version to link (default: the channel's)."),
+    store: Optional[str] = typer.Option(None, "--store", help="Store URL (default: [store] url)."),
+) -> None:
+    """Print a read-only, https-only, expiring download URL for one tenant's container."""
+    from b2release import access
+
+    ctx = make_context(typer_ctx)
+    result = access.grant(ctx, tenant, expires, version, store)
+    _write_secret_document(
+        ctx,
+        {"command": "grant", **result.to_dict()},
+        result.url,
+        f"grant for tenant {result.tenant}: {result.product} {result.version}, read-only, https-only, expires "
+        f"{result.expires_at} (policy {result.policy_id}); revoke with: b2release revoke --tenant {result.tenant}",
+    )
+
+
+@app.command()
+def revoke(
+    typer_ctx: typer.Context,
+    tenant: str = typer.Option(..., "--tenant", help="Tenant id."),
+    store: Optional[str] = typer.Option(None, "--store", help="Store URL (default: [store] url)."),
+) -> None:
+    """Invalidate every outstanding grant of a tenant (deletes its stored access policy)."""
+    from b2release import access
+
+    ctx = make_context(typer_ctx)
+    result = access.revoke(ctx, tenant, store)
+    if result.removed_policies:
+        summary = (f"revoked every grant of tenant {tenant} (policy {', '.join(result.removed_policies)} "
+                   "deleted; Azure applies this within 30 seconds)")
+    else:
+        summary = f"tenant {tenant} had no b2release grant policy; nothing to revoke"
+    emit(ctx, {"command": "revoke", **result.to_dict()}, summary)
+
+
+# --- purge --------------------------------------------------------------------------------
+@app.command()
+def purge(
+    typer_ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the URLs that would be purged; send nothing."),
+) -> None:
+    """Purge the CDN cache for the channel pointers changed by the last upload, rollback or promote."""
+    from b2release.stages.purge import Options
+
+    run_stage_command(typer_ctx, "purge", Options(dry_run=dry_run))
 
 
 # --- verify -------------------------------------------------------------------------------
@@ -230,191 +388,7 @@ def release(
     )
 
 
-# --- doctor -------------------------------------------------------------------------------
-@app.command()
-def doctor(typer_ctx: typer.Context) -> None:
-    """Check tools, keys, config, work dir and services; exit 1 if anything is broken."""
-    from b2release import doctor as doctor_mod
-    from b2release.errors import CheckFailed
-
-    ctx = make_context(typer_ctx)
-    results = doctor_mod.run(ctx)
-    if not ctx.json_output and ctx.verbosity >= 0:
-        from rich.table import Table
-
-        table = Table("area", "check", "status", "detail", show_lines=False)
-        colours = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
-        for c in results:
-            table.add_row(c.area, c.name, f"[{colours[c.status]}]{c.status}[/]", c.detail)
-        ctx.console.print(table)
-    failed = [c for c in results if c.status == "fail"]
-    if failed:
-        raise CheckFailed(
-            f"doctor: {len(failed)} check(s) failed: " + "; ".join(f"{c.area} {c.name}: {c.detail}" for c in failed),
-            details=doctor_mod.to_dict(results),
-        )
-    emit(ctx, doctor_mod.to_dict(results), f"doctor: {len(results)} checks, none failed")
-
-
-# --- purge --------------------------------------------------------------------------------
-@app.command()
-def purge(
-    typer_ctx: typer.Context,
-    dry_run: bool = typer.Option(False, "--dry-run", help="List the URLs that would be purged; send nothing."),
-) -> None:
-    """Purge the CDN cache for the channel pointers changed by the last upload, rollback or promote."""
-    from b2release.stages.purge import Options
-
-    run_stage_command(typer_ctx, "purge", Options(dry_run=dry_run))
-
-
-# --- sign ---------------------------------------------------------------------------------
-@app.command()
-def sign(
-    typer_ctx: typer.Context,
-    files: Optional[List[Path]] = typer.Argument(
-        None, help="Only these files (entry names or paths in the build output / --input folder); each must be PE."
-    ),
-    cert: Optional[Path] = typer.Option(None, "--cert", help="Code-signing certificate (PEM/DER, may hold the chain)."),
-    key: Optional[Path] = typer.Option(
-        None, "--key", help="Its private key (PEM/DER; passphrase: B2RELEASE_KEY_PASSPHRASE)."
-    ),
-    pfx: Optional[Path] = typer.Option(
-        None, "--pfx", help="PKCS#12 file instead of --cert/--key (password: B2RELEASE_PFX_PASSWORD)."
-    ),
-    timestamp_url: Optional[str] = typer.Option(None, "--timestamp-url", help="RFC 3161 timestamp server."),
-    description: Optional[str] = typer.Option(None, "--description", help="Program name shown by Windows."),
-    url: Optional[str] = typer.Option(None, "--url", help="Publisher URL shown by Windows."),
-    skip_signed: bool = typer.Option(False, "--skip-signed", help="Keep files that are signed already."),
-    input: Optional[Path] = typer.Option(
-        None, "--input", help="Folder of prebuilt binaries: copied into <work dir>/build/ and signed there."
-    ),
-) -> None:
-    """Authenticode-sign every PE file (EXE, DLL) of the build output."""
-    from b2release.stages.sign import Options
-
-    run_stage_command(
-        typer_ctx, "sign",
-        Options(cert, key, pfx, timestamp_url, description, url, skip_signed, input, list(files or [])),
-    )
-
-
-# --- scan ---------------------------------------------------------------------------------
-@app.command()
-def scan(
-    typer_ctx: typer.Context,
-    source: Optional[Path] = typer.Option(
-        None, "--source", help="Source tree (default: config scan.source, else the build's)."
-    ),
-    advisories: Optional[Path] = typer.Option(
-        None, "--advisories", help="OSV advisories: a folder of JSON records or OSV's NuGet all.zip."
-    ),
-    online: Optional[bool] = typer.Option(None, "--online/--offline", help="Query the OSV API at config scan.osv_url."),
-    fail_on: Optional[str] = typer.Option(
-        None, "--fail-on", help="Fail at this vulnerability severity or above: critical|high|medium|low|none."
-    ),
-    ignore_file: Optional[Path] = typer.Option(
-        None, "--ignore-file", help="Accepted risks (default: .b2release-ignore.toml in . or the source tree)."
-    ),
-) -> None:
-    """Scan dependencies (OSV), licences and secrets; write the report, SARIF and SBOM."""
-    from b2release.stages.scan import Options
-
-    run_stage_command(typer_ctx, "scan", Options(source, advisories, online, fail_on, ignore_file))
-
-
-# --- build --------------------------------------------------------------------------------
-@app.command()
-def build(
-    typer_ctx: typer.Context,
-    project: Optional[Path] = typer.Argument(
-        None, help="Solution or project file (default: \\[product] project, else the one .sln here)."
-    ),
-    version: str = typer.Option(..., "--version", help="Release version X.Y.Z, stamped into every assembly."),
-    tool: Optional[str] = typer.Option(
-        None, "--tool", help="auto, msbuild, dotnet or xbuild (default: \\[build] tool)."
-    ),
-    configuration: Optional[str] = typer.Option(
-        None, "--configuration", "-c", help="Build configuration (default: \\[build] configuration, Release)."
-    ),
-    prop: List[str] = typer.Option([], "--property", "-p", help="Extra MSBuild property NAME=VALUE (repeatable)."),
-) -> None:
-    """Build the connector (msbuild, dotnet or Mono's xbuild) into <work dir>/build/."""
-    from b2release.stages.build import Options
-
-    run_stage_command(typer_ctx, "build", Options(project, version, tool, configuration, list(prop)))
-
-
-# --- upload, grant, revoke (issue 6) ------------------------------------------------------
-@app.command()
-def upload(
-    typer_ctx: typer.Context,
-    tenant: List[str] = typer.Option([], "--tenant", help="Tenant id (repeatable; default: [store] tenants)."),
-    channel: Optional[str] = typer.Option(None, "--channel", help="Channel to move (default: [store] channel)."),
-    store: Optional[str] = typer.Option(None, "--store", help="Store URL: file://DIR, azure, azure://ACCOUNT."),
-    signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Release signing key (PEM)."),
-) -> None:
-    """Upload the package to the store for each tenant, then move the signed channel pointer."""
-    from b2release.stages.upload import Options
-
-    run_stage_command(typer_ctx, "upload", Options(list(tenant) or None, channel, store, signing_key))
-
-
-def _write_secret_document(ctx, document: dict[str, Any], plain: str, summary: str) -> None:
-    """grant's output carries a SAS: printed as-is on stdout (never logged, never redacted here)."""
-    if ctx.json_output:
-        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
-    else:
-        sys.stdout.write(plain + "\n")
-    sys.stdout.flush()
-    if ctx.verbosity >= 0:
-        ctx.console.print(summary, markup=False)
-
-
-@app.command()
-def grant(
-    typer_ctx: typer.Context,
-    tenant: str = typer.Option(..., "--tenant", help="Tenant id."),
-    expires: Optional[str] = typer.Option(
-        None, "--expires", help="Lifetime, e.g. 24h (max: [store] max_grant_expiry)."
-    ),
-    version: Optional[str] = typer.Option(None, "--version", help="Version to link (default: the channel's)."),
-    store: Optional[str] = typer.Option(None, "--store", help="Store URL (default: [store] url)."),
-) -> None:
-    """Print a read-only, https-only, expiring download URL for one tenant's container."""
-    from b2release import access
-
-    ctx = make_context(typer_ctx)
-    result = access.grant(ctx, tenant, expires, version, store)
-    _write_secret_document(
-        ctx,
-        {"command": "grant", **result.to_dict()},
-        result.url,
-        f"grant for tenant {result.tenant}: {result.product} {result.version}, read-only, https-only, expires "
-        f"{result.expires_at} (policy {result.policy_id}); revoke with: b2release revoke --tenant {result.tenant}",
-    )
-
-
-@app.command()
-def revoke(
-    typer_ctx: typer.Context,
-    tenant: str = typer.Option(..., "--tenant", help="Tenant id."),
-    store: Optional[str] = typer.Option(None, "--store", help="Store URL (default: [store] url)."),
-) -> None:
-    """Invalidate every outstanding grant of a tenant (deletes its stored access policy)."""
-    from b2release import access
-
-    ctx = make_context(typer_ctx)
-    result = access.revoke(ctx, tenant, store)
-    if result.removed_policies:
-        summary = (f"revoked every grant of tenant {tenant} (policy {', '.join(result.removed_policies)} "
-                   "deleted; Azure applies this within 30 seconds)")
-    else:
-        summary = f"tenant {tenant} had no b2release grant policy; nothing to revoke"
-    emit(ctx, {"command": "revoke", **result.to_dict()}, summary)
-
-
-# --- rollback, promote (issue 7) ----------------------------------------------------------
+# --- rollback, promote ----------------------------------------------------------------------
 @app.command()
 def rollback(
     typer_ctx: typer.Context,
@@ -452,6 +426,32 @@ def promote(
     ctx = make_context(typer_ctx)
     options = command.Options(from_channel, to_channel, list(tenant) or None, not no_purge, store, signing_key)
     emit_result(ctx, stages.execute(ctx, command.NAME, lambda: command.run(ctx, options)))
+
+
+# --- doctor -------------------------------------------------------------------------------
+@app.command()
+def doctor(typer_ctx: typer.Context) -> None:
+    """Check tools, keys, config, work dir and services; exit 1 if anything is broken."""
+    from b2release import doctor as doctor_mod
+    from b2release.errors import CheckFailed
+
+    ctx = make_context(typer_ctx)
+    results = doctor_mod.run(ctx)
+    if not ctx.json_output and ctx.verbosity >= 0:
+        from rich.table import Table
+
+        table = Table("area", "check", "status", "detail", show_lines=False)
+        colours = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+        for c in results:
+            table.add_row(c.area, c.name, f"[{colours[c.status]}]{c.status}[/]", c.detail)
+        ctx.console.print(table)
+    failed = [c for c in results if c.status == "fail"]
+    if failed:
+        raise CheckFailed(
+            f"doctor: {len(failed)} check(s) failed: " + "; ".join(f"{c.area} {c.name}: {c.detail}" for c in failed),
+            details=doctor_mod.to_dict(results),
+        )
+    emit(ctx, doctor_mod.to_dict(results), f"doctor: {len(results)} checks, none failed")
 
 
 # --- entry point --------------------------------------------------------------------------
