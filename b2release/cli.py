@@ -103,10 +103,8 @@ def emit(ctx, document: dict[str, Any], summary: str = "") -> None:
 
 
 def emit_result(ctx, result) -> None:
-    summary = result.summary
-    if result.status == "skipped":
-        summary = f"{result.stage}: skipped ({result.reason})"
-    emit(ctx, result.to_dict(), summary)
+    # A skip was already reported as a warning log line (stages.execute): no second line.
+    emit(ctx, result.to_dict(), result.summary if result.status != "skipped" else "")
 
 
 def run_stage_command(typer_ctx: typer.Context, name: str, options: Any, prepare: Callable[[Any], None] | None = None):
@@ -378,9 +376,8 @@ def release(
             exc.message = f"release stopped at stage {name}: {exc.message}"
             raise
         results.append(result)
-        if not ctx.json_output and ctx.verbosity >= 0:
-            line = result.summary if result.status == "ok" else f"{name}: skipped ({result.reason})"
-            ctx.console.print(f"[{name}] {line}", markup=False)
+        if not ctx.json_output and ctx.verbosity >= 0 and result.status == "ok":
+            ctx.console.print(f"[{name}] {result.summary}", markup=False)
     emit(
         ctx,
         {"command": "release", "version": ctx.version, "stages": [r.to_dict() for r in results]},

@@ -122,7 +122,7 @@ def test_provider_none_skips_with_its_reason(cli, work, fake_cloudflare):
     result = cli("--work-dir", work, "--json", "purge")
     assert result.exit_code == 0, result.output
     assert result.json() == {"stage": "purge", "status": "skipped", "reason": "cdn.provider is none"}
-    assert "purge: skipped (cdn.provider is none)" in result.stderr
+    assert "purge skipped: cdn.provider is none" in result.stderr
     assert saved(work)["runs"]["purge"]["status"] == "skipped"
     assert fake_cloudflare.requests == []
 
@@ -130,7 +130,7 @@ def test_provider_none_skips_with_its_reason(cli, work, fake_cloudflare):
 def test_nothing_pending_skips(cli, work, cf_env, fake_cloudflare):
     result = cli("--work-dir", work, "purge", env=cf_env)
     assert result.exit_code == 0, result.output
-    assert "purge: skipped (nothing to purge" in result.stderr
+    assert "purge skipped: nothing to purge" in result.stderr
     assert fake_cloudflare.requests == []
 
 
