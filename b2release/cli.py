@@ -456,16 +456,39 @@ def _report_error(exc: B2ReleaseError, argv: list[str]) -> int:
     from b2release.redact import redact, redact_obj
 
     message = redact(exc.message)
-    json_mode = "--json" in argv
-    if json_mode:
+    if "--json" in argv:
         sys.stdout.write(json.dumps(redact_obj(exc.to_dict()), indent=2, sort_keys=True) + "\n")
+    verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in argv)
+    cause = redact(repr(exc.__cause__)) if verbose and exc.__cause__ is not None else None
+    if _log_format(argv) == "json":
+        # Keep stderr machine-readable: the error is one more JSON log line.
+        ctx = _CURRENT.get("ctx")
+        import time
+
+        doc = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "level": "error", "logger": "b2release",
+               "msg": message, "exit_code": exc.exit_code, "error": exc.kind,
+               "correlation_id": ctx.correlation_id if ctx is not None else None}
+        if exc.hint:
+            doc["hint"] = redact(exc.hint)
+        if cause:
+            doc["cause"] = cause
+        sys.stderr.write(json.dumps(doc, sort_keys=True) + "\n")
+        return exc.exit_code
     sys.stderr.write(f"error: {message}\n")
     if exc.hint:
         sys.stderr.write(f"hint: {redact(exc.hint)}\n")
-    verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in argv)
-    if verbose and exc.__cause__ is not None:
-        sys.stderr.write(f"cause: {redact(repr(exc.__cause__))}\n")
+    if cause:
+        sys.stderr.write(f"cause: {cause}\n")
     return exc.exit_code
+
+
+def _log_format(argv: list[str]) -> str:
+    for index, arg in enumerate(argv):
+        if arg == "--log-format" and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--log-format="):
+            return arg.split("=", 1)[1]
+    return "text"
 
 
 def main(argv: list[str] | None = None) -> int:

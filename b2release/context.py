@@ -48,7 +48,10 @@ class Context:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(file=sys.stderr, quiet=self.verbosity < 0, highlight=False, soft_wrap=True)
+            # With --log-format json, stderr carries only JSON log lines (one object each):
+            # tables, spinners and summary lines would break a log shipper's parser.
+            quiet = self.verbosity < 0 or self.log_format == "json"
+            self._console = Console(file=sys.stderr, quiet=quiet, highlight=False, soft_wrap=True)
         return self._console
 
     @property

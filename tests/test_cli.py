@@ -39,7 +39,7 @@ def test_log_format_json_carries_correlation_id(cli, tmp_path, dev_keys, sample_
             "--name", "p", "--version", "1.0.0", "--signing-key", dev_keys / "release-signing.key",
             env={"B2RELEASE_CORRELATION_ID": "corr-1234"})
     assert r.exit_code == 0, r.output
-    lines = [json.loads(line) for line in r.stderr.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in r.stderr.splitlines() if line.strip()]  # every line is JSON
     assert lines and all(line["correlation_id"] == "corr-1234" for line in lines)
     state = json.loads((tmp_path / "d" / "state.json").read_text())
     assert state["runs"]["package"]["correlation_id"] == "corr-1234"
@@ -84,3 +84,12 @@ def test_package_and_verify_in_fresh_processes(tmp_path, dev_keys, sample_input,
     work = package_dir(cli, tmp_path, dev_keys, sample_input)
     r = run_subprocess("verify", work, "--public-key", dev_keys / "release-signing.pub")
     assert r.exit_code == 0, r.output
+
+
+def test_log_format_json_keeps_stderr_json_on_errors(cli, tmp_path):
+    r = cli("--log-format", "json", "--work-dir", tmp_path / "d", "package", "--input", tmp_path / "nope",
+            "--name", "p", "--version", "1.0.0", env={"B2RELEASE_CORRELATION_ID": "corr-err"})
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    lines = [json.loads(line) for line in r.stderr.splitlines() if line.strip()]
+    assert lines[-1]["level"] == "error" and lines[-1]["exit_code"] == 2
+    assert lines[-1]["correlation_id"] == "corr-err"
