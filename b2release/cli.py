@@ -425,6 +425,27 @@ def promote(
     emit_result(ctx, stages.execute(ctx, command.NAME, lambda: command.run(ctx, options)))
 
 
+@app.command()
+def refresh(
+    typer_ctx: typer.Context,
+    channel: Optional[str] = typer.Option(None, "--channel", help="Channel to re-sign (default: [store] channel)."),
+    tenant: List[str] = typer.Option([], "--tenant", help="Tenant id (repeatable; default: [store] tenants)."),
+    within: Optional[str] = typer.Option(
+        None, "--within", help="Re-sign pointers expiring within this time, e.g. 3d (default: half of pointer_ttl)."
+    ),
+    no_purge: bool = typer.Option(False, "--no-purge", help="Do not purge the CDN afterwards (run `purge` later)."),
+    store: Optional[str] = typer.Option(None, "--store", help="Store URL: file://DIR, azure, azure://ACCOUNT."),
+    signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Release signing key (PEM)."),
+) -> None:
+    """Re-sign channel pointers before they expire (same version, sequence + 1); for a scheduled job."""
+    from b2release import stages
+    from b2release.stages import refresh as command
+
+    ctx = make_context(typer_ctx)
+    options = command.Options(channel, list(tenant) or None, within, not no_purge, store, signing_key)
+    emit_result(ctx, stages.execute(ctx, command.NAME, lambda: command.run(ctx, options)))
+
+
 # --- doctor -------------------------------------------------------------------------------
 @app.command()
 def doctor(typer_ctx: typer.Context) -> None:

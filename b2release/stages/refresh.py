@@ -1,0 +1,118 @@
+"""refresh: re-sign a channel's pointers before they expire, without changing the version.
+
+Pointers expire (`store.pointer_ttl`) so that a client notices a frozen channel (TUF's
+freeze protection). A channel that gets no release for that long would therefore lock
+its tenants out; `refresh` (run by a scheduled CI job, e.g. daily) issues each pointer
+again with the same version and manifest, `sequence + 1` and a new expiry.
+
+It only renews what verifies: a pointer that is missing, does not verify with the release
+key, or names a version that is incomplete or whose manifest differs is refused (exit 1,
+nothing written): re-signing it would launder a tampered or broken channel. Pointers with
+more than `--within` left (default: half of pointer_ttl) are left alone, so a daily job
+re-signs about twice per TTL. Same order as rollback: every check in every container
+first, then tenants, then the release container; then the purge of what moved.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from b2release import log
+from b2release.config import parse_duration
+from b2release.context import Context
+from b2release.errors import B2ReleaseError, CheckFailed
+from b2release.formats import pointer as pointer_fmt
+from b2release.stages import StageResult
+from b2release.stages.rollback import (
+    Move,
+    check_purge_settings,
+    nothing_changed,
+    purge_after,
+    resolve_targets,
+    trusted,
+    write_moves,
+)
+
+NAME = "refresh"
+
+
+@dataclass
+class Options:
+    channel: str | None = None
+    tenants: list[str] | None = None
+    within: str | None = None  # re-sign pointers that expire within this duration
+    purge: bool = True
+    store: str | None = None
+    signing_key: Path | None = None
+
+
+def run(ctx: Context, options: Options | None = None) -> StageResult:
+    from b2release.stages.package import resolve_signing_key
+    from b2release.stores import open_store
+    from b2release.stores.channels import read_channel, verify_release
+
+    opts = options or Options()
+    logger = log.get(NAME)
+    channel = pointer_fmt.validate_channel(opts.channel or ctx.config.get("store.channel"))
+    targets = resolve_targets(ctx, opts.tenants)
+    within = parse_duration(opts.within, "--within") if opts.within else targets.ttl // 2
+    product = targets.product
+    key = resolve_signing_key(ctx, opts.signing_key)
+    public = key.public()
+    check_purge_settings(ctx, opts.purge)
+    failing = f"cannot refresh {product} channel {channel}"
+
+    with open_store(opts.store, ctx) as store:
+        now = time.time()
+        moves: list[Move] = []
+        try:
+            for container in targets.containers:
+                state = read_channel(store, container, product, channel, public)
+                where = f"{container}/{state.path}"
+                current = state.pointer
+                if current is None:
+                    raise CheckFailed(f"{where} does not exist: channel {channel} was never uploaded there")
+                if not trusted(state, product, channel):
+                    raise CheckFailed(f"{where} does not verify with the release key (or names another channel); "
+                                      "refusing to re-sign it: upload, promote or roll back to a verified release")
+                manifest = verify_release(store, container, product, current.version, public)
+                if manifest != current.manifest_sha256:
+                    raise CheckFailed(f"{where} names manifest {current.manifest_sha256[:16]}... but {product} "
+                                      f"{current.version} in {container} has {manifest[:16]}...")
+                move = Move(container, state, current.version, current.version)
+                if pointer_fmt.parse_rfc3339(current.expires_at) - now <= within:
+                    move.pointer = pointer_fmt.new(
+                        product, channel, current.version, current.manifest_sha256, current.sequence + 1,
+                        targets.ttl, now=now, rollback=current.rollback, promoted_from=current.promoted_from,
+                    )
+                moves.append(move)
+        except B2ReleaseError as exc:
+            raise nothing_changed(exc, failing) from None
+        written = write_moves(ctx, store, moves, key, targets.cache_control, NAME)
+        store_description = store.description
+
+    changed = [m for m in moves if m.pointer is not None]
+    purge = purge_after(ctx, written, opts.purge, NAME) if changed else {"status": "not-run", "reason": "nothing moved"}
+    if changed:
+        expires = changed[0].pointer.expires_at if changed[0].pointer else ""
+        summary = (f"refreshed {product} channel {channel} in {len(changed)} of {len(moves)} containers "
+                   f"(valid until {expires}); purge: {purge['status']}")
+    else:
+        summary = (f"{product} channel {channel}: every pointer is valid for more than {within // 3600}h; "
+                   "nothing changed")
+        logger.info(summary)
+    data = {
+        "command": NAME,
+        "product": product,
+        "channel": channel,
+        "within_s": within,
+        "store": store_description,
+        "containers": [{**m.to_dict(), "expires_at": (m.pointer or m.state.pointer).expires_at} for m in moves],
+        "purge_queued": len(written),
+        "purge": purge,
+    }
+    return StageResult(stage=NAME, summary=summary, data=data,
+                       state_data={"product": product, "channel": channel, "store": store_description,
+                                   "containers": data["containers"]})
