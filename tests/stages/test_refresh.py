@@ -39,7 +39,7 @@ def refresh(releaser, work: Path, backend, *args: str):
 
 
 def test_refresh_resigns_expiring_pointers(backend, releaser, tmp_path):
-    work = uploaded(backend, releaser)
+    uploaded(backend, releaser)
     public = load_public_key(releaser.public_key)
     before = {c: read_pointer(backend, c, public) for c in backend.containers}
     versioned_before = {c: [b for b in blobs if "/channels/" not in b[0]] for c, blobs in backend.snapshot().items()}
