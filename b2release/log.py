@@ -38,12 +38,27 @@ class _RedactingFormatter(logging.Formatter):
         return f"{prefix}{message}"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of each record, not at setup time."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # StreamHandler.__init__ assigns it; the property wins
+        pass
+
+
 def setup(log_format: str, verbosity: int, correlation_id: str) -> logging.Logger:
     logger = logging.getLogger(LOGGER_NAME)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
-    # Always the *current* stderr: tests swap sys.stderr between invocations.
-    handler = logging.StreamHandler(sys.stderr)
+    # Always the *current* stderr: tests (and embedding callers) swap sys.stderr between calls.
+    handler = _StderrHandler()
     handler.setFormatter(_RedactingFormatter(log_format, correlation_id))
     logger.addHandler(handler)
     logger.propagate = False
