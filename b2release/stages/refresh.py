@@ -77,10 +77,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                 if not trusted(state, product, channel):
                     raise CheckFailed(f"{where} does not verify with the release key (or names another channel); "
                                       "refusing to re-sign it: upload, promote or roll back to a verified release")
-                manifest = verify_release(store, container, product, current.version, public)
-                if manifest != current.manifest_sha256:
-                    raise CheckFailed(f"{where} names manifest {current.manifest_sha256[:16]}... but {product} "
-                                      f"{current.version} in {container} has {manifest[:16]}...")
+                # Complete, signed, and the very manifest the pointer names.
+                verify_release(store, container, product, current.version, public, current.manifest_sha256)
                 move = Move(container, state, current.version, current.version)
                 if pointer_fmt.parse_rfc3339(current.expires_at) - now <= within:
                     move.pointer = pointer_fmt.new(
