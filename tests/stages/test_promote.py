@@ -10,34 +10,16 @@ import pytest
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.signature import load_public_key
 from tests.conftest import assert_user_error
-from tests.fixtures.cloudflare import FAKE_TOKEN, FAKE_ZONE_ID
+from tests.fixtures.cloudflare import CDN_BASE_URL, FAKE_TOKEN, cdn_env
 from tests.fixtures.releases import PRODUCT, tenant_args
 
 STABLE = f"{PRODUCT}/channels/stable.json"
 CANARY = f"{PRODUCT}/channels/canary.json"
-BASE = "https://downloads.example.com"
 
 
 @pytest.fixture(autouse=True)
 def _product(monkeypatch):
     monkeypatch.setenv("B2RELEASE_PRODUCT_NAME", PRODUCT)
-
-
-@pytest.fixture
-def file_backend(tmp_path, monkeypatch):
-    from tests.fixtures.releases import _file_backend
-
-    return _file_backend(tmp_path, monkeypatch)
-
-
-def cf_env(fake) -> dict[str, str]:
-    return {
-        "B2RELEASE_CDN_PROVIDER": "cloudflare",
-        "B2RELEASE_CDN_ZONE_ID": FAKE_ZONE_ID,
-        "B2RELEASE_CDN_API_BASE": fake.api_base,
-        "B2RELEASE_CDN_BASE_URL": BASE,
-        "CLOUDFLARE_API_TOKEN": FAKE_TOKEN,
-    }
 
 
 def read_pointer(backend, container: str, public, name: str) -> pointer_fmt.Pointer:
@@ -76,7 +58,7 @@ def test_promote_copies_the_pointer_without_uploading(backend, releaser, tmp_pat
     canary_before = {c: backend.read(c, CANARY) for c in backend.containers}
     work = tmp_path / "promote"
     result = promote(releaser, work, "--from", "canary", "--to", "stable", *tenant_args(backend),
-                     env=cf_env(fake_cloudflare))
+                     env=cdn_env(fake_cloudflare))
     assert result.exit_code == 0, result.output
     doc = result.json()
     assert doc["bytes_sent"] == 0 and doc["versions"] == ["1.1.0"]
@@ -92,7 +74,7 @@ def test_promote_copies_the_pointer_without_uploading(backend, releaser, tmp_pat
         assert pointer.manifest_sha256 == manifest
         pointer_fmt.check_fresh(pointer, "pointer", last_seen_sequence=1)
         assert backend.read(container, CANARY) == canary_before[container]  # the source is left alone
-    expected = [f"{BASE}/{c}/{STABLE}{s}" for c in backend.containers for s in ("", ".sig")]
+    expected = [f"{CDN_BASE_URL}/{c}/{STABLE}{s}" for c in backend.containers for s in ("", ".sig")]
     assert fake_cloudflare.purged == [expected]
     state_text = (work / "state.json").read_text()
     assert json.loads(state_text)["runs"]["promote"]["status"] == "ok"

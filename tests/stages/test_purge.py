@@ -9,7 +9,7 @@ import pytest
 
 from b2release.state import State
 from tests.conftest import assert_user_error
-from tests.fixtures.cloudflare import FAKE_TOKEN, FAKE_ZONE_ID
+from tests.fixtures.cloudflare import FAKE_TOKEN, cdn_env
 
 BASE = "https://downloads.example.com"
 
@@ -44,13 +44,7 @@ def work(tmp_path) -> Path:
 
 @pytest.fixture
 def cf_env(fake_cloudflare) -> dict[str, str]:
-    return {
-        "B2RELEASE_CDN_PROVIDER": "cloudflare",
-        "B2RELEASE_CDN_ZONE_ID": FAKE_ZONE_ID,
-        "B2RELEASE_CDN_API_BASE": fake_cloudflare.api_base,
-        "B2RELEASE_CDN_BASE_URL": BASE + "/",
-        "CLOUDFLARE_API_TOKEN": FAKE_TOKEN,
-    }
+    return cdn_env(fake_cloudflare, BASE + "/")  # a trailing slash, as users write it
 
 
 def test_65_urls_go_out_in_3_batches_and_pending_is_cleared(cli, work, cf_env, fake_cloudflare, no_sleep):

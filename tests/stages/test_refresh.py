@@ -66,10 +66,8 @@ def test_refresh_resigns_expiring_pointers(backend, releaser, tmp_path):
         assert secret not in result.output
 
 
-def test_refresh_refuses_a_tampered_pointer_and_changes_nothing(releaser, tmp_path, monkeypatch):
-    from tests.fixtures.releases import _file_backend
-
-    backend = _file_backend(tmp_path, monkeypatch)
+def test_refresh_refuses_a_tampered_pointer_and_changes_nothing(file_backend, releaser, tmp_path):
+    backend = file_backend
     uploaded(backend, releaser)
     root = tmp_path / "store"
     target = root / "tenant-globex" / STABLE
@@ -82,10 +80,8 @@ def test_refresh_refuses_a_tampered_pointer_and_changes_nothing(releaser, tmp_pa
     assert backend.snapshot() == before
 
 
-def test_refresh_refuses_an_incomplete_version(releaser, tmp_path, monkeypatch):
-    from tests.fixtures.releases import _file_backend
-
-    backend = _file_backend(tmp_path, monkeypatch)
+def test_refresh_refuses_an_incomplete_version(file_backend, releaser, tmp_path):
+    backend = file_backend
     uploaded(backend, releaser)
     (tmp_path / "store" / "tenant-acme" / PRODUCT / "1.0.0" / "manifest.json.sig").unlink()
     before = backend.snapshot()
@@ -94,10 +90,8 @@ def test_refresh_refuses_an_incomplete_version(releaser, tmp_path, monkeypatch):
     assert backend.snapshot() == before
 
 
-def test_refresh_user_errors(releaser, tmp_path, monkeypatch):
-    from tests.fixtures.releases import _file_backend
-
-    backend = _file_backend(tmp_path, monkeypatch)
+def test_refresh_user_errors(file_backend, releaser, tmp_path):
+    backend = file_backend
     result = refresh(releaser, tmp_path / "r", backend)
     assert_user_error(result, 1, "does not exist", "nothing was changed")
     uploaded(backend, releaser)

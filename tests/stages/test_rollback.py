@@ -10,27 +10,16 @@ import pytest
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.signature import load_public_key
 from tests.conftest import assert_user_error
-from tests.fixtures.cloudflare import FAKE_TOKEN, FAKE_ZONE_ID
+from tests.fixtures.cloudflare import CDN_BASE_URL, FAKE_TOKEN, cdn_env
 from tests.fixtures.releases import PRODUCT, tenant_args
 
 POINTER = f"{PRODUCT}/channels/stable.json"
-BASE = "https://downloads.example.com"
 REASON = "1.1.0 breaks the order import (INC-4711)"
 
 
 @pytest.fixture(autouse=True)
 def _product(monkeypatch):
     monkeypatch.setenv("B2RELEASE_PRODUCT_NAME", PRODUCT)
-
-
-def cf_env(fake) -> dict[str, str]:
-    return {
-        "B2RELEASE_CDN_PROVIDER": "cloudflare",
-        "B2RELEASE_CDN_ZONE_ID": FAKE_ZONE_ID,
-        "B2RELEASE_CDN_API_BASE": fake.api_base,
-        "B2RELEASE_CDN_BASE_URL": BASE,
-        "CLOUDFLARE_API_TOKEN": FAKE_TOKEN,
-    }
 
 
 def read_pointer(backend, container: str, public, name: str = POINTER) -> pointer_fmt.Pointer:
@@ -73,7 +62,7 @@ def test_rollback_moves_every_pointer_back_and_purges_exactly_the_pointers(backe
     before = backend.snapshot()
     work = tmp_path / "rb"
     result = rollback(releaser, work, "--channel", "stable", "--to", "1.0.0", "--reason", REASON,
-                      *tenant_args(backend), env=cf_env(fake_cloudflare))
+                      *tenant_args(backend), env=cdn_env(fake_cloudflare))
     assert result.exit_code == 0, result.output
     doc = result.json()
     assert (doc["command"], doc["version"], doc["reason"]) == ("rollback", "1.0.0", REASON)
@@ -89,7 +78,7 @@ def test_rollback_moves_every_pointer_back_and_purges_exactly_the_pointers(backe
     assert versioned(backend.snapshot()) == versioned(before)
 
     # The purge asked for exactly the pointer URLs (.json and .json.sig per container), once.
-    expected = [f"{BASE}/{c}/{POINTER}{suffix}" for c in backend.containers for suffix in ("", ".sig")]
+    expected = [f"{CDN_BASE_URL}/{c}/{POINTER}{suffix}" for c in backend.containers for suffix in ("", ".sig")]
     assert fake_cloudflare.purged == [expected]
     assert doc["purge"]["status"] == "ok" and doc["purge"]["urls"] == expected
     state = json.loads((work / "state.json").read_text())
@@ -137,13 +126,6 @@ def test_rollback_to_an_incomplete_version_changes_nothing(backend, releaser, tm
 
 
 # --- file:// only from here: the same code paths, no emulator needed -------------------------
-@pytest.fixture
-def file_backend(request, tmp_path, monkeypatch):
-    from tests.fixtures.releases import _file_backend
-
-    return _file_backend(tmp_path, monkeypatch)
-
-
 def test_rollback_only_goes_back(file_backend, releaser, tmp_path):
     two_releases(file_backend, releaser)
     work = tmp_path / "rb"
@@ -189,7 +171,7 @@ def test_wrong_signing_key_is_refused(file_backend, releaser, tmp_path, other_ke
 def test_missing_cdn_token_is_caught_before_any_pointer_moves(file_backend, releaser, tmp_path, fake_cloudflare):
     two_releases(file_backend, releaser)
     pointers = pointer_bytes(file_backend)
-    env = {**cf_env(fake_cloudflare), "CLOUDFLARE_API_TOKEN": None}
+    env = {**cdn_env(fake_cloudflare), "CLOUDFLARE_API_TOKEN": None}
     result = rollback(releaser, tmp_path / "rb", "--to", "1.0.0", "--reason", REASON, *tenant_args(file_backend),
                       env=env, json_output=False)
     assert_user_error(result, 2, "CLOUDFLARE_API_TOKEN is not set")
@@ -199,7 +181,7 @@ def test_missing_cdn_token_is_caught_before_any_pointer_moves(file_backend, rele
 def test_no_purge_keeps_the_list_for_a_later_purge(file_backend, releaser, tmp_path, fake_cloudflare, no_sleep):
     two_releases(file_backend, releaser)
     work = tmp_path / "rb"
-    env = cf_env(fake_cloudflare)
+    env = cdn_env(fake_cloudflare)
     result = rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, "--no-purge",
                       *tenant_args(file_backend), env=env)
     assert result.exit_code == 0, result.output
@@ -208,7 +190,7 @@ def test_no_purge_keeps_the_list_for_a_later_purge(file_backend, releaser, tmp_p
     purged = releaser.cli("--work-dir", work, "--json", "purge", env=env)
     assert purged.exit_code == 0, purged.output
     assert sorted(fake_cloudflare.purged[0]) == sorted(
-        f"{BASE}/{c}/{POINTER}{s}" for c in file_backend.containers for s in ("", ".sig"))
+        f"{CDN_BASE_URL}/{c}/{POINTER}{s}" for c in file_backend.containers for s in ("", ".sig"))
 
 
 def test_failed_purge_says_the_pointers_moved(file_backend, releaser, tmp_path, fake_cloudflare, no_sleep):
@@ -217,14 +199,14 @@ def test_failed_purge_says_the_pointers_moved(file_backend, releaser, tmp_path, 
     work = tmp_path / "rb"
     fake_cloudflare.fail([{"code": 1234, "message": "zone is locked"}])
     result = rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *tenant_args(file_backend),
-                      env=cf_env(fake_cloudflare), json_output=False)
+                      env=cdn_env(fake_cloudflare), json_output=False)
     assert_user_error(result, 3, "pointers moved", "zone is locked", "re-run `b2release purge`")
     for container in file_backend.containers:
         assert read_pointer(file_backend, container, public).version == "1.0.0"
     state = json.loads((work / "state.json").read_text())
     assert len(state["pending_purge"]) == 6 and state["runs"]["rollback"]["status"] == "failed"
     # The re-run purge sends them.
-    again = releaser.cli("--work-dir", work, "purge", env=cf_env(fake_cloudflare))
+    again = releaser.cli("--work-dir", work, "purge", env=cdn_env(fake_cloudflare))
     assert again.exit_code == 0, again.output
     assert len(fake_cloudflare.purged) == 1 and len(fake_cloudflare.purged[0]) == 6
 
