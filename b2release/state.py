@@ -107,8 +107,12 @@ class State:
     def find(self, kind: str) -> list[Artifact]:
         return sorted((a for a in self.artifacts if a.kind == kind), key=lambda a: a.path)
 
-    def consume(self, kind: str) -> list[Artifact]:
-        """Artifacts of a kind, each re-hashed: refuse any that changed since recorded."""
+    def consume(self, kind: str, rehash: bool = True) -> list[Artifact]:
+        """Artifacts of a kind, each re-hashed: refuse any that changed since recorded.
+
+        `rehash=False` only checks that each file is there: for a caller that reads every
+        byte anyway and then compares with `check_digest`, so large files are read once.
+        """
         arts = self.find(kind)
         for art in arts:
             run = self.runs.get(art.stage)
@@ -116,7 +120,10 @@ class State:
                 raise StaleInputError(
                     f"{art.path} comes from the last {art.stage} run, which failed ({run.reason}); re-run {art.stage}"
                 )
-            check_unchanged(self.abs(art.path), art.sha256, art.size, recorded_by=art.stage)
+            if rehash:
+                check_unchanged(self.abs(art.path), art.sha256, art.size, recorded_by=art.stage)
+            else:
+                check_present(self.abs(art.path), recorded_by=art.stage)
         return arts
 
     # --- runs --------------------------------------------------------------------------
@@ -129,13 +136,24 @@ class State:
         return rec.data if rec and rec.status == "ok" else {}
 
 
-def check_unchanged(path: Path, sha256: str, size: int | None = None, recorded_by: str = "") -> None:
-    who = f" by the {recorded_by} stage" if recorded_by else ""
+def check_present(path: Path, recorded_by: str = "") -> None:
     if not path.is_file():
+        who = f" by the {recorded_by} stage" if recorded_by else ""
         raise StaleInputError(f"{path} was recorded{who} but is missing; re-run {recorded_by or 'the stage'}")
-    digest, actual_size = sha256_file(path)
+
+
+def check_digest(path: Path, sha256: str, size: int | None, digest: str, actual_size: int,
+                 recorded_by: str = "") -> None:
+    """Refuse a file whose digest (computed by the caller) differs from the recorded one."""
     if digest != sha256 or (size is not None and size != actual_size):
+        who = f" by the {recorded_by} stage" if recorded_by else ""
         raise StaleInputError(
             f"{path} changed on disk since it was recorded{who} (sha256 {digest[:12]}..., "
             f"recorded {sha256[:12]}...); re-run {recorded_by or 'the stage'} or restore the file"
         )
+
+
+def check_unchanged(path: Path, sha256: str, size: int | None = None, recorded_by: str = "") -> None:
+    check_present(path, recorded_by)
+    digest, actual_size = sha256_file(path)
+    check_digest(path, sha256, size, digest, actual_size, recorded_by)

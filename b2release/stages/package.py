@@ -34,6 +34,7 @@ from b2release.formats.names import entry_path_problem
 from b2release.formats.signature import load_signing_key
 from b2release.fsutil import atomic_write_bytes, temp_path_beside
 from b2release.stages import StageResult
+from b2release.state import Artifact, check_digest
 
 NAME = "package"
 FIXED_EPOCH = 315532800  # 1980-01-01T00:00:00Z, used when nothing better is known
@@ -56,6 +57,7 @@ class Payload:
     files: list[tuple[str, Path]]  # (entry name, source file)
     source: str  # "input" or "build"
     root: Path | None
+    recorded: list[Artifact] | None = None  # for "build": the state record of each file, in order
 
 
 def collect_input_dir(root: Path) -> list[tuple[str, Path]]:
@@ -103,12 +105,13 @@ def collect_payload(ctx: Context, opts: Options) -> Payload:
         files = collect_input_dir(root)
         check_entry_names(files)
         return Payload(files, "input", root.resolve())
-    binaries = ctx.state.consume("binary")
+    # Presence only: packaging reads every byte anyway and compares the digests then.
+    binaries = ctx.state.consume("binary", rehash=False)
     if not binaries:
         raise UsageError("nothing to package: run `b2release build` first, or pass --input DIR with prebuilt binaries")
     files = [(a.extra.get("name") or Path(a.path).name, ctx.state.abs(a.path)) for a in binaries]
     check_entry_names(files)
-    return Payload(files, "build", None)
+    return Payload(files, "build", None, binaries)
 
 
 def _git_commit_time(path: Path | None) -> int | None:
@@ -176,6 +179,10 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
     with tempfile.TemporaryDirectory(prefix=".package-", dir=work) as spool:
         entries = archive.prepare_files(payload.files, Path(spool))
+        if payload.recorded is not None:
+            # The hash computed while compressing: a binary changed since build/sign is refused.
+            for entry, art, (_, source) in zip(entries, payload.recorded, payload.files, strict=True):
+                check_digest(source, art.sha256, art.size, entry.sha256, entry.size, recorded_by=art.stage)
         attachment_info = []
         for art in attachments:
             data = ctx.state.abs(art.path).read_bytes()
