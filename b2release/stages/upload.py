@@ -75,8 +75,16 @@ def release_files(ctx: Context) -> tuple[dict[str, Any], list[LocalFile]]:
     data = ctx.state.data("package")
     if not data:
         raise UsageError("nothing to upload: run `b2release package` first (in this work dir)")
-    for kind in INPUT_KINDS:
-        ctx.state.consume(kind)  # re-hashes: refuses files changed since packaging
+    # consume re-hashes each recorded file and refuses one changed since packaging; keep
+    # those digests so no file is hashed a second time below.
+    verified = {
+        ctx.state.abs(art.path).resolve(): (art.sha256, art.size)
+        for kind in INPUT_KINDS for art in ctx.state.consume(kind)
+    }
+
+    def digest_of(path: Path) -> tuple[str, int]:
+        return verified.get(path.resolve()) or sha256_file(path)
+
     recorded = ctx.state.find("checksums")
     if not recorded:
         raise UsageError(f"nothing to upload: the package stage recorded no {CHECKSUMS_NAME}; re-run package")
@@ -87,13 +95,13 @@ def release_files(ctx: Context) -> tuple[dict[str, Any], list[LocalFile]]:
         path = sums_path.parent / name
         if not path.is_file():
             raise StaleInputError(f"{path} is listed in {sums_path} but missing; re-run package")
-        actual, size = sha256_file(path)
+        actual, size = digest_of(path)
         if actual != digest:
             raise StaleInputError(f"{path} does not match {sums_path}; re-run package")
         files.append(LocalFile(name, path, actual, size))
     if data.get("package") not in sums or sums.get(MANIFEST_NAME) != data.get("manifest_sha256"):
         raise StaleInputError(f"{sums_path} does not describe the last package run; re-run package")
-    digest, size = sha256_file(sums_path)
+    digest, size = digest_of(sums_path)
     files.append(LocalFile(CHECKSUMS_NAME, sums_path, digest, size))  # last, by design
     return data, files
 
