@@ -107,16 +107,19 @@ class State:
     def find(self, kind: str) -> list[Artifact]:
         return sorted((a for a in self.artifacts if a.kind == kind), key=lambda a: a.path)
 
-    def consume(self, kind: str, rehash: bool = True) -> list[Artifact]:
+    def consume(self, kind: str, rehash: bool = True, consumer: str | None = None) -> list[Artifact]:
         """Artifacts of a kind, each re-hashed: refuse any that changed since recorded.
 
         `rehash=False` only checks that each file is there: for a caller that reads every
         byte anyway and then compares with `check_digest`, so large files are read once.
+        `consumer`: the stage asking. Outputs of a failed run are stale, except to the very
+        stage that failed when it rewrites its outputs all-or-nothing (sign): its failed
+        run left the files as recorded, and running it again is how the user recovers.
         """
         arts = self.find(kind)
         for art in arts:
             run = self.runs.get(art.stage)
-            if run is not None and run.status == "failed":
+            if run is not None and run.status == "failed" and art.stage != consumer:
                 raise StaleInputError(
                     f"{art.path} comes from the last {art.stage} run, which failed ({run.reason}); re-run {art.stage}"
                 )

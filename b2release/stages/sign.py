@@ -55,27 +55,8 @@ class Target:
 
 
 # --- inputs ---------------------------------------------------------------------------------
-def _consume_binaries(ctx: Context):
-    """Like State.consume("binary"), except that a failed earlier *sign* run does not make
-    the files stale: sign is all-or-nothing, so a failed run left them as the last good run
-    recorded them (and re-running sign is how the user recovers)."""
-    from b2release.errors import StaleInputError
-    from b2release.state import check_unchanged
-
-    state = ctx.state
-    arts = state.find("binary")
-    for art in arts:
-        run = state.runs.get(art.stage)
-        if art.stage != NAME and run is not None and run.status == "failed":
-            raise StaleInputError(
-                f"{art.path} comes from the last {art.stage} run, which failed ({run.reason}); re-run {art.stage}"
-            )
-        check_unchanged(state.abs(art.path), art.sha256, art.size, recorded_by=art.stage)
-    return arts
-
-
 def _from_build(ctx: Context) -> list[Target]:
-    binaries = _consume_binaries(ctx)
+    binaries = ctx.state.consume("binary", consumer=NAME)
     if not binaries:
         raise UsageError("nothing to sign: run `b2release build` first, or pass --input DIR with prebuilt binaries")
     return [
