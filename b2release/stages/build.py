@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from b2release.context import Context
 from b2release.errors import InputError, ToolError, UsageError
 from b2release.fsutil import atomic_write_bytes
 from b2release.stages import StageResult
+from b2release.vcs import git
 
 NAME = "build"
 BUILD_DIR = "build"
@@ -92,20 +92,12 @@ def resolve_properties(ctx: Context, opts: Options) -> list[tuple[str, str]]:
     return props
 
 
-def _git(args: list[str], cwd: Path) -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout if out.returncode == 0 else None
-
-
 def git_info(root: Path) -> GitInfo:
-    top = _git(["rev-parse", "--show-toplevel"], root)
+    top = git(["rev-parse", "--show-toplevel"], root)
     if top is None:
         return GitInfo()
-    commit = _git(["rev-parse", "HEAD"], root)
-    status = _git(["status", "--porcelain", "--", "."], root)
+    commit = git(["rev-parse", "HEAD"], root)
+    status = git(["status", "--porcelain", "--", "."], root)
     return GitInfo(
         top=Path(top.strip()).resolve(),
         commit=commit.strip() if commit else None,

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from b2release import archive, log
+from b2release import archive, log, vcs
 from b2release.context import Context
 from b2release.errors import InputError, UsageError
 from b2release.formats import checksums
@@ -114,20 +113,6 @@ def collect_payload(ctx: Context, opts: Options) -> Payload:
     return Payload(files, "build", None, binaries)
 
 
-def _git_commit_time(path: Path | None) -> int | None:
-    if path is None:
-        return None
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(path), "log", "-1", "--format=%ct"],
-            capture_output=True, text=True, timeout=10, check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    text = out.stdout.strip()
-    return int(text) if out.returncode == 0 and text.isdigit() else None
-
-
 def source_date_epoch(source_dir: Path | None) -> tuple[int, str]:
     """SOURCE_DATE_EPOCH, else the commit time of the source tree, else a fixed epoch."""
     raw = os.environ.get("SOURCE_DATE_EPOCH")
@@ -135,7 +120,7 @@ def source_date_epoch(source_dir: Path | None) -> tuple[int, str]:
         if not raw.isdigit():
             raise UsageError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, got {raw!r}")
         return int(raw), "SOURCE_DATE_EPOCH"
-    commit_time = _git_commit_time(source_dir)
+    commit_time = vcs.commit_time(source_dir)
     if commit_time is not None:
         return commit_time, "git"
     return FIXED_EPOCH, "fixed"
