@@ -16,8 +16,11 @@ from typing import Any
 
 from b2release.errors import InputError, KeyError_
 
-KEY_PASSPHRASE_ENV = "B2RELEASE_KEY_PASSPHRASE"
-PFX_PASSWORD_ENV = "B2RELEASE_PFX_PASSWORD"
+# One variable each for the whole tool: the release key and the code-signing key share
+# the passphrase variable; `keys generate` and `sign` share the PFX password variable.
+from b2release.formats.signature import PASSPHRASE_ENV as KEY_PASSPHRASE_ENV
+from b2release.keys import PFX_PASSWORD_ENV
+
 MAX_KEY_FILE = 1 << 20  # certificates, keys and PFX files are a few KiB
 
 
