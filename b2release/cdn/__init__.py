@@ -23,7 +23,6 @@ PROVIDERS = ("cloudflare", "none")
 TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
 
 # Azure container names: 3-63 of a-z 0-9 '-', starting and ending alphanumeric, no '--'.
-_CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(?:-[a-z0-9]+)*$")
 _POINTER_FILE = re.compile(r"^(?P<channel>[^/]+)\.json(?:\.sig)?$")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
@@ -79,12 +78,13 @@ def _problem(entry: Any) -> str | None:
     from b2release.errors import UsageError
     from b2release.formats.names import validate_product_name
     from b2release.formats.pointer import validate_channel
+    from b2release.tenants import container_name_problem
 
     if not isinstance(entry, dict) or not isinstance(entry.get("container"), str) or not isinstance(
         entry.get("path"), str
     ):
         return "not a {container, path} record"
-    if not _CONTAINER.match(entry["container"]):
+    if container_name_problem(entry["container"]):
         return "invalid container name"
     parts = entry["path"].split("/")
     if len(parts) != 3 or parts[1] != "channels":
