@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from b2release import archive, log, vcs
+from b2release import log, vcs
 from b2release.context import Context
 from b2release.errors import InputError, UsageError
-from b2release.formats import checksums
+from b2release.formats import archive, checksums
 from b2release.formats.manifest import (
     CHECKSUMS_NAME,
     MANIFEST_NAME,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from b2release import archive
+from b2release.formats import archive
 
 
 def _zip(files: dict[str, bytes], tmp_path: Path, epoch: int = 1700000000, workers: int = 2) -> bytes:
