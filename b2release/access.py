@@ -113,7 +113,7 @@ def grant(ctx: Context, tenant: str, expires: str | None = None, version: str | 
     from b2release.formats import pointer as pointer_fmt
     from b2release.formats.names import validate_version
     from b2release.stores.channels import read_channel
-    from b2release.tenants import tenant_container
+    from b2release.stores.tenants import tenant_container
 
     container = tenant_container(tenant)
     seconds = grant_expiry_seconds(ctx, expires)
@@ -184,7 +184,7 @@ class Revocation:
 
 def revoke(ctx: Context, tenant: str, store_url: str | None = None) -> Revocation:
     """Delete the b2release policies of a tenant container: every grant bound to them stops working."""
-    from b2release.tenants import tenant_container
+    from b2release.stores.tenants import tenant_container
 
     container = tenant_container(tenant)
     with _open_azure(ctx, store_url, "revoke") as store:

@@ -131,7 +131,7 @@ def _store(ctx: Context) -> list[Check]:
     tenants = ctx.config.get("store.tenants")
     checks = [Check("store", "connect", "ok", detail)]
     if tenants:
-        from b2release.tenants import tenant_container
+        from b2release.stores.tenants import tenant_container
 
         try:
             names = [tenant_container(t) for t in tenants]

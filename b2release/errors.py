@@ -51,7 +51,7 @@ class InputError(UsageError):
     kind = "input"
 
 
-class KeyError_(UsageError):
+class KeyFileError(UsageError):
     """A key or certificate cannot be used (unreadable, wrong passphrase, wrong type)."""
 
     kind = "key"

@@ -78,7 +78,7 @@ def _problem(entry: Any) -> str | None:
     from b2release.errors import UsageError
     from b2release.formats.names import validate_product_name
     from b2release.formats.pointer import validate_channel
-    from b2release.tenants import container_name_problem
+    from b2release.stores.tenants import container_name_problem
 
     if not isinstance(entry, dict) or not isinstance(entry.get("container"), str) or not isinstance(
         entry.get("path"), str

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from b2release.errors import KeyError_, VerificationError
+from b2release.errors import KeyFileError, VerificationError
 from b2release.redact import secret_from_env
 
 PASSPHRASE_ENV = "B2RELEASE_KEY_PASSPHRASE"
@@ -80,7 +80,7 @@ def _algorithm_of(key: Any, path: Path) -> str:
         key.curve, ec.SECP256R1
     ):
         return "ecdsa-p256"
-    raise KeyError_(f"{path}: unsupported key type (release keys are ECDSA P-256 or Ed25519)")
+    raise KeyFileError(f"{path}: unsupported key type (release keys are ECDSA P-256 or Ed25519)")
 
 
 def key_id_of(public: Any) -> str:
@@ -94,11 +94,11 @@ def _read(path: Path, what: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
-        raise KeyError_(f"{what} {path} does not exist") from None
+        raise KeyFileError(f"{what} {path} does not exist") from None
     except IsADirectoryError:
-        raise KeyError_(f"{what} {path} is a directory, not a key file") from None
+        raise KeyFileError(f"{what} {path} is a directory, not a key file") from None
     except OSError as exc:
-        raise KeyError_(f"cannot read {what} {path}: {exc.strerror}") from None
+        raise KeyFileError(f"cannot read {what} {path}: {exc.strerror}") from None
 
 
 def load_signing_key(path: Path) -> SigningKey:
@@ -111,14 +111,14 @@ def load_signing_key(path: Path) -> SigningKey:
     except TypeError:
         # cryptography raises TypeError for "encrypted but no password" and the reverse.
         if passphrase:
-            raise KeyError_(f"signing key {path} is not encrypted, but {PASSPHRASE_ENV} is set; unset it") from None
-        raise KeyError_(f"signing key {path} is encrypted: set {PASSPHRASE_ENV} (or {PASSPHRASE_ENV}_FILE)") from None
+            raise KeyFileError(f"signing key {path} is not encrypted, but {PASSPHRASE_ENV} is set; unset it") from None
+        raise KeyFileError(f"signing key {path} is encrypted: set {PASSPHRASE_ENV} (or {PASSPHRASE_ENV}_FILE)") from None
     except ValueError:
         if passphrase and b"ENCRYPTED" in data:
-            raise KeyError_(f"signing key {path}: wrong passphrase in {PASSPHRASE_ENV}") from None
-        raise KeyError_(f"signing key {path} is not a PEM private key") from None
+            raise KeyFileError(f"signing key {path}: wrong passphrase in {PASSPHRASE_ENV}") from None
+        raise KeyFileError(f"signing key {path} is not a PEM private key") from None
     except Exception:  # cryptography may raise UnsupportedAlgorithm for odd PEMs
-        raise KeyError_(f"signing key {path} is not a usable PEM private key") from None
+        raise KeyFileError(f"signing key {path} is not a usable PEM private key") from None
     algorithm = _algorithm_of(private, path)
     return SigningKey(private, algorithm, key_id_of(private.public_key()), Path(path))
 
@@ -131,6 +131,6 @@ def load_public_key(path: Path) -> PublicKey:
         public = serialization.load_pem_public_key(data)
     except Exception:
         hint = " (this looks like a private key; pass the .pub file)" if b"PRIVATE KEY" in data else ""
-        raise KeyError_(f"public key {path} is not a PEM SubjectPublicKeyInfo public key{hint}") from None
+        raise KeyFileError(f"public key {path} is not a PEM SubjectPublicKeyInfo public key{hint}") from None
     algorithm = _algorithm_of(public, path)
     return PublicKey(public, algorithm, key_id_of(public), Path(path))

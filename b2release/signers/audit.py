@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from b2release import pe
 from b2release.errors import VerificationError
+from b2release.signers import pe
 
 MAX_PE_SIZE = 512 << 20
 

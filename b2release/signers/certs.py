@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from b2release.errors import InputError, KeyError_
+from b2release.errors import InputError, KeyFileError
 
 # One variable each for the whole tool: the release key and the code-signing key share
 # the passphrase variable; `keys generate` and `sign` share the PFX password variable.
@@ -60,7 +60,7 @@ def _read(path: Path, what: str) -> bytes:
     if not path.is_file():
         raise InputError(f"{what} {path} is not a file")
     if path.stat().st_size > MAX_KEY_FILE:
-        raise KeyError_(f"{what} {path} is implausibly large for a {what}")
+        raise KeyFileError(f"{what} {path} is implausibly large for a {what}")
     try:
         return path.read_bytes()
     except OSError as exc:
@@ -78,7 +78,7 @@ def load_certificate(path: Path):
             return certs[0], certs[1:]
         return x509.load_der_x509_certificate(data), []
     except ValueError:
-        raise KeyError_(f"certificate {path} is not a PEM or DER X.509 certificate") from None
+        raise KeyFileError(f"certificate {path} is not a PEM or DER X.509 certificate") from None
 
 
 def load_private_key(path: Path, passphrase: str | None):
@@ -91,16 +91,16 @@ def load_private_key(path: Path, passphrase: str | None):
         return loader(data, password=password)
     except TypeError:
         if password is None:
-            raise KeyError_(
+            raise KeyFileError(
                 f"private key {path} is encrypted: set {KEY_PASSPHRASE_ENV} (or {KEY_PASSPHRASE_ENV}_FILE)"
             ) from None
-        raise KeyError_(f"private key {path} is not encrypted, but {KEY_PASSPHRASE_ENV} is set; unset it") from None
+        raise KeyFileError(f"private key {path} is not encrypted, but {KEY_PASSPHRASE_ENV} is set; unset it") from None
     except ValueError:
         if password is not None:
-            raise KeyError_(f"private key {path}: wrong passphrase in {KEY_PASSPHRASE_ENV} (or not a key)") from None
-        raise KeyError_(f"private key {path} is not a PEM or DER private key") from None
+            raise KeyFileError(f"private key {path}: wrong passphrase in {KEY_PASSPHRASE_ENV} (or not a key)") from None
+        raise KeyFileError(f"private key {path} is not a PEM or DER private key") from None
     except Exception:  # cryptography raises UnsupportedAlgorithm for odd key types
-        raise KeyError_(f"private key {path} is not a usable private key") from None
+        raise KeyFileError(f"private key {path} is not a usable private key") from None
 
 
 def load_pfx(path: Path, password: str | None):
@@ -111,15 +111,15 @@ def load_pfx(path: Path, password: str | None):
         key, cert, extra = pkcs12.load_key_and_certificates(data, password.encode("utf-8") if password else None)
     except ValueError:
         if password:
-            raise KeyError_(f"PFX file {path}: wrong password in {PFX_PASSWORD_ENV} (or not a PKCS#12 file)") from None
-        raise KeyError_(
+            raise KeyFileError(f"PFX file {path}: wrong password in {PFX_PASSWORD_ENV} (or not a PKCS#12 file)") from None
+        raise KeyFileError(
             f"PFX file {path} is password-protected or not a PKCS#12 file: set {PFX_PASSWORD_ENV} "
             f"(or {PFX_PASSWORD_ENV}_FILE)"
         ) from None
     except Exception:
-        raise KeyError_(f"PFX file {path} is not a usable PKCS#12 file") from None
+        raise KeyFileError(f"PFX file {path} is not a usable PKCS#12 file") from None
     if key is None or cert is None:
-        raise KeyError_(f"PFX file {path} must hold both the signing certificate and its private key")
+        raise KeyFileError(f"PFX file {path} must hold both the signing certificate and its private key")
     return key, cert, list(extra or [])
 
 
@@ -138,29 +138,29 @@ def _utc(cert, attr: str) -> datetime.datetime:
 
 
 def check_certificate(cert, source: str, now: datetime.datetime | None = None) -> None:
-    """Validity period, codeSigning EKU, digitalSignature key usage: or a KeyError_ (exit 2)."""
+    """Validity period, codeSigning EKU, digitalSignature key usage: or a KeyFileError (exit 2)."""
     from cryptography import x509
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     now = now or datetime.datetime.now(datetime.timezone.utc)
     not_before, not_after = _utc(cert, "not_valid_before"), _utc(cert, "not_valid_after")
     if now < not_before:
-        raise KeyError_(f"certificate {source} is not valid yet (valid from {not_before:%Y-%m-%d %H:%M} UTC)")
+        raise KeyFileError(f"certificate {source} is not valid yet (valid from {not_before:%Y-%m-%d %H:%M} UTC)")
     if now > not_after:
-        raise KeyError_(f"certificate {source} expired on {not_after:%Y-%m-%d %H:%M} UTC")
+        raise KeyFileError(f"certificate {source} expired on {not_after:%Y-%m-%d %H:%M} UTC")
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         eku = None
     # Windows rejects Authenticode signatures whose certificate does not allow code signing.
     if eku is None or ExtendedKeyUsageOID.CODE_SIGNING not in eku:
-        raise KeyError_(f"certificate {source} does not allow code signing (no codeSigning extended key usage)")
+        raise KeyFileError(f"certificate {source} does not allow code signing (no codeSigning extended key usage)")
     try:
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         usage = None
     if usage is not None and not usage.digital_signature:
-        raise KeyError_(f"certificate {source} key usage does not include digitalSignature")
+        raise KeyFileError(f"certificate {source} key usage does not include digitalSignature")
 
 
 def _name(name) -> str:
@@ -194,7 +194,7 @@ def load_material(
         private_key = load_private_key(key, key_passphrase)
         source = str(cert)
         if _public_bytes(private_key.public_key()) != _public_bytes(certificate.public_key()):
-            raise KeyError_(f"private key {key} does not match certificate {cert}")
+            raise KeyFileError(f"private key {key} does not match certificate {cert}")
     check_certificate(certificate, source, now)
     return SigningMaterial(
         cert_path=cert,

@@ -136,7 +136,7 @@ def resolve_signing_key(ctx: Context, override: Path | None):
 def _authenticode_policy(ctx: Context, files: list[tuple[str, Path]], allow_unsigned: bool) -> dict[str, Any] | None:
     """Refuse unsigned PE files when sign.required is set (the sign stage provides the check)."""
     try:
-        from b2release import authenticode_policy
+        from b2release.signers import policy as authenticode_policy
     except ImportError:  # the sign stage has not landed in this build
         return None
     return authenticode_policy.check(ctx, files, allow_unsigned)

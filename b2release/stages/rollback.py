@@ -72,7 +72,7 @@ def product_name(ctx: Context) -> str:
 
 
 def resolve_targets(ctx: Context, tenants_option: list[str] | None) -> Targets:
-    from b2release.tenants import tenant_container, validate_container_name, validate_tenants
+    from b2release.stores.tenants import tenant_container, validate_container_name, validate_tenants
 
     config = ctx.config
     tenants = validate_tenants(list(tenants_option) if tenants_option else list(config.get("store.tenants")))

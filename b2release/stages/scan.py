@@ -24,15 +24,15 @@ from b2release import log
 from b2release.context import Context
 from b2release.errors import InputError, PolicyError, UsageError
 from b2release.fsutil import atomic_write_bytes
-from b2release.scan import ignore as ignore_mod
-from b2release.scan import inventory as inventory_mod
-from b2release.scan import licenses as lic
-from b2release.scan import matching, osv
-from b2release.scan import report as report_mod
-from b2release.scan import sarif as sarif_mod
-from b2release.scan import sbom as sbom_mod
-from b2release.scan import secrets as secrets_mod
-from b2release.scan.findings import Finding
+from b2release.scanners import ignore as ignore_mod
+from b2release.scanners import inventory as inventory_mod
+from b2release.scanners import licenses as lic
+from b2release.scanners import matching, osv
+from b2release.scanners import report as report_mod
+from b2release.scanners import sarif as sarif_mod
+from b2release.scanners import sbom as sbom_mod
+from b2release.scanners import secrets as secrets_mod
+from b2release.scanners.findings import Finding
 from b2release.stages import StageResult
 
 NAME = "scan"

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from b2release import log, pe
+from b2release import log
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, InputError, ToolError, UsageError
+from b2release.signers import pe
 from b2release.stages import Skip, StageResult
 
 NAME = "sign"

@@ -27,7 +27,7 @@ from typing import Any
 from b2release import log
 from b2release.config import parse_duration
 from b2release.context import Context
-from b2release.errors import CheckFailed, KeyError_, StaleInputError, UsageError
+from b2release.errors import CheckFailed, KeyFileError, StaleInputError, UsageError
 from b2release.formats import checksums
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.manifest import CHECKSUMS_NAME, MANIFEST_NAME
@@ -259,7 +259,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     from b2release.stores import open_store
     from b2release.stores.base import IMMUTABLE_CACHE_CONTROL
     from b2release.stores.channels import read_channel, record_purge, verify_version, write_channel
-    from b2release.tenants import tenant_container, validate_container_name, validate_tenants
+    from b2release.stores.tenants import tenant_container, validate_container_name, validate_tenants
 
     opts = options or Options()
     config = ctx.config
@@ -276,7 +276,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     product, version, manifest_sha256 = package["product"], package["version"], package["manifest_sha256"]
     key = resolve_signing_key(ctx, opts.signing_key)
     if package.get("key_id") and key.key_id != package["key_id"]:
-        raise KeyError_(
+        raise KeyFileError(
             f"signing key {key.path} ({key.key_id[:16]}...) is not the key that signed the manifest "
             f"({package['key_id'][:16]}...); clients verify both with one public key"
         )

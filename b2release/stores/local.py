@@ -17,7 +17,7 @@ from b2release.errors import InputError, RemoteError, UsageError
 from b2release.formats.names import entry_path_problem
 from b2release.fsutil import CHUNK, atomic_writer, sha256_file, temp_path_beside
 from b2release.stores.base import AlreadyExists, BlobInfo, PreconditionFailed, ProgressFn, Store
-from b2release.tenants import validate_container_name
+from b2release.stores.tenants import validate_container_name
 
 
 class LocalStore(Store):

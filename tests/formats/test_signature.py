@@ -1,7 +1,7 @@
 import pytest
 
 from b2release import keys
-from b2release.errors import KeyError_, VerificationError
+from b2release.errors import KeyFileError, VerificationError
 from b2release.formats.signature import load_public_key, load_signing_key
 
 
@@ -24,22 +24,22 @@ def test_encrypted_key_needs_passphrase(tmp_path, monkeypatch):
     assert b"ENCRYPTED PRIVATE KEY" in (tmp_path / "release-signing.key").read_bytes()
     assert load_signing_key(tmp_path / "release-signing.key").algorithm == "ecdsa-p256"
     monkeypatch.setenv("B2RELEASE_KEY_PASSPHRASE", "wrong horse")
-    with pytest.raises(KeyError_, match="wrong passphrase") as exc:
+    with pytest.raises(KeyFileError, match="wrong passphrase") as exc:
         load_signing_key(tmp_path / "release-signing.key")
     assert "wrong horse" not in str(exc.value)
     monkeypatch.delenv("B2RELEASE_KEY_PASSPHRASE")
-    with pytest.raises(KeyError_, match="is encrypted"):
+    with pytest.raises(KeyFileError, match="is encrypted"):
         load_signing_key(tmp_path / "release-signing.key")
 
 
 def test_unusable_key_files(tmp_path):
     (tmp_path / "garbage.key").write_text("not a key")
-    with pytest.raises(KeyError_, match="not a PEM private key"):
+    with pytest.raises(KeyFileError, match="not a PEM private key"):
         load_signing_key(tmp_path / "garbage.key")
-    with pytest.raises(KeyError_, match="does not exist"):
+    with pytest.raises(KeyFileError, match="does not exist"):
         load_signing_key(tmp_path / "missing.key")
     keys.generate(tmp_path / "k")
-    with pytest.raises(KeyError_, match="looks like a private key"):
+    with pytest.raises(KeyFileError, match="looks like a private key"):
         load_public_key(tmp_path / "k" / "release-signing.key")
-    with pytest.raises(KeyError_, match="unsupported key type"):
+    with pytest.raises(KeyFileError, match="unsupported key type"):
         load_signing_key(tmp_path / "k" / "codesign.key")  # RSA: not a release key

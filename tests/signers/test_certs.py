@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from b2release.errors import InputError, KeyError_
+from b2release.errors import InputError, KeyFileError
 from b2release.signers import certs
 from tests.fixtures.pe import make_codesign_cert
 
@@ -26,7 +26,7 @@ def test_dev_pfx_is_accepted(dev_keys):
 
 
 def test_key_that_does_not_match(dev_keys, other_keys):
-    with pytest.raises(KeyError_, match="does not match certificate"):
+    with pytest.raises(KeyFileError, match="does not match certificate"):
         certs.load_material(dev_keys / "codesign.crt", other_keys / "codesign.key", None)
 
 
@@ -43,7 +43,7 @@ def test_key_that_does_not_match(dev_keys, other_keys):
 )
 def test_unusable_certificates(tmp_path, kwargs, needle):
     paths = make_codesign_cert(tmp_path, **kwargs)
-    with pytest.raises(KeyError_, match=needle) as info:
+    with pytest.raises(KeyFileError, match=needle) as info:
         certs.load_material(paths["crt"], paths["key"], None)
     assert str(paths["crt"]) in info.value.message
 
@@ -51,15 +51,15 @@ def test_unusable_certificates(tmp_path, kwargs, needle):
 def test_validity_is_checked_against_the_given_time(tmp_path):
     paths = make_codesign_cert(tmp_path, days_valid=(-1, 10))
     later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=20)
-    with pytest.raises(KeyError_, match="expired"):
+    with pytest.raises(KeyFileError, match="expired"):
         certs.load_material(paths["crt"], paths["key"], None, now=later)
 
 
 def test_encrypted_key(tmp_path):
     paths = make_codesign_cert(tmp_path, key_passphrase="correct horse")
-    with pytest.raises(KeyError_, match="B2RELEASE_KEY_PASSPHRASE"):
+    with pytest.raises(KeyFileError, match="B2RELEASE_KEY_PASSPHRASE"):
         certs.load_material(paths["crt"], paths["key"], None)
-    with pytest.raises(KeyError_, match="wrong passphrase") as info:
+    with pytest.raises(KeyFileError, match="wrong passphrase") as info:
         certs.load_material(paths["crt"], paths["key"], None, key_passphrase="wrong horse")
     assert "wrong horse" not in info.value.message
     m = certs.load_material(paths["crt"], paths["key"], None, key_passphrase="correct horse")
@@ -67,16 +67,16 @@ def test_encrypted_key(tmp_path):
 
 
 def test_passphrase_for_unencrypted_key(dev_keys):
-    with pytest.raises(KeyError_, match="not encrypted"):
+    with pytest.raises(KeyFileError, match="not encrypted"):
         certs.load_material(dev_keys / "codesign.crt", dev_keys / "codesign.key", None, key_passphrase="something")
 
 
 def test_pfx_passwords(tmp_path):
     paths = make_codesign_cert(tmp_path, pfx_password="pfx-secret-1")
-    with pytest.raises(KeyError_, match="wrong password in B2RELEASE_PFX_PASSWORD") as info:
+    with pytest.raises(KeyFileError, match="wrong password in B2RELEASE_PFX_PASSWORD") as info:
         certs.load_material(None, None, paths["pfx"], pfx_password="nope-nope")
     assert "nope-nope" not in info.value.message
-    with pytest.raises(KeyError_, match="B2RELEASE_PFX_PASSWORD"):
+    with pytest.raises(KeyFileError, match="B2RELEASE_PFX_PASSWORD"):
         certs.load_material(None, None, paths["pfx"])
     m = certs.load_material(None, None, paths["pfx"], pfx_password="pfx-secret-1")
     assert m.pfx_password == "pfx-secret-1" and m.key_passphrase is None
@@ -90,18 +90,18 @@ def test_pfx_without_key(tmp_path, dev_keys):
     cert = x509.load_pem_x509_certificate((dev_keys / "codesign.crt").read_bytes())
     pfx = tmp_path / "certonly.pfx"
     pfx.write_bytes(pkcs12.serialize_key_and_certificates(b"x", None, None, [cert], serialization.NoEncryption()))
-    with pytest.raises(KeyError_, match="both the signing certificate and its private key"):
+    with pytest.raises(KeyFileError, match="both the signing certificate and its private key"):
         certs.load_material(None, None, pfx)
 
 
 def test_files_that_are_not_certificates_or_keys(tmp_path, dev_keys):
     junk = tmp_path / "junk.pem"
     junk.write_text("hello")
-    with pytest.raises(KeyError_, match="not a PEM or DER X.509 certificate"):
+    with pytest.raises(KeyFileError, match="not a PEM or DER X.509 certificate"):
         certs.load_material(junk, dev_keys / "codesign.key", None)
-    with pytest.raises(KeyError_, match="not a PEM or DER private key"):
+    with pytest.raises(KeyFileError, match="not a PEM or DER private key"):
         certs.load_material(dev_keys / "codesign.crt", junk, None)
-    with pytest.raises(KeyError_, match="PFX"):
+    with pytest.raises(KeyFileError, match="PFX"):
         certs.load_material(None, None, junk)
     with pytest.raises(InputError, match="does not exist"):
         certs.load_material(tmp_path / "missing.crt", dev_keys / "codesign.key", None)

@@ -106,7 +106,7 @@ def test_remove_signature_then_sign_is_not_nested(pe_files, dev_keys, other_keys
     tool = OsslSignCode(osslsigncode)
     first = ossl_sign(pe_files.dll, tmp_path / "first.dll", other_keys)
     tool.remove_signature(first, tmp_path / "clean.dll")
-    from b2release import pe
+    from b2release.signers import pe
 
     assert not pe.has_signature(tmp_path / "clean.dll")
     with pytest.raises(ToolError, match="remove the signature"):

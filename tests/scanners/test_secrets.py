@@ -1,5 +1,5 @@
 from b2release.redact import redact
-from b2release.scan import secrets
+from b2release.scanners import secrets
 
 PEM_BODY = (
     "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dV"
@@ -73,7 +73,7 @@ def test_sas_in_xml_escaped_config():
 
 
 def test_source_config_files_are_config_files_only(tmp_path):
-    from b2release.scan.inventory import walk
+    from b2release.scanners.inventory import walk
 
     for rel in ("App.config", "src/appsettings.Production.json", "keys/dev.key", "obj/x.config", "Program.cs"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)

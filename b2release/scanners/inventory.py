@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from b2release.errors import InputError
-from b2release.scan.nuget_version import resolve_requested, try_parse
+from b2release.scanners.nuget_version import resolve_requested, try_parse
 
 # Folders that never hold project inputs; "packages" is the packages.config restore
 # folder (its nuspecs are read by the licence lookup, not inventoried).

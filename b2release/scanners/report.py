@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from b2release.scan.findings import Finding
-from b2release.scan.matching import SEVERITIES
+from b2release.scanners.findings import Finding
+from b2release.scanners.matching import SEVERITIES
 
 REPORT_FORMAT = "b2release-scan-report/1"
 

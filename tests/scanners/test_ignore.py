@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from b2release.errors import ConfigError
-from b2release.scan import ignore
+from b2release.scanners import ignore
 
 
 def write(tmp_path, text):

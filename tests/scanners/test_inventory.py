@@ -3,7 +3,7 @@ import json
 import pytest
 
 from b2release.errors import InputError
-from b2release.scan.inventory import collect
+from b2release.scanners.inventory import collect
 from tests.fixtures.scan import classic_tree
 
 SDK_PROJECT = """<Project Sdk="Microsoft.NET.Sdk">

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from b2release import pe
+from b2release.signers import pe
 from tests.fixtures.pe import ossl_sign
 
 

@@ -55,7 +55,7 @@ class Finding:
         return f"secret {self.details.get('name', self.rule)} in {self.scope}:{self.where()}"
 
     def sort_key(self) -> tuple:
-        from b2release.scan.matching import RANK
+        from b2release.scanners.matching import RANK
 
         return (-RANK.get(self.severity, 0), self.kind, self.rule, self.package or "", self.version or "",
                 self.scope, self.path, self.line or 0)

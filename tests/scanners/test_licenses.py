@@ -3,7 +3,7 @@ import zipfile
 
 import pytest
 
-from b2release.scan import licenses as lic
+from b2release.scanners import licenses as lic
 
 NUSPEC = """<?xml version="1.0" encoding="utf-8"?>
 <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from b2release.errors import UsageError
-from b2release.tenants import container_name_problem, tenant_container, validate_tenants
+from b2release.stores.tenants import container_name_problem, tenant_container, validate_tenants
 
 
 @pytest.mark.parametrize("tenant", ["acme", "a", "globex-2", "x1-y2-z3", "a" * 56])

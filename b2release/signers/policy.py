@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from b2release import pe
 from b2release.errors import PolicyError
+from b2release.signers import pe
 
 
 def classify(files: list[tuple[str, Path]]) -> tuple[list[str], list[str]]:

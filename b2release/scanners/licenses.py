@@ -240,7 +240,7 @@ def nuget_license(pkg_id: str, version: str, solution_dirs: Iterable[Path],
 
 
 def _same_version(a: str, b: str) -> bool:
-    from b2release.scan.nuget_version import try_parse
+    from b2release.scanners.nuget_version import try_parse
 
     va, vb = try_parse(a), try_parse(b)
     return va is not None and vb is not None and va == vb

@@ -4,7 +4,7 @@ import zipfile
 import pytest
 
 from b2release.errors import InputError, RemoteError
-from b2release.scan import osv
+from b2release.scanners import osv
 from tests.fixtures.scan import NEWTONSOFT_GHSA, osv_record, write_osv_folder
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from b2release.scan.nuget_version import NuGetVersion, try_parse
+from b2release.scanners.nuget_version import NuGetVersion, try_parse
 
 SEVERITIES = ("critical", "high", "medium", "low", "unknown")
 # For the --fail-on threshold; "unknown" (no usable data in the record) counts as high:

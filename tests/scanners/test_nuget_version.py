@@ -1,6 +1,6 @@
 import pytest
 
-from b2release.scan.nuget_version import InvalidVersion, parse, resolve_requested
+from b2release.scanners.nuget_version import InvalidVersion, parse, resolve_requested
 
 
 @pytest.mark.parametrize("a,b", [("1.0", "1.0.0.0"), ("1", "1.0.0"), ("1.01", "1.1"), ("1.0.0+build.7", "1.0.0"),

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from b2release import __version__
-from b2release.scan.findings import LICENSE_RULES, Finding
-from b2release.scan.matching import BAND_SCORE
-from b2release.scan.secrets import RULES as SECRET_RULES
+from b2release.scanners.findings import LICENSE_RULES, Finding
+from b2release.scanners.matching import BAND_SCORE
+from b2release.scanners.secrets import RULES as SECRET_RULES
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 BASE_IDS = {"source": "%SRCROOT%", "nuget": "%SRCROOT%", "build-output": "BUILDOUTPUT"}

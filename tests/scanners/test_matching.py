@@ -1,6 +1,6 @@
 import pytest
 
-from b2release.scan.matching import at_or_above, cvss3_base_score, match, severity_of
+from b2release.scanners.matching import at_or_above, cvss3_base_score, match, severity_of
 from tests.fixtures.scan import NEWTONSOFT_GHSA, osv_record
 
 

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from uuid import NAMESPACE_URL, uuid5
 
 from b2release import __version__
-from b2release.scan.inventory import Package
+from b2release.scanners.inventory import Package
 
 UNVERSIONED = "unversioned"
 
