@@ -45,6 +45,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "warnings_as_errors": Key(bool, False),
         "symbols": Key(bool, True, help="keep .pdb/.mdb symbols in the build output"),
         "properties": Key("list", [], help="extra K=V build properties"),
+        "pass_env": Key("list", [], help="more environment variables (names or globs) the build tool may see"),
     },
     "sign": {
         "cert": Key("path", None),

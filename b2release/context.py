@@ -1,25 +1,43 @@
-"""The Context every stage runs on: config, work dir state, output settings."""
+"""The Context every command runs on: config, work dir state, output settings, and the
+answers several stages need, each with one documented fallback chain.
+
+- `product_name(override)`: the command's `--name`, else `[product] name` (file or
+  `B2RELEASE_PRODUCT_NAME`), else the product this work dir last packaged, else the one it
+  last uploaded.
+- `release_version(override)`: the command's `--version`, else `release --version`, else
+  the version the build stage stamped into the assemblies.
+- `signing_key(override)` / `public_key(override)`: `--signing-key` / `--public-key`,
+  else `[release] signing_key` / `public_key`.
+- `source_epoch(tree)`: `SOURCE_DATE_EPOCH`, else the last commit time of the tree the
+  command was given (`--input`, `--source`), else of the source tree the build recorded,
+  else 1980-01-01 (the earliest time a zip holds). Zip timestamps, Authenticode signing
+  times and the SBOM all take their time from here, so a rebuild of one commit is
+  byte-identical.
+
+Stages read these; only the CLI sets `requested_version` (from `release --version`).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from b2release import vcs
+from b2release.artifacts import BuildRecord, PackageRecord, UploadRecord
 from b2release.config import Config
 from b2release.errors import UsageError
+from b2release.formats.names import validate_product_name, validate_version
+from b2release.formats.signature import PublicKey, SigningKey, load_public_key, load_signing_key
+from b2release.log import new_correlation_id
 from b2release.state import State
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-
-def new_correlation_id() -> str:
-    # CI chains that run stages as separate jobs may pass one id through all of them.
-    return os.environ.get("B2RELEASE_CORRELATION_ID") or uuid.uuid4().hex
+FIXED_EPOCH = 315532800  # 1980-01-01T00:00:00Z, used when nothing better is known
 
 
 @dataclass
@@ -30,7 +48,7 @@ class Context:
     json_output: bool = False
     verbosity: int = 0
     log_format: str = "text"
-    version: str | None = None  # the release version being worked on, when known
+    requested_version: str | None = None  # `release --version`, validated by the CLI
     _state: State | None = field(default=None, repr=False)
     _console: Console | None = field(default=None, repr=False)
 
@@ -58,20 +76,45 @@ class Context:
     def interactive(self) -> bool:
         return sys.stderr.isatty() and self.log_format == "text" and not os.environ.get("CI")
 
+    # --- the answers stages share ---------------------------------------------------------
     def product_name(self, override: str | None = None) -> str:
-        from b2release.formats.names import validate_product_name
-
-        name = override or self.config.get("product.name")
+        packaged, uploaded = PackageRecord.read(self.state), UploadRecord.read(self.state)
+        name = (override or self.config.get("product.name") or (packaged and packaged.product)
+                or (uploaded and uploaded.product))
         if not name:
-            raise UsageError("no product name: pass --name or set [product] name in b2release.toml")
+            raise UsageError("no product name: pass --name or set [product] name in b2release.toml "
+                             "(or B2RELEASE_PRODUCT_NAME)")
         return validate_product_name(name)
 
     def release_version(self, override: str | None = None) -> str:
-        """--version, else the version the build recorded, else a usage error."""
-        from b2release.formats.names import validate_version
-
-        version = override or self.version or self.state.data("build").get("version")
+        built = BuildRecord.read(self.state)
+        version = override or self.requested_version or (built and built.version)
         if not version:
             raise UsageError("no version: pass --version X.Y.Z (or run build with --version first)")
-        self.version = validate_version(version)
-        return self.version
+        return validate_version(version)
+
+    def signing_key(self, override: Path | None = None) -> SigningKey:
+        path = override or self.config.path("release.signing_key")
+        if path is None:
+            raise UsageError("no release signing key: pass --signing-key F or set [release] signing_key")
+        return load_signing_key(path)
+
+    def public_key(self, override: Path | None = None) -> PublicKey:
+        path = override or self.config.path("release.public_key")
+        if path is None:
+            raise UsageError("no public key: pass --public-key F or set [release] public_key")
+        return load_public_key(path)
+
+    def source_epoch(self, tree: Path | None = None) -> tuple[int, str]:
+        """(seconds, where they came from: "SOURCE_DATE_EPOCH" | "git" | "fixed")."""
+        raw = os.environ.get("SOURCE_DATE_EPOCH")
+        if raw is not None and raw != "":
+            if not raw.isdigit():
+                raise UsageError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, got {raw!r}")
+            return int(raw), "SOURCE_DATE_EPOCH"
+        built = BuildRecord.read(self.state)
+        for candidate in (tree, Path(built.source_dir) if built and built.source_dir else None):
+            commit_time = vcs.commit_time(candidate)
+            if commit_time is not None:
+                return commit_time, "git"
+        return FIXED_EPOCH, "fixed"

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
+import uuid
 
 from b2release.redact import redact
 
 LOGGER_NAME = "b2release"
+
+
+def new_correlation_id() -> str:
+    # CI chains that run stages as separate jobs may pass one id through all of them.
+    return os.environ.get("B2RELEASE_CORRELATION_ID") or uuid.uuid4().hex
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -33,6 +40,8 @@ class _RedactingFormatter(logging.Formatter):
             stage = getattr(record, "stage", None)
             if stage:
                 doc["stage"] = stage
+            # Structured fields a caller adds with extra={"fields": {...}} (the CLI's error line).
+            doc.update(getattr(record, "fields", None) or {})
             return json.dumps(doc, sort_keys=True)
         prefix = {"WARNING": "warning: ", "ERROR": "error: "}.get(record.levelname, "")
         return f"{prefix}{message}"

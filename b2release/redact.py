@@ -12,6 +12,17 @@ import threading
 
 MASK = "***"
 
+# Every environment variable that carries a secret b2release reads (each may also be given
+# as a file named by NAME_FILE). The one list: readers import the names from here.
+KEY_PASSPHRASE_ENV = "B2RELEASE_KEY_PASSPHRASE"
+PFX_PASSWORD_ENV = "B2RELEASE_PFX_PASSWORD"
+AZURE_CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+AZURE_KEY_ENV = "AZURE_STORAGE_KEY"
+AZURE_SAS_ENV = "AZURE_STORAGE_SAS_TOKEN"
+CLOUDFLARE_TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
+SECRET_ENV_VARS = (KEY_PASSPHRASE_ENV, PFX_PASSWORD_ENV, AZURE_CONNECTION_STRING_ENV, AZURE_KEY_ENV, AZURE_SAS_ENV,
+                   CLOUDFLARE_TOKEN_ENV)
+
 _lock = threading.Lock()
 _secrets: set[str] = set()
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from b2release.artifacts import Kind
 from b2release.errors import InputError, StaleInputError
 from b2release.fsutil import atomic_write_bytes, sha256_file
 
@@ -23,7 +24,7 @@ STATE_FORMAT = "b2release-state/1"
 
 @dataclass
 class Artifact:
-    kind: str  # binary, package, manifest, signature, checksums, sbom, scan-report, ...
+    kind: str  # a b2release.artifacts.Kind value
     path: str  # relative to the work dir when inside it, else absolute
     size: int
     sha256: str
@@ -34,7 +35,7 @@ class Artifact:
 @dataclass
 class StageRecord:
     stage: str
-    status: str  # "ok" | "skipped"
+    status: str  # "ok" | "skipped" | "failed"
     reason: str = ""
     correlation_id: str = ""
     finished_at: float = 0.0
@@ -66,6 +67,7 @@ class State:
             raise InputError(f"{self.path} is not a valid b2release state file: {exc}") from exc
 
     def save(self) -> None:
+        """Only the runner (b2release.stages.runner) calls this, once per recorded run."""
         doc = {
             "format": STATE_FORMAT,
             "runs": {name: asdict(rec) for name, rec in sorted(self.runs.items())},
@@ -88,26 +90,26 @@ class State:
         return p if p.is_absolute() else self.work_dir / p
 
     # --- artifacts ---------------------------------------------------------------------
-    def record_artifact(self, kind: str, path: Path, stage: str, extra: dict[str, Any] | None = None) -> Artifact:
+    def record_artifact(self, kind: Kind, path: Path, stage: str, extra: dict[str, Any] | None = None) -> Artifact:
         """Hash `path` and record it; replaces an earlier record of the same path."""
         digest, size = sha256_file(path)
-        art = Artifact(kind=kind, path=self.rel(path), size=size, sha256=digest, stage=stage, extra=extra or {})
+        art = Artifact(kind=Kind(kind).value, path=self.rel(path), size=size, sha256=digest, stage=stage, extra=extra or {})
         self.artifacts = [a for a in self.artifacts if a.path != art.path]
         self.artifacts.append(art)
         return art
 
-    def forget_artifacts(self, kinds: Iterable[str] | None = None, stage: str | None = None) -> None:
-        kinds = set(kinds) if kinds is not None else None
+    def forget_artifacts(self, kinds: Iterable[Kind] | None = None, stage: str | None = None) -> None:
+        kinds = {Kind(k).value for k in kinds} if kinds is not None else None
         self.artifacts = [
             a
             for a in self.artifacts
             if not ((kinds is None or a.kind in kinds) and (stage is None or a.stage == stage))
         ]
 
-    def find(self, kind: str) -> list[Artifact]:
+    def find(self, kind: Kind) -> list[Artifact]:
         return sorted((a for a in self.artifacts if a.kind == kind), key=lambda a: a.path)
 
-    def consume(self, kind: str, rehash: bool = True, consumer: str | None = None) -> list[Artifact]:
+    def consume(self, kind: Kind, rehash: bool = True, consumer: str | None = None) -> list[Artifact]:
         """Artifacts of a kind, each re-hashed: refuse any that changed since recorded.
 
         `rehash=False` only checks that each file is there: for a caller that reads every
@@ -128,6 +130,15 @@ class State:
             else:
                 check_present(self.abs(art.path), recorded_by=art.stage)
         return arts
+
+    # --- the CDN purge queue -------------------------------------------------------------
+    def queue_purge(self, written: Iterable[tuple[str, str]]) -> None:
+        """Queue (container, path) of mutable blobs for the purge stage, deduplicated."""
+        queued = {(p.get("container"), p.get("path")) for p in self.pending_purge}
+        for container, path in written:
+            if (container, path) not in queued:
+                self.pending_purge.append({"container": container, "path": path})
+                queued.add((container, path))
 
     # --- runs --------------------------------------------------------------------------
     def record_run(self, record: StageRecord) -> None:

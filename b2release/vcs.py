@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
+
+from b2release import process
 
 
 def git(args: list[str], cwd: Path, timeout: float = 30) -> str | None:
     """stdout of `git -C cwd ARGS`, or None when git is missing, fails or is not in a repo."""
-    try:
-        out = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, timeout=timeout,
-                             check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout if out.returncode == 0 else None
+    return process.query(["git", "-C", str(cwd), *args], timeout=timeout)
 
 
 def commit_time(path: Path | None) -> int | None:

@@ -96,7 +96,7 @@ def assert_user_error(result: CliResult, code: int, *needles: str) -> None:
 @pytest.fixture(scope="session")
 def dev_keys(tmp_path_factory) -> Path:
     """A dev key set (ECDSA release key + code-signing cert) generated once per session."""
-    from b2release import keys
+    from b2release.stages import keys
 
     out = tmp_path_factory.mktemp("keys")
     keys.generate(out, "ecdsa-p256")
@@ -106,7 +106,7 @@ def dev_keys(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def other_keys(tmp_path_factory) -> Path:
     """A second, unrelated key set: signatures by it must be refused."""
-    from b2release import keys
+    from b2release.stages import keys
 
     out = tmp_path_factory.mktemp("other-keys")
     keys.generate(out, "ecdsa-p256")

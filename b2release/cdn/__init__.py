@@ -1,52 +1,24 @@
 """CDN adapters: purge the cached copies of mutable URLs (channel pointers) after they change.
 
-Two providers behind one small interface: `cloudflare` (API v4 through requests, imported
-lazily) and `none` (no CDN in front of the store: nothing to purge). `make_provider` picks
-one from `[cdn] provider`. This module also turns the store paths recorded in
-`state.pending_purge` into public URLs, refusing anything that is not a channel pointer:
-versioned files are immutable and cached for a year on purpose, so they are never purged.
+Two providers behind one small interface (cdn.base): `cloudflare` (API v4 through the
+b2release HTTP client) and `none` (no CDN in front of the store: nothing to purge).
+`make_provider` picks one from `[cdn] provider`; cdn.targets turns queued store paths
+into the public URLs to purge.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
-from urllib.parse import quote, urlsplit
-
+from b2release.cdn.base import Provider, PurgeReport
+from b2release.cdn.cloudflare import from_config
+from b2release.cdn.none import NoneProvider
+from b2release.cdn.targets import PurgeTargets, check_base_url, is_loopback, public_url, purge_targets
+from b2release.config import Config
 from b2release.errors import ConfigError
 
-if TYPE_CHECKING:
-    from b2release.config import Config
-
 PROVIDERS = ("cloudflare", "none")
-TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
 
-# Azure container names: 3-63 of a-z 0-9 '-', starting and ending alphanumeric, no '--'.
-_POINTER_FILE = re.compile(r"^(?P<channel>[^/]+)\.json(?:\.sig)?$")
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-
-
-@dataclass
-class PurgeReport:
-    """What a provider did: the URLs purged, in how many requests, after how many retries."""
-
-    urls: list[str] = field(default_factory=list)
-    requests: int = 0
-    batches: int = 0
-    retries: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"urls": self.urls, "requests": self.requests, "batches": self.batches, "retries": self.retries}
-
-
-class Provider(Protocol):
-    name: str
-    enabled: bool
-
-    def purge(self, urls: list[str], on_batch: Callable[[int, int, int], None] | None = None) -> PurgeReport:
-        """Purge the URLs; raise RemoteError (exit 3) when the CDN refuses or stays unreachable."""
-        ...
+__all__ = ["PROVIDERS", "PurgeReport", "PurgeTargets", "Provider", "check_base_url", "is_loopback", "make_provider",
+           "provider_name", "public_url", "purge_targets"]
 
 
 def provider_name(config: Config) -> str:
@@ -56,82 +28,8 @@ def provider_name(config: Config) -> str:
     return name
 
 
-def make_provider(config: Config, *, sleep: Callable[[float], None] | None = None) -> Provider:
+def make_provider(config: Config) -> Provider:
     """The provider named by `[cdn] provider`, with its settings and credentials checked."""
-    name = provider_name(config)
-    if name == "none":
-        from b2release.cdn.none import NoneProvider
-
+    if provider_name(config) == "none":
         return NoneProvider()
-    from b2release.cdn.cloudflare import from_config
-
-    return from_config(config, sleep=sleep)
-
-
-@dataclass
-class PurgeTargets:
-    urls: list[str]
-    ignored: list[dict[str, str]]  # entries refused, each with the reason
-
-
-def _problem(entry: Any) -> str | None:
-    from b2release.errors import UsageError
-    from b2release.formats.names import validate_product_name
-    from b2release.formats.pointer import validate_channel
-    from b2release.stores.tenants import container_name_problem
-
-    if not isinstance(entry, dict) or not isinstance(entry.get("container"), str) or not isinstance(
-        entry.get("path"), str
-    ):
-        return "not a {container, path} record"
-    if container_name_problem(entry["container"]):
-        return "invalid container name"
-    parts = entry["path"].split("/")
-    if len(parts) != 3 or parts[1] != "channels":
-        return "not a channel pointer (<product>/channels/<channel>.json); versioned files are immutable"
-    match = _POINTER_FILE.match(parts[2])
-    if not match:
-        return "not a channel pointer (<product>/channels/<channel>.json); versioned files are immutable"
-    try:
-        validate_product_name(parts[0])
-        validate_channel(match.group("channel"))
-    except UsageError as exc:
-        return exc.message
-    return None
-
-
-def check_base_url(base_url: str) -> str:
-    """`[cdn] base_url`: the public http(s) origin clients download from, without a trailing slash."""
-    if not base_url:
-        raise ConfigError("cdn.base_url is not set: the public URL in front of the store, e.g. https://downloads.example.com")
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigError(f"cdn.base_url must be an http(s) URL without query or fragment, got {base_url!r}")
-    return base_url.rstrip("/")
-
-
-def public_url(base_url: str, container: str, path: str) -> str:
-    # Quote every segment on its own: '/' separates segments, anything else is data.
-    segments = [quote(container, safe="")] + [quote(seg, safe="") for seg in path.split("/")]
-    return base_url.rstrip("/") + "/" + "/".join(segments)
-
-
-def purge_targets(base_url: str, entries: Iterable[Any]) -> PurgeTargets:
-    """Public URLs of the pending channel pointers, deduplicated, in the order recorded."""
-    base = check_base_url(base_url)
-    urls: list[str] = []
-    ignored: list[dict[str, str]] = []
-    for entry in entries:
-        problem = _problem(entry)
-        if problem:
-            shown = entry if isinstance(entry, dict) else {"entry": repr(entry)}
-            ignored.append({**{k: str(v) for k, v in shown.items()}, "reason": problem})
-            continue
-        url = public_url(base, entry["container"], entry["path"])
-        if url not in urls:
-            urls.append(url)
-    return PurgeTargets(urls, ignored)
-
-
-def is_loopback(url: str) -> bool:
-    return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
+    return from_config(config)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
-from b2release.cdn import PurgeReport
+from b2release.cdn.base import BatchFn, PurgeReport
 
 
 class NoneProvider:
@@ -12,6 +10,6 @@ class NoneProvider:
     enabled = False
     skip_reason = "cdn.provider is none"
 
-    def purge(self, urls: list[str], on_batch: Callable[[int, int, int], None] | None = None) -> PurgeReport:
+    def purge(self, urls: list[str], on_batch: BatchFn | None = None) -> PurgeReport:
         # Nothing sits in front of the store; a purge is a successful no-op.
         return PurgeReport()

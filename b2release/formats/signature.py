@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from b2release.errors import KeyFileError, VerificationError
+from b2release.redact import KEY_PASSPHRASE_ENV as PASSPHRASE_ENV
 from b2release.redact import secret_from_env
 
-PASSPHRASE_ENV = "B2RELEASE_KEY_PASSPHRASE"
 ALGORITHMS = ("ecdsa-p256", "ed25519")
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 import zipfile
@@ -30,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
+from b2release import process
 from b2release.errors import ToolError, ToolMissingError
 
 # Trove classifier names (as pip-licenses prints them) -> SPDX ids. Only unambiguous ones.
@@ -264,18 +264,15 @@ def solution_dirs(packages_config_dirs: Iterable[Path], root: Path) -> list[Path
 # --- the tool's own Python environment -----------------------------------------------------------
 def python_environment() -> list[dict[str, str]]:
     """pip-licenses' view of the interpreter running b2release: [{name, version, license}]."""
-    cmd = [sys.executable, "-m", "piplicenses", "--format=json", "--from=mixed"]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise ToolError(f"pip-licenses could not run: {exc}") from None
-    if proc.returncode != 0:
-        if "No module named piplicenses" in proc.stderr:
+    done = process.run([sys.executable, "-m", "piplicenses", "--format=json", "--from=mixed"],
+                       what="listing the tool's own licences", timeout=120)
+    if done.returncode != 0:
+        if "No module named piplicenses" in done.stderr:
             raise ToolMissingError("pip-licenses is not installed in b2release's environment",
                                    hint="pip install pip-licenses")
-        raise ToolError(f"pip-licenses failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
+        raise ToolError(f"pip-licenses failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
     try:
-        rows = json.loads(proc.stdout)
+        rows = json.loads(done.stdout)
     except json.JSONDecodeError:
         raise ToolError("pip-licenses printed something that is not JSON") from None
     return [

@@ -7,33 +7,29 @@ Offline is the default for CI and air-gapped machines: a folder of OSV JSON reco
 Online asks the OSV API: POST /v1/querybatch (which returns only ids, paginated by
 `next_page_token` per query), then GET /v1/vulns/{id} for the full records, which are
 matched locally exactly as offline records are (one matching logic for both modes).
-`requests` is imported lazily.
+HTTP goes through b2release.http (one retry policy for every outside service).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
+from urllib.parse import quote
 
-from b2release import log
 from b2release.errors import InputError, RemoteError
+from b2release.http import HttpClient
 
 ECOSYSTEM = "NuGet"
 MAX_RECORD_BYTES = 16 << 20
 
-# Retry policy for the online client (module-level so tests can shorten the backoff).
-MAX_ATTEMPTS = 4
-BACKOFF_SECONDS = 0.5
-MAX_BACKOFF_SECONDS = 30.0
+RETRIES = 3  # 4 attempts in all
 TIMEOUT_SECONDS = 30.0
 BATCH_SIZE = 1000  # OSV's documented limit of queries per querybatch request
 MAX_PAGES = 100  # per query: a server that never stops paging must not hang the scan
-RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
 @dataclass
@@ -115,56 +111,35 @@ def load_offline(path: Path) -> AdvisoryDB:
 
 # --- online ----------------------------------------------------------------------------------
 class OsvClient:
-    """A small OSV API client with bounded retries (429/5xx/timeouts) and backoff."""
+    """A small OSV API client on b2release.http (bounded retries of 429/5xx/timeouts)."""
 
-    def __init__(self, base_url: str, *, timeout: float | None = None, attempts: int | None = None,
-                 backoff: float | None = None, session: Any = None):
-        import requests  # lazy: keeps `b2release --help` fast
-
-        self._requests = requests
+    def __init__(self, base_url: str, *, timeout: float = TIMEOUT_SECONDS, retries: int = RETRIES):
         self.base_url = base_url.rstrip("/")
-        self.timeout = TIMEOUT_SECONDS if timeout is None else timeout
-        self.attempts = MAX_ATTEMPTS if attempts is None else max(1, attempts)
-        self.backoff = BACKOFF_SECONDS if backoff is None else backoff
-        self.session = session or requests.Session()
-        self.session.headers.setdefault("User-Agent", "b2release-scan")
-        self.requests_made = 0
-        self.logger = log.get("scan")
+        self.http = HttpClient(timeout=timeout, retries=retries, logger="scan")
 
-    def _delay(self, attempt: int, response: Any = None) -> float:
-        if response is not None:
-            retry_after = response.headers.get("Retry-After", "")
-            if retry_after.strip().isdigit():
-                return min(float(retry_after), MAX_BACKOFF_SECONDS)
-        return min(self.backoff * (2 ** attempt), MAX_BACKOFF_SECONDS)
+    @property
+    def requests_made(self) -> int:
+        return self.http.counters.requests
+
+    def close(self) -> None:
+        self.http.close()
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         url = f"{self.base_url}{path}"
-        last = ""
-        for attempt in range(self.attempts):
-            response = None
+        display = f"OSV {method} {url}"
+
+        def handle(response: Any) -> dict:
+            if response.status_code != 200:
+                raise RemoteError(f"{display} failed: HTTP {response.status_code}")
             try:
-                self.requests_made += 1
-                response = self.session.request(method, url, json=body, timeout=self.timeout)
-            except (self._requests.Timeout, self._requests.ConnectionError) as exc:
-                last = f"{type(exc).__name__}"
-            else:
-                if response.status_code == 200:
-                    try:
-                        doc = response.json()
-                    except ValueError:
-                        raise RemoteError(f"OSV {method} {url}: response is not JSON") from None
-                    if not isinstance(doc, dict):
-                        raise RemoteError(f"OSV {method} {url}: response is not a JSON object")
-                    return doc
-                if response.status_code not in RETRY_STATUSES:
-                    raise RemoteError(f"OSV {method} {url} failed: HTTP {response.status_code}")
-                last = f"HTTP {response.status_code}"
-            if attempt + 1 < self.attempts:
-                delay = self._delay(attempt, response)
-                self.logger.info("OSV %s %s: %s, retrying in %.1fs", method, path, last, delay)
-                time.sleep(delay)
-        raise RemoteError(f"OSV {method} {url} failed after {self.attempts} attempts: {last}")
+                doc = response.json()
+            except ValueError:
+                raise RemoteError(f"{display}: response is not JSON") from None
+            if not isinstance(doc, dict):
+                raise RemoteError(f"{display}: response is not a JSON object")
+            return doc
+
+        return self.http.call(method, url, display=display, handle=handle, json=body)
 
     def query_ids(self, packages: Iterable[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
         """Advisory ids per (name, version), following next_page_token until exhausted."""
@@ -199,15 +174,16 @@ class OsvClient:
         return found
 
     def get_vuln(self, vuln_id: str) -> dict:
-        from urllib.parse import quote
-
         return self._call("GET", f"/v1/vulns/{quote(vuln_id, safe='')}")
 
 
 def load_online(base_url: str, packages: Iterable[tuple[str, str]], client: OsvClient | None = None) -> AdvisoryDB:
     client = client or OsvClient(base_url)
-    ids = client.query_ids(packages)
-    db = AdvisoryDB(source="online")
-    for vuln_id in sorted(set().union(*ids.values()) if ids else set()):
-        db.add(client.get_vuln(vuln_id), f"{client.base_url}/v1/vulns/{vuln_id}")
+    try:
+        ids = client.query_ids(packages)
+        db = AdvisoryDB(source="online")
+        for vuln_id in sorted(set().union(*ids.values()) if ids else set()):
+            db.add(client.get_vuln(vuln_id), f"{client.base_url}/v1/vulns/{vuln_id}")
+    finally:
+        client.close()
     return db

@@ -1,121 +1,31 @@
 """Authenticode signers: osslsigncode (Linux, macOS, also Windows) and signtool (Windows).
 
-Stages talk to a `Signer`; which tool runs depends on the platform and on what is
-installed. A missing tool is a ToolMissingError (exit 3) carrying the platform's install
-hint. Secrets never reach a command line when the tool can read them another way.
+Stages talk to a `Signer` (signers.base); `select_signer` picks the tool by platform and
+by what is installed. certs.py checks signing material before any tool runs; audit.py
+checks signatures for `verify`; pe.py reads PE headers; policy.py is package's rule that
+no unsigned PE file ships when signing is required.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence
 
-from b2release.errors import ToolError, ToolMissingError
-from b2release.redact import redact
+from b2release.errors import ToolMissingError
+from b2release.signers.base import Signer, SignSpec, failure_line, find_tool, install_hint, run_tool
+from b2release.signers.osslsigncode import OsslSignCode
+from b2release.signers.signtool import SignTool
 
-if TYPE_CHECKING:
-    from b2release.signers.certs import SigningMaterial
-
-TOOL_TIMEOUT = 300  # seconds; a timestamp server may be slow, a local signature is instant
-
-
-@dataclass
-class SignSpec:
-    """How to sign: checked material plus the Authenticode options."""
-
-    material: SigningMaterial
-    digest: str = "sha256"
-    timestamp_url: str = ""
-    description: str = ""
-    url: str = ""
-    epoch: int | None = None  # signing time when there is no timestamp server
-
-
-class Signer(Protocol):
-    name: str
-    path: str
-
-    def sign(self, src: Path, dst: Path, spec: SignSpec) -> None:
-        """Write a signed copy of src to dst (dst must not exist)."""
-
-    def remove_signature(self, src: Path, dst: Path) -> None:
-        """Write an unsigned copy of src to dst (dst must not exist)."""
-
-
-def install_hint(tool: str, platform: str | None = None) -> str:
-    platform = platform or sys.platform
-    if tool == "signtool":
-        return ("signtool.exe comes with the Windows SDK (\"Windows SDK Signing Tools for Desktop Apps\"); "
-                "install it or put signtool.exe on PATH, or install osslsigncode: winget install "
-                "MichalTrojnara.osslsigncode")
-    if platform.startswith("win"):
-        return "install osslsigncode: winget install MichalTrojnara.osslsigncode (or MSYS2: pacman -S osslsigncode)"
-    if platform == "darwin":
-        return "install osslsigncode: brew install osslsigncode"
-    return ("install osslsigncode: sudo apt-get install osslsigncode (Debian/Ubuntu), "
-            "sudo dnf install osslsigncode (Fedora)")
-
-
-def find_tool(tool: str, platform: str | None = None) -> str:
-    """Absolute path of a tool on PATH, or ToolMissingError with the install hint."""
-    exe = tool + ".exe" if (platform or sys.platform).startswith("win") else tool
-    found = shutil.which(exe) or shutil.which(tool)
-    if not found:
-        raise ToolMissingError(f"{tool} is not installed (not found on PATH)", hint=install_hint(tool, platform))
-    return found
+__all__ = ["SignSpec", "Signer", "failure_line", "find_tool", "install_hint", "run_tool", "select_signer"]
 
 
 def select_signer(platform: str | None = None) -> Signer:
     """signtool on Windows when present, else osslsigncode; osslsigncode everywhere else."""
     platform = platform or sys.platform
     if platform.startswith("win"):
-        from b2release.signers.signtool import SignTool
-
         try:
             return SignTool(find_tool("signtool", platform))
         except ToolMissingError:
             if shutil.which("osslsigncode") is None and shutil.which("osslsigncode.exe") is None:
                 raise
-    from b2release.signers.osslsigncode import OsslSignCode
-
     return OsslSignCode(find_tool("osslsigncode", platform))
-
-
-def run_tool(args: Sequence[str], what: str, cwd: Path | None = None,
-             timeout: float = TOOL_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    """Run a tool with no stdin (it must never prompt), capture its output, never raise on rc."""
-    try:
-        return subprocess.run(
-            list(args), stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
-            cwd=cwd, timeout=timeout, check=False, env=_tool_env(),
-        )
-    except FileNotFoundError:
-        raise ToolMissingError(f"{args[0]} is not installed (cannot run it for {what})",
-                               hint=install_hint(Path(args[0]).stem)) from None
-    except subprocess.TimeoutExpired:
-        raise ToolError(f"{Path(args[0]).name} did not finish {what} within {timeout:.0f}s") from None
-    except OSError as exc:
-        raise ToolError(f"cannot run {Path(args[0]).name} for {what}: {exc.strerror}") from None
-
-
-def _tool_env() -> dict[str, str]:
-    # Our own secrets travel in files, never in the tool's environment.
-    return {k: v for k, v in os.environ.items() if not k.startswith("B2RELEASE_")}
-
-
-def failure_line(output: str) -> str:
-    """The most telling line of a tool's output, for a one-line error message."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    noise = {"failed", "succeeded", "signature verification: failed"}
-    useful = [line for line in lines if line.lower() not in noise]
-    for line in useful:
-        lowered = line.lower()
-        if any(word in lowered for word in ("error", "failed", "unable", "cannot", "wrong", "invalid", "mismatch",
-                                            "not supported", "no signature")):
-            return redact(line)[:300]
-    return redact(useful[-1])[:300] if useful else "no output"

@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from b2release.errors import VerificationError
+from b2release.errors import ToolMissingError, VerificationError
 from b2release.signers import pe
+from b2release.signers.base import find_tool
+from b2release.signers.certs import load_ca_file
+from b2release.signers.osslsigncode import OsslSignCode
 
 MAX_PE_SIZE = 512 << 20
 
@@ -29,17 +32,12 @@ MAX_PE_SIZE = 512 << 20
 @dataclass
 class AuthenticodeAudit:
     ca: Path | None
-    tool: Any = None  # OsslSignCode, or None when it is absent and no --ca was given
+    tool: OsslSignCode | None = None  # None when it is absent and no --ca was given
     results: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def create(cls, ca: Path | None) -> AuthenticodeAudit:
         """Fail fast (before reading the package) on a bad --ca file or a missing tool."""
-        from b2release.errors import ToolMissingError
-        from b2release.signers import find_tool
-        from b2release.signers.certs import load_ca_file
-        from b2release.signers.osslsigncode import OsslSignCode
-
         if ca is not None:
             load_ca_file(ca)
             return cls(ca=ca, tool=OsslSignCode(find_tool("osslsigncode")))

@@ -18,8 +18,7 @@ from b2release.errors import InputError, KeyFileError
 
 # One variable each for the whole tool: the release key and the code-signing key share
 # the passphrase variable; `keys generate` and `sign` share the PFX password variable.
-from b2release.formats.signature import PASSPHRASE_ENV as KEY_PASSPHRASE_ENV
-from b2release.keys import PFX_PASSWORD_ENV
+from b2release.redact import KEY_PASSPHRASE_ENV, PFX_PASSWORD_ENV
 
 MAX_KEY_FILE = 1 << 20  # certificates, keys and PFX files are a few KiB
 

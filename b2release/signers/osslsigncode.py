@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from b2release.errors import ToolError
-from b2release.signers import SignSpec, failure_line, run_tool
+from b2release.signers.base import SignSpec, failure_line, run_tool
 
 VERIFY_TIMEOUT = 120
 

@@ -27,7 +27,8 @@ def classify(files: list[tuple[str, Path]]) -> tuple[list[str], list[str]]:
     return sorted(signed), sorted(unsigned)
 
 
-def check(ctx, files: list[tuple[str, Path]], allow_unsigned: bool) -> dict[str, Any] | None:
+def check(files: list[tuple[str, Path]], allow_unsigned: bool, required: bool) -> dict[str, Any] | None:
+    """The manifest's "signing" field; PolicyError when `required` and a PE file is unsigned."""
     signed, unsigned = classify(files)
     if not signed and not unsigned:
         return None
@@ -35,7 +36,7 @@ def check(ctx, files: list[tuple[str, Path]], allow_unsigned: bool) -> dict[str,
         return {"authenticode": "signed", "files": signed}
     if allow_unsigned:
         return {"authenticode": "unsigned-allowed", "unsigned": unsigned}
-    if ctx.config.get("sign.required"):
+    if required:
         shown = ", ".join(unsigned[:5]) + (f" and {len(unsigned) - 5} more" if len(unsigned) > 5 else "")
         what = "an unsigned PE file" if len(unsigned) == 1 else "unsigned PE files"
         raise PolicyError(

@@ -22,7 +22,7 @@ from typing import Iterator
 
 from b2release.errors import ToolError
 from b2release.redact import register_secret
-from b2release.signers import SignSpec, failure_line, run_tool
+from b2release.signers.base import SignSpec, failure_line, run_tool
 
 
 class SignTool:

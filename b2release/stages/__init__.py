@@ -1,33 +1,35 @@
-"""Pipeline stages, one module each, in the order DESIGN.md gives.
+"""Commands, one module each: the pipeline stages and the operations on what is published.
 
-Every stage module exposes `NAME`, an `Options` dataclass (defaults come from config),
-and `run(ctx, options=None) -> StageResult`. A stage may raise `Skip(reason)`; the
-runner records the skip as a warning, not a failure. `release` runs PIPELINE in order.
+The contract (docs/architecture.md): every command module exposes `NAME`, an `Options`
+dataclass (defaults come from config) and `run(ctx, options) -> StageResult`; it may set
+`RECORDED = False` when it only reads (verify, doctor, keys), so it never writes the
+work dir's state.json. A command may raise `Skip(reason)`: the runner records the skip,
+which is not a failure. It never imports another command module and never saves
+state.json: `b2release.stages.runner` does both (it runs commands, records them, chains
+follow-ups such as rollback -> purge, and runs the pipeline for `release`).
+
+This module stays light on purpose: the CLI imports it to list stage names, and loads a
+command module only when that command runs, so `b2release --help` imports none of them.
 """
 
 from __future__ import annotations
 
 import importlib
-import time
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
-from b2release import log
-from b2release.context import Context
-from b2release.errors import B2ReleaseError, UsageError
-from b2release.redact import redact
-from b2release.state import StageRecord
+from b2release.artifacts import Record
+from b2release.errors import UsageError
 
-# The DESIGN order. A stage appears here once its module exists.
-DESIGN_ORDER = ["build", "scan", "sign", "package", "upload", "purge"]
-PIPELINE: list[str] = [
-    name for name in DESIGN_ORDER if importlib.util.find_spec(f"b2release.stages.{name}") is not None
-]
+# The pipeline `release` runs, in this order (`--from`, `--to` and `--skip` select from it).
+PIPELINE: list[str] = ["build", "scan", "sign", "package", "upload", "purge"]
+# Commands that are not pipeline stages: operations on a release or on what is published.
+OPERATIONS: list[str] = ["verify", "rollback", "promote", "refresh", "grant", "revoke", "doctor", "keys"]
 
 
 class Skip(Exception):
-    """Raised by a stage that has nothing to do; the reason is shown as a warning."""
+    """Raised by a command that has nothing to do; the reason is shown as a warning."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -41,7 +43,16 @@ class StageResult:
     reason: str = ""
     summary: str = ""  # one human line
     data: dict[str, Any] = field(default_factory=dict)  # the --json document's body
-    state_data: dict[str, Any] = field(default_factory=dict)  # persisted in state.json for later stages
+    record: Record | None = None  # kept in state.json for later stages (b2release.artifacts)
+    # Stages the runner runs next, as part of this command (rollback -> purge), and what
+    # this command already did, for the message if one of them fails.
+    then: list[str] = field(default_factory=list)
+    done: str = ""
+    # The product of a command that is itself a secret the user asked for (grant's SAS
+    # URLs): written to stdout as is (text: `secret_text`; --json: `secret_data` merged
+    # into the document), never logged, never recorded in state.json.
+    secret_text: str = ""
+    secret_data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"stage": self.stage, "status": self.status}
@@ -50,61 +61,35 @@ class StageResult:
         doc.update(self.data)
         return doc
 
+    def brief(self) -> dict[str, Any]:
+        """What a chained stage contributes to the command that ran it."""
+        doc: dict[str, Any] = {"status": self.status}
+        if self.reason:
+            doc["reason"] = self.reason
+        for key in ("provider", "urls", "requests", "batches", "retries"):
+            if key in self.data:
+                doc[key] = self.data[key]
+        return doc
+
+
+def check_name(name: str) -> str:
+    if name not in PIPELINE and name not in OPERATIONS:
+        raise UsageError(f"unknown stage {name!r} (stages: {', '.join(PIPELINE)})")
+    return name
+
 
 def load(name: str) -> ModuleType:
-    if name not in DESIGN_ORDER:
-        raise UsageError(f"unknown stage {name!r} (stages: {', '.join(DESIGN_ORDER)})")
-    if name not in PIPELINE:
-        raise UsageError(f"stage {name!r} is not available in this version of b2release")
-    return importlib.import_module(f"b2release.stages.{name}")
-
-
-def execute(ctx: Context, name: str, fn: Callable[[], StageResult]) -> StageResult:
-    """Run one stage body; record ok / skipped / failed in state.json.
-
-    A failed run is recorded too, so that later stages do not pick up the outputs of an
-    earlier successful run as if they were current (see State.consume).
-    """
-    started = time.monotonic()
-    record = StageRecord(stage=name, status="ok", correlation_id=ctx.correlation_id)
-    try:
-        result = fn()
-    except Skip as skip:
-        log.get(name).warning("%s skipped: %s", name, skip.reason)
-        result = StageResult(stage=name, status="skipped", reason=skip.reason)
-    except B2ReleaseError as exc:
-        record.status = "failed"
-        # state.json travels between CI jobs: a secret echoed in an error must not land there.
-        record.reason = redact(exc.message)
-        record.duration_s = round(time.monotonic() - started, 3)
-        ctx.state.record_run(record)
-        ctx.state.save()
-        raise
-    record.status = result.status
-    record.reason = result.reason
-    record.data = result.state_data
-    record.duration_s = round(time.monotonic() - started, 3)
-    ctx.state.record_run(record)
-    ctx.state.save()
-    return result
-
-
-def run_stage(ctx: Context, name: str, options: Any = None) -> StageResult:
-    module = load(name)
-    return execute(ctx, name, lambda: module.run(ctx, options))
+    """The command module `b2release.stages.<name>`."""
+    return importlib.import_module(f"{__name__}.{check_name(name)}")
 
 
 def select(from_stage: str | None, to_stage: str | None, skip: list[str]) -> list[str]:
-    """The stages `release` runs, honouring --from/--to/--skip, in DESIGN order."""
+    """The stages `release` runs, honouring --from/--to/--skip, in pipeline order."""
     for name in [from_stage, to_stage, *skip]:
-        if name is not None and name not in DESIGN_ORDER:
-            raise UsageError(f"unknown stage {name!r} (stages: {', '.join(DESIGN_ORDER)})")
-    order = list(PIPELINE)
-    for bound in (from_stage, to_stage):
-        if bound is not None and bound not in order:
-            raise UsageError(f"stage {bound!r} is not available in this version of b2release")
-    start = order.index(from_stage) if from_stage else 0
-    end = order.index(to_stage) + 1 if to_stage else len(order)
+        if name is not None and name not in PIPELINE:
+            raise UsageError(f"unknown stage {name!r} (stages: {', '.join(PIPELINE)})")
+    start = PIPELINE.index(from_stage) if from_stage else 0
+    end = PIPELINE.index(to_stage) + 1 if to_stage else len(PIPELINE)
     if start >= end:
         raise UsageError(f"--from {from_stage} comes after --to {to_stage}")
-    return [name for name in order[start:end] if name not in skip]
+    return [name for name in PIPELINE[start:end] if name not in skip]

@@ -20,15 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from b2release import log
+from b2release import log, process, toolchains
+from b2release.artifacts import BUILD_DIR, BuildRecord, Kind
 from b2release.context import Context
 from b2release.errors import InputError, ToolError, UsageError
+from b2release.formats.names import validate_version
 from b2release.fsutil import atomic_write_bytes
+from b2release.redact import redact, register_secret, registered
 from b2release.stages import StageResult
+from b2release.toolchains import BuildSpec, discovery, is_secret_property, parse_property, render_command, stamping
+from b2release.toolchains.diagnostics import Collector, render_table
+from b2release.toolchains.xbuild import response_file_text
 from b2release.vcs import git
 
 NAME = "build"
-BUILD_DIR = "build"
 BUILD_INFO = "build-info.json"
 BUILD_LOG = "build.log"
 BUILD_INFO_FORMAT = "b2release-build-info/1"
@@ -53,35 +58,26 @@ class GitInfo:
 
 # --- inputs -----------------------------------------------------------------------------
 def resolve_version(ctx: Context, opts: Options) -> str:
-    from b2release.formats.names import validate_version
-    from b2release.toolchains.stamping import numeric_range_problem
-
-    raw = opts.version or ctx.version
+    raw = opts.version or ctx.requested_version
     if not raw:
         raise UsageError("no version: pass --version X.Y.Z")
     version = validate_version(raw)
-    problem = numeric_range_problem(version)
+    problem = stamping.numeric_range_problem(version)
     if problem:
         raise UsageError(f"invalid version {version!r} for a .NET assembly: {problem}")
-    ctx.version = version
     return version
 
 
 def resolve_project(ctx: Context, opts: Options) -> Path:
-    from b2release.toolchains.discovery import find_entry
-
     if opts.project is not None:
         return Path(opts.project)
     configured = ctx.config.path("product.project")
     if configured is not None:
         return configured
-    return find_entry(Path.cwd())
+    return discovery.find_entry(Path.cwd())
 
 
 def resolve_properties(ctx: Context, opts: Options) -> list[tuple[str, str]]:
-    from b2release.redact import register_secret
-    from b2release.toolchains import is_secret_property, parse_property
-
     props = [parse_property(p, f"{ctx.config.source('build.properties')}: build.properties")
              for p in ctx.config.get("build.properties") or []]
     props += [parse_property(p) for p in opts.properties]
@@ -181,9 +177,6 @@ class LiveOutput:
     """A spinner with the tool's last line (interactive), every line with -v, else quiet."""
 
     def __init__(self, ctx: Context, title: str):
-        from b2release.redact import redact
-
-        self._redact = redact
         self.ctx = ctx
         self.verbose = ctx.verbosity > 0
         self.status = None
@@ -201,21 +194,15 @@ class LiveOutput:
 
     def line(self, text: str) -> None:
         if self.verbose:
-            self.ctx.console.print(self._redact(text), markup=False, highlight=False)
+            self.ctx.console.print(redact(text), markup=False, highlight=False)
         elif self.status is not None and text.strip():
             from rich.text import Text
 
-            self.status.update(Text(self._redact(text.strip())[:150], overflow="ellipsis", no_wrap=True))
+            self.status.update(Text(redact(text.strip())[:150], overflow="ellipsis", no_wrap=True))
 
 
 # --- the stage --------------------------------------------------------------------------
 def run(ctx: Context, options: Options | None = None) -> StageResult:
-    from b2release import toolchains
-    from b2release.redact import redact, registered
-    from b2release.toolchains import BuildSpec, discovery, render_command, stamping
-    from b2release.toolchains.diagnostics import Collector, render_table
-    from b2release.toolchains.process import run_streaming
-
     opts = options or Options()
     logger = log.get(NAME)
     version = resolve_version(ctx, opts)
@@ -223,7 +210,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     if not _CONFIGURATION.match(configuration or ""):
         raise UsageError(f"invalid configuration {configuration!r}: use letters, digits, '.', '_' or '-'")
     properties = resolve_properties(ctx, opts)
-    secrets = [v for k, v in properties if toolchains.is_secret_property(k)]
+    secrets = [v for k, v in properties if is_secret_property(k)]
     symbols = bool(ctx.config.get("build.symbols"))
     warnings_as_errors = bool(ctx.config.get("build.warnings_as_errors"))
 
@@ -255,11 +242,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             raise InputError(f"cannot copy {original_root} to the build folder: {_first_copy_error(exc)}") from exc
         if build_input.classic:
             stamping.stamp_classic_projects(build_input, copy_root, versions)
-        response_file = None
-        if tool_name == "xbuild":
-            from b2release.toolchains.xbuild import response_file_text
-
-            response_file = tmp / "b2release.rsp"
+        response_file = tmp / "b2release.rsp" if tool_name == "xbuild" else None
         spec = BuildSpec(
             project=entry_copy,
             configuration=configuration,
@@ -291,15 +274,15 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             live(text)
 
         with LiveOutput(ctx, f"building {build_input.entry.name} with {tool_name}") as live:
-            result = run_streaming(argv, lambda t: on_line(t, live.line), cwd=tmp,
-                                   env=getattr(toolchain, "env", dict)(), keep_lines=False)
+            returncode = process.stream(argv, lambda t: on_line(t, live.line), what="the build", cwd=tmp,
+                                        env=process.tool_env(toolchain.env(), ctx.config.get("build.pass_env")))
         duration = round(time.monotonic() - started, 3)
         log_text = "\n".join(redact(line) for line in log_lines) + "\n"
         atomic_write_bytes(work / BUILD_LOG, log_text.encode("utf-8"))
 
         diagnostics = collector.items
-        if result.returncode != 0 or (warnings_as_errors and collector.warnings):
-            _fail(ctx, tool_name, result.returncode, collector, log_lines, render_table)
+        if returncode != 0 or (warnings_as_errors and collector.warnings):
+            _fail(ctx, tool_name, returncode, collector, log_lines)
 
         outputs = collect_outputs(out_dir, symbols, toolchain.reference_dirs())
         if not any(name.lower().endswith((".dll", ".exe")) for name, _ in outputs):
@@ -308,7 +291,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
         state = ctx.state
         dest = work / BUILD_DIR
-        state.forget_artifacts(kinds=["binary", "build-info", "build-log"])
+        state.forget_artifacts(kinds=[Kind.BINARY, Kind.BUILD_INFO, Kind.BUILD_LOG])
         if dest.exists():
             shutil.rmtree(dest)  # the folder is ours: stale binaries of an earlier build must go
         recorded = []
@@ -317,11 +300,11 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, target)
             os.chmod(target, 0o644)
-            art = state.record_artifact("binary", target, NAME, extra={"name": name})
+            art = state.record_artifact(Kind.BINARY, target, NAME, extra={"name": name})
             recorded.append({"name": name, "sha256": art.sha256, "size": art.size})
 
     secret_values = set(registered())
-    shown_props = {k: ("***" if toolchains.is_secret_property(k) or v in secret_values else v) for k, v in properties}
+    shown_props = {k: ("***" if is_secret_property(k) or v in secret_values else v) for k, v in properties}
     manifest_info = {
         "tool": tool_name,
         "tool_version": tool_version,
@@ -349,8 +332,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     }
     info_path = work / BUILD_INFO
     atomic_write_bytes(info_path, (json.dumps(info, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-    ctx.state.record_artifact("build-info", info_path, NAME)
-    ctx.state.record_artifact("build-log", work / BUILD_LOG, NAME)
+    ctx.state.record_artifact(Kind.BUILD_INFO, info_path, NAME)
+    ctx.state.record_artifact(Kind.BUILD_LOG, work / BUILD_LOG, NAME)
 
     warnings = [d for d in diagnostics if d.severity == "warning"]
     if warnings and ctx.verbosity >= 0:
@@ -376,17 +359,12 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         summary=(f"built {project_rel} {version} with {tool_name} in {duration:.1f}s: "
                  f"{', '.join(assemblies)} ({len(warnings)} warnings) -> {work / BUILD_DIR}"),
         data=data,
-        state_data={
-            "version": version,
-            "source_dir": str(source_dir),
-            "manifest_info": manifest_info,
-            "tool": tool_name,
-            "outputs": recorded,
-        },
+        record=BuildRecord(version=version, source_dir=str(source_dir), manifest_info=manifest_info, tool=tool_name,
+                           outputs=recorded),
     )
 
 
-def _fail(ctx: Context, tool: str, returncode: int, collector, log_lines: list[str], render_table) -> None:
+def _fail(ctx: Context, tool: str, returncode: int, collector: Collector, log_lines: list[str]) -> None:
     errors = collector.errors
     if returncode == 0:  # build.warnings_as_errors with warnings the compiler did not fail on
         shown = collector.warnings

@@ -4,7 +4,7 @@ Gradual rollout: upload to `canary` (or to a pilot ring of tenants with --tenant
 it, then `promote --from canary --to stable` (again per ring, with --tenant). Only the
 destination channel's signed pointer is written; no versioned file is copied or sent.
 
-A command, not a pipeline stage; the CLI runs it through `stages.execute`. Order, as in
+A command, not a pipeline stage; the runner records it and chains the purge. Order, as in
 rollback (nothing is written until every container passed every check):
 
 1. for each container: the source channel's pointer must exist, verify with the release
@@ -25,20 +25,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from b2release import log
+from b2release.artifacts import PromoteRecord
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed, UsageError, VerificationError
 from b2release.formats import pointer as pointer_fmt
-from b2release.stages import StageResult
-from b2release.stages.rollback import (
+from b2release.formats.names import compare_versions
+from b2release.repoint import (
     Move,
     check_purge_settings,
     nothing_changed,
-    purge_after,
+    purge_plan,
     resolve_targets,
     serves,
     trusted,
     write_moves,
 )
+from b2release.stages import StageResult
+from b2release.stores import open_store
+from b2release.stores.channels import read_channel, verify_release
 
 NAME = "promote"
 
@@ -54,11 +58,6 @@ class Options:
 
 
 def run(ctx: Context, options: Options | None = None) -> StageResult:
-    from b2release.formats.names import compare_versions
-    from b2release.stages.package import resolve_signing_key
-    from b2release.stores import open_store
-    from b2release.stores.channels import read_channel, verify_release
-
     opts = options or Options()
     logger = log.get(NAME)
     if not opts.source or not opts.destination:
@@ -69,14 +68,14 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         raise UsageError(f"--from and --to are both {source!r}: promote moves a release between two channels")
     targets = resolve_targets(ctx, opts.tenants)
     product = targets.product
-    key = resolve_signing_key(ctx, opts.signing_key)
+    key = ctx.signing_key(opts.signing_key)
     public = key.public()
-    check_purge_settings(ctx, opts.purge)
+    check_purge_settings(ctx.config, opts.purge)
     if not targets.tenants:
         logger.warning("no tenants (--tenant or [store] tenants): promoting in %s only", targets.release_container)
     failing = f"cannot promote {product} from channel {source} to {dest}"
 
-    with open_store(opts.store, ctx) as store:
+    with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
         # 1-2. Every check, in every container, before anything is written.
         plan: dict[str, tuple[str, str]] = {}  # container -> (version, manifest sha256)
         try:
@@ -125,15 +124,15 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             moves.append(move)
 
         # 3. Tenants first, the release container last.
-        written = write_moves(ctx, store, moves, key, targets.cache_control, NAME)
+        written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME)
         store_description = store.description
 
     changed = [m for m in moves if m.pointer is not None]
-    purge = purge_after(ctx, written, opts.purge, NAME)
+    then, not_purged = purge_plan(ctx.state, opts.purge)
     versions = sorted({m.to_version for m in moves})
     if changed:
         summary = (f"promoted {product} {', '.join(versions)} from channel {source} to {dest} in {len(changed)} of "
-                   f"{len(moves)} containers (no files uploaded); purge: {purge['status']}")
+                   f"{len(moves)} containers (no files uploaded)")
     else:
         summary = f"{product} channel {dest} already serves what {source} serves in every container; nothing changed"
     data = {
@@ -147,15 +146,15 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "containers": [m.to_dict() for m in moves],
         "bytes_sent": 0,  # by design: a promotion writes pointers only
         "purge_queued": len(written),
-        "purge": purge,
     }
+    if not_purged:
+        data["purge"] = not_purged
     return StageResult(
         stage=NAME,
         summary=summary,
         data=data,
-        state_data={"product": product, "from_channel": source, "to_channel": dest, "versions": versions,
-                    "store": store_description, "containers": [m.to_dict() for m in moves]},
+        record=PromoteRecord(product=product, from_channel=source, to_channel=dest, versions=versions,
+                             store=store_description, containers=[m.to_dict() for m in moves]),
+        then=then,
+        done="the channel pointers moved (the purge list is kept in state.json)" if written else "",
     )
-
-
-__all__ = ["NAME", "Options", "run"]

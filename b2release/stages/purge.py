@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from b2release import cdn, log
+from b2release.artifacts import PurgeRecord
 from b2release.context import Context
 from b2release.stages import Skip, StageResult
 
@@ -57,8 +58,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
     if not targets.urls:
         # Only refused entries were pending: drop them, they can never become purgeable.
-        ctx.state.pending_purge = []
-        ctx.state.save()
+        ctx.state.pending_purge = []  # saved by the runner with the skip
         raise Skip(f"nothing to purge: {len(targets.ignored)} pending entries are not channel pointers")
 
     provider = cdn.make_provider(ctx.config)
@@ -68,9 +68,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         logger.info("purged batch %d of %d (%d URLs)", number, total, size)
 
     report = provider.purge(targets.urls, on_batch=progress)
-    # Everything went through: the pointers are fresh at the edge now.
+    # Everything went through: the pointers are fresh at the edge now (the runner saves).
     ctx.state.pending_purge = []
-    ctx.state.save()
     data.update(report.to_dict())
     return StageResult(
         stage=NAME,
@@ -79,5 +78,5 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             + (f" ({report.retries} retries)" if report.retries else "")
         ),
         data=data,
-        state_data={"provider": provider.name, "purged": len(report.urls), "urls": report.urls},
+        record=PurgeRecord(provider=provider.name, purged=len(report.urls), urls=report.urls),
     )

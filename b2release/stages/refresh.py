@@ -20,20 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from b2release import log
+from b2release.artifacts import RefreshRecord
 from b2release.config import parse_duration
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed
 from b2release.formats import pointer as pointer_fmt
+from b2release.repoint import Move, check_purge_settings, nothing_changed, purge_plan, resolve_targets, trusted, write_moves
 from b2release.stages import StageResult
-from b2release.stages.rollback import (
-    Move,
-    check_purge_settings,
-    nothing_changed,
-    purge_after,
-    resolve_targets,
-    trusted,
-    write_moves,
-)
+from b2release.stores import open_store
+from b2release.stores.channels import read_channel, verify_release
 
 NAME = "refresh"
 
@@ -49,22 +44,18 @@ class Options:
 
 
 def run(ctx: Context, options: Options | None = None) -> StageResult:
-    from b2release.stages.package import resolve_signing_key
-    from b2release.stores import open_store
-    from b2release.stores.channels import read_channel, verify_release
-
     opts = options or Options()
     logger = log.get(NAME)
     channel = pointer_fmt.validate_channel(opts.channel or ctx.config.get("store.channel"))
     targets = resolve_targets(ctx, opts.tenants)
     within = parse_duration(opts.within, "--within") if opts.within else targets.ttl // 2
     product = targets.product
-    key = resolve_signing_key(ctx, opts.signing_key)
+    key = ctx.signing_key(opts.signing_key)
     public = key.public()
-    check_purge_settings(ctx, opts.purge)
+    check_purge_settings(ctx.config, opts.purge)
     failing = f"cannot refresh {product} channel {channel}"
 
-    with open_store(opts.store, ctx) as store:
+    with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
         now = time.time()
         moves: list[Move] = []
         try:
@@ -88,15 +79,16 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                 moves.append(move)
         except B2ReleaseError as exc:
             raise nothing_changed(exc, failing) from None
-        written = write_moves(ctx, store, moves, key, targets.cache_control, NAME)
+        written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME)
         store_description = store.description
 
     changed = [m for m in moves if m.pointer is not None]
-    purge = purge_after(ctx, written, opts.purge, NAME) if changed else {"status": "not-run", "reason": "nothing moved"}
+    then, not_purged = purge_plan(ctx.state, opts.purge) if changed else ([], {"status": "not-run",
+                                                                               "reason": "nothing moved"})
     if changed:
         expires = changed[0].pointer.expires_at if changed[0].pointer else ""
         summary = (f"refreshed {product} channel {channel} in {len(changed)} of {len(moves)} containers "
-                   f"(valid until {expires}); purge: {purge['status']}")
+                   f"(valid until {expires})")
     else:
         summary = (f"{product} channel {channel}: every pointer is valid for more than {within // 3600}h; "
                    "nothing changed")
@@ -109,8 +101,12 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "store": store_description,
         "containers": [{**m.to_dict(), "expires_at": (m.pointer or m.state.pointer).expires_at} for m in moves],
         "purge_queued": len(written),
-        "purge": purge,
     }
+    if not_purged:
+        data["purge"] = not_purged
     return StageResult(stage=NAME, summary=summary, data=data,
-                       state_data={"product": product, "channel": channel, "store": store_description,
-                                   "containers": data["containers"]})
+                       record=RefreshRecord(product=product, channel=channel, store=store_description,
+                                            containers=data["containers"]),
+                       then=then,
+                       done="the channel pointers were re-signed (the purge list is kept in state.json)" if written
+                       else "")

@@ -5,7 +5,7 @@ recorded) and the build output (the `binary` artifacts), at least one of them.
 Outputs in the work dir, written atomically and recorded in state.json even when the
 policy fails (CI uploads the SARIF of a failed scan too): scan-report.json
 ("scan-report"), scan.sarif ("sarif"), sbom.cdx.json ("sbom"; package ships it).
-`state_data["manifest_summary"]` goes into the signed manifest: digests, threshold and
+`ScanRecord.manifest_summary` goes into the signed manifest: digests, threshold and
 counts only, so identical inputs give identical manifests.
 
 Policy: vulnerabilities at or above --fail-on (default high) fail, unless an unexpired
@@ -21,17 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from b2release import log
+from b2release.artifacts import BuildRecord, Kind, ScanRecord
 from b2release.context import Context
 from b2release.errors import InputError, PolicyError, UsageError
 from b2release.fsutil import atomic_write_bytes
-from b2release.scanners import ignore as ignore_mod
-from b2release.scanners import inventory as inventory_mod
-from b2release.scanners import licenses as lic
-from b2release.scanners import matching, osv
-from b2release.scanners import report as report_mod
-from b2release.scanners import sarif as sarif_mod
-from b2release.scanners import sbom as sbom_mod
-from b2release.scanners import secrets as secrets_mod
+from b2release.scanners import ignore, inventory, licenses, matching, osv, report, sarif, sbom, secrets
 from b2release.scanners.findings import Finding
 from b2release.stages import StageResult
 
@@ -68,8 +62,9 @@ def _resolve_inputs(ctx: Context, opts: Options) -> _Inputs:
         raise UsageError(f"--fail-on must be one of {', '.join(matching.THRESHOLDS)}, got {fail_on!r}")
 
     source = opts.source or cfg.path("scan.source")
-    if source is None and ctx.state.data("build").get("source_dir"):
-        source = Path(ctx.state.data("build")["source_dir"])
+    built = BuildRecord.read(ctx.state)
+    if source is None and built is not None and built.source_dir:
+        source = Path(built.source_dir)
     if source is not None:
         source = Path(source)
         if not source.is_dir():
@@ -77,7 +72,7 @@ def _resolve_inputs(ctx: Context, opts: Options) -> _Inputs:
 
     binaries = [
         (ctx.state.abs(a.path), str(a.extra.get("name") or Path(a.path).name), a.sha256, a.size)
-        for a in ctx.state.consume("binary")
+        for a in ctx.state.consume(Kind.BINARY)
     ]
     if source is None and not binaries:
         raise UsageError(
@@ -96,7 +91,7 @@ def _resolve_inputs(ctx: Context, opts: Options) -> _Inputs:
     ignore_file = opts.ignore_file or cfg.path("scan.ignore_file")
     if ignore_file is None:
         for folder in [Path.cwd()] + ([source] if source else []):
-            candidate = folder / ignore_mod.FILE_NAME
+            candidate = folder / ignore.FILE_NAME
             if candidate.is_file():
                 ignore_file = candidate
                 break
@@ -104,7 +99,7 @@ def _resolve_inputs(ctx: Context, opts: Options) -> _Inputs:
 
 
 def _vulnerabilities(packages, db: osv.AdvisoryDB, ignores, fail_on: str, notes: list[str]) -> list[Finding]:
-    today = ignore_mod.today()
+    today = ignore.today()
     used: set[int] = set()
     out: list[Finding] = []
     for pkg in packages:
@@ -135,26 +130,20 @@ def _vulnerabilities(packages, db: osv.AdvisoryDB, ignores, fail_on: str, notes:
     return out
 
 
-def _license_finding(verdict: lic.Verdict, info: lic.LicenseInfo, *, scope: str, name: str, version: str,
+def _license_finding(verdict: licenses.Verdict, info: licenses.LicenseInfo, *, scope: str, name: str, version: str,
                      path: str, line: int | None, unknown_policy: str) -> Finding | None:
-    if verdict.status == lic.ALLOWED:
+    if verdict.status == licenses.ALLOWED:
         return None
     rule = {"denied": "B2L001", "not-allowed": "B2L002", "unknown": "B2L003"}[verdict.status]
     title = {"denied": "licence on the deny list", "not-allowed": "licence not on the allow list",
              "unknown": "licence unknown"}[verdict.status]
-    blocking = verdict.status != lic.UNKNOWN or unknown_policy == "fail"
+    blocking = verdict.status != licenses.UNKNOWN or unknown_policy == "fail"
     return Finding(
-        kind="license", rule=rule, severity="low" if verdict.status == lic.UNKNOWN else "high", title=title,
+        kind="license", rule=rule, severity="low" if verdict.status == licenses.UNKNOWN else "high", title=title,
         scope=scope, path=path, line=line, package=name, version=version, blocking=blocking,
         details={"status": verdict.status, "expression": info.expression, "source": info.source,
                  "detail": verdict.detail or info.note, "offending": verdict.offending},
     )
-
-
-def _epoch(source: Path | None) -> int:
-    from b2release.stages.package import source_date_epoch
-
-    return source_date_epoch(source)[0]
 
 
 def _version(ctx: Context) -> str | None:
@@ -171,14 +160,14 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     logger = log.get(NAME)
     cfg = ctx.config
     inp = _resolve_inputs(ctx, opts)
-    ignores = ignore_mod.load(inp.ignore_file) if inp.ignore_file else []
+    ignores = ignore.load(inp.ignore_file) if inp.ignore_file else []
     notes: list[str] = []
 
     # 1. inventory
     if inp.source is not None:
-        inv = inventory_mod.collect(inp.source, exclude=[ctx.work_dir])
+        inv = inventory.collect(inp.source, exclude=[ctx.work_dir])
     else:
-        inv = inventory_mod.Inventory(root=Path("."))
+        inv = inventory.Inventory(root=Path("."))
         notes.append("no source tree: the dependency inventory is empty (only the build output was scanned)")
     notes.extend(inv.notes)
     packages = inv.sorted()
@@ -195,14 +184,14 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     # 3. licences: NuGet packages, then the tool's own Python environment
     allow, deny = list(cfg.get("scan.licenses_allow")), list(cfg.get("scan.licenses_deny"))
     unknown_policy = cfg.get("scan.unknown_license")
-    sol_dirs = lic.solution_dirs(inv.packages_config_dirs, inv.root) if inp.source else []
-    globals_ = lic.global_packages_folders(inv.package_folders)
+    sol_dirs = licenses.solution_dirs(inv.packages_config_dirs, inv.root) if inp.source else []
+    globals_ = licenses.global_packages_folders(inv.package_folders)
     license_of: dict[str, str | None] = {}
     inventory_doc = []
     for pkg in packages:
-        info = lic.nuget_license(pkg.id, pkg.version, sol_dirs, globals_)
-        verdict = lic.evaluate(info, allow, deny)
-        license_of[pkg.key] = lic.normalize(info.expression)[0] if info.expression else None
+        info = licenses.nuget_license(pkg.id, pkg.version, sol_dirs, globals_)
+        verdict = licenses.evaluate(info, allow, deny)
+        license_of[pkg.key] = licenses.normalize(info.expression)[0] if info.expression else None
         path, line = pkg.location()
         f = _license_finding(verdict, info, scope="nuget", name=pkg.id, version=pkg.version, path=path, line=line,
                              unknown_policy=unknown_policy)
@@ -211,9 +200,9 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         inventory_doc.append({**pkg.to_dict(), "license": {**info.to_dict(), "status": verdict.status}})
     tool_doc = []
     if cfg.get("scan.tool_licenses"):
-        for row in sorted(lic.python_environment(), key=lambda r: (r["name"].lower(), r["version"])):
-            info = lic.python_license(row["license"])
-            verdict = lic.evaluate(info, allow, deny)
+        for row in sorted(licenses.python_environment(), key=lambda r: (r["name"].lower(), r["version"])):
+            info = licenses.python_license(row["license"])
+            verdict = licenses.evaluate(info, allow, deny)
             tool_doc.append({"name": row["name"], "version": row["version"], "license": row["license"],
                              "spdx": info.expression, "status": verdict.status})
             f = _license_finding(verdict, info, scope="python", name=row["name"], version=row["version"], path="",
@@ -227,14 +216,14 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         targets.append((path, f"build-output\0{name}"))
     config_files = []
     if inp.source is not None:
-        walker = lambda root: inventory_mod.walk(root, [ctx.work_dir])  # noqa: E731
-        config_files = secrets_mod.source_config_files(inp.source, walker)
+        walker = lambda root: inventory.walk(root, [ctx.work_dir])  # noqa: E731
+        config_files = secrets.source_config_files(inp.source, walker)
         for path in config_files:
             targets.append((path, f"source\0{path.relative_to(inp.source).as_posix()}"))
-    for s in secrets_mod.scan_files(targets):
+    for s in secrets.scan_files(targets):
         scope, rel = s.path.split("\0", 1)
         findings.append(Finding(
-            kind="secret", rule=s.rule, severity="critical", title=secrets_mod.RULES[s.rule][1], scope=scope,
+            kind="secret", rule=s.rule, severity="critical", title=secrets.RULES[s.rule][1], scope=scope,
             path=rel, line=s.line, blocking=True, details={"name": s.name, "hint": s.hint},
         ))
     findings.sort(key=Finding.sort_key)
@@ -242,30 +231,30 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     # 5. outputs
     version = _version(ctx)
     product = cfg.get("product.name") or (inp.source.resolve().name if inp.source else "release")
-    epoch = _epoch(inp.source)
+    epoch = ctx.source_epoch(inp.source)[0]
     policy = {"fail_on": inp.fail_on, "licenses_allow": sorted(allow), "licenses_deny": sorted(deny),
               "unknown_license": unknown_policy, "tool_licenses": bool(cfg.get("scan.tool_licenses"))}
     advisories = {"mode": db.source, "records": len(db.records), "sha256": db.digest()}
     scanned = {"packages": len(packages), "project_files": len(inv.project_files),
                "build_output_files": len(inp.binaries), "config_files": len(config_files),
                "python_packages": len(tool_doc)}
-    report = report_mod.build(product=product, version=version, policy=policy, advisories=advisories,
+    report_doc = report.build(product=product, version=version, policy=policy, advisories=advisories,
                               inventory=inventory_doc, tool_licenses=tool_doc, findings=findings,
                               scanned=scanned, notes=notes,
                               ignores=[e.to_dict() for e in sorted(ignores, key=lambda e: e.id)])
-    report_bytes = report_mod.to_bytes(report)
-    sarif_bytes = report_mod.to_bytes(sarif_mod.build(findings))
-    files = [sbom_mod.FileEntry(name, digest, size)
+    report_bytes = report.to_bytes(report_doc)
+    sarif_bytes = report.to_bytes(sarif.build(findings))
+    files = [sbom.FileEntry(name, digest, size)
              for _, name, digest, size in sorted(inp.binaries, key=lambda b: b[1])]
-    sbom_bytes = sbom_mod.build(product, version, epoch, packages, license_of, files)
+    sbom_bytes = sbom.build(product, version, epoch, packages, license_of, files)
 
     work = ctx.work_dir
     work.mkdir(parents=True, exist_ok=True)
     state = ctx.state
     state.forget_artifacts(stage=NAME)
     outputs = {}
-    for kind, name, data in (("scan-report", REPORT_NAME, report_bytes), ("sarif", SARIF_NAME, sarif_bytes),
-                             ("sbom", SBOM_NAME, sbom_bytes)):
+    for kind, name, data in ((Kind.SCAN_REPORT, REPORT_NAME, report_bytes), (Kind.SARIF, SARIF_NAME, sarif_bytes),
+                             (Kind.SBOM, SBOM_NAME, sbom_bytes)):
         atomic_write_bytes(work / name, data)
         outputs[kind] = state.record_artifact(kind, work / name, NAME)
 
@@ -275,12 +264,12 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     if unknown:
         logger.warning("%d package(s) with an unknown licence (see %s)", len(unknown), REPORT_NAME)
     if not ctx.json_output and ctx.verbosity >= 0:
-        report_mod.render(ctx.console, findings, "")
+        report.render(ctx.console, findings, "")
 
-    counts = report["counts"]
+    counts = report_doc["counts"]
     blocking = [f for f in findings if f.blocking]
     data: dict[str, Any] = {
-        "result": report["result"],
+        "result": report_doc["result"],
         "fail_on": inp.fail_on,
         "counts": counts,
         "packages": len(packages),
@@ -289,8 +278,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "report": state.rel(work / REPORT_NAME),
         "sarif": state.rel(work / SARIF_NAME),
         "sbom": state.rel(work / SBOM_NAME),
-        "report_sha256": outputs["scan-report"].sha256,
-        "sbom_sha256": outputs["sbom"].sha256,
+        "report_sha256": outputs[Kind.SCAN_REPORT].sha256,
+        "sbom_sha256": outputs[Kind.SBOM].sha256,
     }
     if blocking:
         listed = "; ".join(f.short() for f in blocking[:MAX_LISTED])
@@ -304,10 +293,10 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     summary = (f"scan passed (fail_on={inp.fail_on}): {len(packages)} packages, {active} finding(s) below the "
                f"threshold or accepted; report {work / REPORT_NAME}, SBOM {work / SBOM_NAME}")
     manifest_summary = {
-        "report_sha256": outputs["scan-report"].sha256,
-        "sbom_sha256": outputs["sbom"].sha256,
+        "report_sha256": outputs[Kind.SCAN_REPORT].sha256,
+        "sbom_sha256": outputs[Kind.SBOM].sha256,
         "fail_on": inp.fail_on,
         "findings": counts,
     }
     return StageResult(stage=NAME, summary=summary, data=data,
-                       state_data={"manifest_summary": manifest_summary, "result": report["result"]})
+                       record=ScanRecord(manifest_summary=manifest_summary, result=report_doc["result"]))

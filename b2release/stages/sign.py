@@ -25,13 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from b2release import log
+from b2release.artifacts import BUILD_DIR, Kind, SignRecord
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, InputError, ToolError, UsageError
-from b2release.signers import pe
+from b2release.inputs import collect_entries
+from b2release.redact import secret_from_env
+from b2release.signers import Signer, SignSpec, certs, pe, select_signer
 from b2release.stages import Skip, StageResult
 
 NAME = "sign"
-BUILD_DIR = "build"
 
 
 @dataclass
@@ -57,7 +59,7 @@ class Target:
 
 # --- inputs ---------------------------------------------------------------------------------
 def _from_build(ctx: Context) -> list[Target]:
-    binaries = ctx.state.consume("binary", consumer=NAME)
+    binaries = ctx.state.consume(Kind.BINARY, consumer=NAME)
     if not binaries:
         raise UsageError("nothing to sign: run `b2release build` first, or pass --input DIR with prebuilt binaries")
     return [
@@ -67,16 +69,12 @@ def _from_build(ctx: Context) -> list[Target]:
 
 
 def _from_input(ctx: Context, root: Path) -> list[Target]:
-    from b2release.stages.package import check_entry_names, collect_input_dir
-
     build = (ctx.work_dir / BUILD_DIR).resolve()
     resolved = root.resolve()
     if resolved == build or build in resolved.parents or resolved in build.parents:
         raise UsageError(f"--input {root} overlaps the work dir's {BUILD_DIR}/ folder; run sign without --input "
                          f"to sign the build output")
-    files = collect_input_dir(root)
-    check_entry_names(files)
-    return [Target(name, path, {"name": name}) for name, path in files]
+    return [Target(name, path, {"name": name}) for name, path in collect_entries(root)]
 
 
 def _select_explicit(targets: list[Target], wanted: list[Path], where: str) -> set[str]:
@@ -96,10 +94,7 @@ def _select_explicit(targets: list[Target], wanted: list[Path], where: str) -> s
 
 
 # --- signing material -------------------------------------------------------------------------
-def _material(ctx: Context, opts: Options):
-    from b2release.redact import secret_from_env
-    from b2release.signers import certs
-
+def _material(ctx: Context, opts: Options) -> certs.SigningMaterial | None:
     if opts.cert is not None or opts.key is not None or opts.pfx is not None:
         cert, key, pfx = opts.cert, opts.key, opts.pfx  # the command line wins as a whole
     else:
@@ -111,14 +106,6 @@ def _material(ctx: Context, opts: Options):
     if pfx is not None:
         return certs.load_material(cert, key, pfx, pfx_password=secret_from_env(certs.PFX_PASSWORD_ENV))
     return certs.load_material(cert, key, None, key_passphrase=secret_from_env(certs.KEY_PASSPHRASE_ENV))
-
-
-def _signing_epoch(ctx: Context, input_root: Path | None) -> tuple[int, str]:
-    from b2release.stages.package import source_date_epoch
-
-    build_data = ctx.state.data("build")
-    source_dir = Path(build_data["source_dir"]) if build_data.get("source_dir") else input_root
-    return source_date_epoch(source_dir)
 
 
 # --- the all-or-nothing signing ------------------------------------------------------------------
@@ -146,7 +133,7 @@ class _Staging:
         self.dirs.clear()
 
 
-def _sign_one(signer, spec, target: Target, staging: _Staging) -> None:
+def _sign_one(signer: Signer, spec: SignSpec, target: Target, staging: _Staging) -> None:
     tmp = staging.temp_for(target.path)
     source = target.path
     if target.info is not None and target.info.signed:
@@ -188,8 +175,6 @@ def _swap_build_tree(ctx: Context, tree: Path) -> None:
 
 
 def run(ctx: Context, options: Options | None = None) -> StageResult:
-    from b2release.signers import SignSpec, select_signer
-
     opts = options or Options()
     logger = log.get(NAME)
     input_mode = opts.input is not None
@@ -220,7 +205,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     epoch: int | None = None
     epoch_source = "timestamp server"
     if to_sign and not timestamp_url:
-        epoch, epoch_source = _signing_epoch(ctx, Path(opts.input).resolve() if input_mode else None)
+        epoch, epoch_source = ctx.source_epoch(Path(opts.input).resolve() if input_mode else None)
     spec = SignSpec(
         material=material,
         timestamp_url=timestamp_url or "",
@@ -254,15 +239,15 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     state = ctx.state
     signed_names = {t.name for t in to_sign}
     if input_mode:
-        state.forget_artifacts(kinds=["binary"])
+        state.forget_artifacts(kinds=[Kind.BINARY])
         build = ctx.work_dir / BUILD_DIR
         for t in targets:
             t.path = build / t.name
-            state.record_artifact("binary", t.path, NAME, extra=t.extra)
+            state.record_artifact(Kind.BINARY, t.path, NAME, extra=t.extra)
     else:
         for t in to_sign:
-            state.record_artifact("binary", t.path, NAME, extra=t.extra)
-    by_path = {a.path: a for a in state.find("binary")}
+            state.record_artifact(Kind.BINARY, t.path, NAME, extra=t.extra)
+    by_path = {a.path: a for a in state.find(Kind.BINARY)}
     signed_info = []
     for t in sorted(to_sign, key=lambda t: t.name):
         art = by_path[state.rel(t.path)]
@@ -292,10 +277,10 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         stage=NAME,
         summary=summary,
         data=data,
-        state_data={
-            "signed": sorted(signed_names),
-            "kept_signed": data["kept_signed"],
-            "cert_sha256": material.fingerprint_sha256 if material is not None else None,
-            "subject": material.subject if material is not None else None,
-        },
+        record=SignRecord(
+            signed=sorted(signed_names),
+            kept_signed=data["kept_signed"],
+            cert_sha256=material.fingerprint_sha256 if material is not None else None,
+            subject=material.subject if material is not None else None,
+        ),
     )

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from b2release import log
-from b2release.config import parse_duration
+from b2release.artifacts import RELEASE_KINDS, Kind, PackageRecord, UploadRecord
 from b2release.context import Context
 from b2release.errors import CheckFailed, KeyFileError, StaleInputError, UsageError
 from b2release.formats import checksums
@@ -33,10 +33,13 @@ from b2release.formats import pointer as pointer_fmt
 from b2release.formats.manifest import CHECKSUMS_NAME, MANIFEST_NAME
 from b2release.formats.names import compare_versions
 from b2release.fsutil import sha256_file
+from b2release.repoint import Move, resolve_targets, serves, write_moves
 from b2release.stages import StageResult
+from b2release.stores import open_store
+from b2release.stores.base import IMMUTABLE_CACHE_CONTROL, AlreadyExists, Store
+from b2release.stores.channels import read_channel, verify_version
 
 NAME = "upload"
-INPUT_KINDS = ("package", "manifest", "signature", "checksums", "attachment", "sbom")
 # Test-only: after this many files were uploaded to the release container, print a
 # marker line on stderr and sleep, so a test can kill the process at a known point.
 TEST_PAUSE_ENV = "B2RELEASE_TEST_PAUSE_AFTER_FILES"
@@ -70,22 +73,22 @@ class Counters:
 
 
 # --- inputs -------------------------------------------------------------------------------
-def release_files(ctx: Context) -> tuple[dict[str, Any], list[LocalFile]]:
+def release_files(ctx: Context) -> tuple[PackageRecord, list[LocalFile]]:
     """The package stage's outputs: every file SHA256SUMS lists, then SHA256SUMS itself."""
-    data = ctx.state.data("package")
-    if not data:
+    package = PackageRecord.read(ctx.state)
+    if package is None:
         raise UsageError("nothing to upload: run `b2release package` first (in this work dir)")
     # consume re-hashes each recorded file and refuses one changed since packaging; keep
     # those digests so no file is hashed a second time below.
     verified = {
         ctx.state.abs(art.path).resolve(): (art.sha256, art.size)
-        for kind in INPUT_KINDS for art in ctx.state.consume(kind)
+        for kind in RELEASE_KINDS for art in ctx.state.consume(kind)
     }
 
     def digest_of(path: Path) -> tuple[str, int]:
         return verified.get(path.resolve()) or sha256_file(path)
 
-    recorded = ctx.state.find("checksums")
+    recorded = ctx.state.find(Kind.CHECKSUMS)
     if not recorded:
         raise UsageError(f"nothing to upload: the package stage recorded no {CHECKSUMS_NAME}; re-run package")
     sums_path = ctx.state.abs(recorded[-1].path)
@@ -99,11 +102,11 @@ def release_files(ctx: Context) -> tuple[dict[str, Any], list[LocalFile]]:
         if actual != digest:
             raise StaleInputError(f"{path} does not match {sums_path}; re-run package")
         files.append(LocalFile(name, path, actual, size))
-    if data.get("package") not in sums or sums.get(MANIFEST_NAME) != data.get("manifest_sha256"):
+    if package.package not in sums or sums.get(MANIFEST_NAME) != package.manifest_sha256:
         raise StaleInputError(f"{sums_path} does not describe the last package run; re-run package")
     digest, size = digest_of(sums_path)
     files.append(LocalFile(CHECKSUMS_NAME, sums_path, digest, size))  # last, by design
-    return data, files
+    return package, files
 
 
 # --- progress -----------------------------------------------------------------------------
@@ -153,7 +156,7 @@ def _conflict(container: str, blob_path: str, found: str | None, ours: str) -> C
     )
 
 
-def preflight(store, containers: list[str], prefix: str, files: list[LocalFile]) -> dict[str, set[str]]:
+def preflight(store: Store, containers: list[str], prefix: str, files: list[LocalFile]) -> dict[str, set[str]]:
     """For each container, the names already present (same sha256). Refuses any conflict."""
     present: dict[str, set[str]] = {}
     for container in containers:
@@ -177,10 +180,8 @@ def _test_pause(count: int) -> None:
         time.sleep(3600)
 
 
-def upload_release(store, container: str, prefix: str, files: list[LocalFile], present: set[str],
+def upload_release(store: Store, container: str, prefix: str, files: list[LocalFile], present: set[str],
                    counters: Counters, progress: Progress, cache_control: str) -> None:
-    from b2release.stores.base import AlreadyExists
-
     for f in files:
         if f.name in present:
             counters.files_present += 1
@@ -201,11 +202,9 @@ def upload_release(store, container: str, prefix: str, files: list[LocalFile], p
         _test_pause(counters.files_uploaded)
 
 
-def copy_to_tenants(store, source: str, tenants: list[str], prefix: str, files: list[LocalFile],
+def copy_to_tenants(store: Store, source: str, tenants: list[str], prefix: str, files: list[LocalFile],
                     present: dict[str, set[str]], counters: Counters, progress: Progress, workers: int) -> None:
     """Server-side copies; per container SHA256SUMS goes last (its presence = complete)."""
-    from b2release.stores.base import AlreadyExists
-
     def copy(container: str, f: LocalFile) -> bool:
         try:
             store.copy_within(source, prefix + f.name, container, f.sha256)
@@ -244,53 +243,32 @@ def copy_to_tenants(store, source: str, tenants: list[str], prefix: str, files: 
     run_batch([(c, f) for c in tenants for f in last])
 
 
-def _needs_pointer(state, version: str, manifest_sha256: str, now: float) -> bool:
-    p = state.pointer
-    if p is None or state.verified is False:
-        return True
-    if p.version != version or p.manifest_sha256 != manifest_sha256:
-        return True
-    return pointer_fmt.parse_rfc3339(p.expires_at) <= now
-
-
 # --- the stage ----------------------------------------------------------------------------
 def run(ctx: Context, options: Options | None = None) -> StageResult:
-    from b2release.stages.package import resolve_signing_key
-    from b2release.stores import open_store
-    from b2release.stores.base import IMMUTABLE_CACHE_CONTROL
-    from b2release.stores.channels import read_channel, record_purge, verify_version, write_channel
-    from b2release.stores.tenants import tenant_container, validate_container_name, validate_tenants
-
     opts = options or Options()
     config = ctx.config
     channel = pointer_fmt.validate_channel(opts.channel or config.get("store.channel"))
-    tenants = validate_tenants(list(opts.tenants) if opts.tenants else list(config.get("store.tenants")))
-    tenant_containers = [tenant_container(t) for t in tenants]
-    release_container = validate_container_name(config.get("store.release_container"), "store.release_container")
-    if release_container in tenant_containers:
-        raise UsageError(f"store.release_container {release_container!r} collides with a tenant container")
-    ttl = parse_duration(config.get("store.pointer_ttl"), "store.pointer_ttl")
-    pointer_cache = config.get("store.pointer_cache_control")
-
     package, files = release_files(ctx)
-    product, version, manifest_sha256 = package["product"], package["version"], package["manifest_sha256"]
-    key = resolve_signing_key(ctx, opts.signing_key)
-    if package.get("key_id") and key.key_id != package["key_id"]:
+    targets = resolve_targets(ctx, opts.tenants, product=package.product)
+    product, version, manifest_sha256 = package.product, package.version, package.manifest_sha256
+    key = ctx.signing_key(opts.signing_key)
+    if package.key_id and key.key_id != package.key_id:
         raise KeyFileError(
             f"signing key {key.path} ({key.key_id[:16]}...) is not the key that signed the manifest "
-            f"({package['key_id'][:16]}...); clients verify both with one public key"
+            f"({package.key_id[:16]}...); clients verify both with one public key"
         )
     public = key.public()
-    containers = [*tenant_containers, release_container]
+    release_container = targets.release_container
+    tenant_containers = targets.containers[:-1]
     prefix = f"{product}/{version}/"
     logger = log.get(NAME)
-    if not tenants:
+    if not targets.tenants:
         logger.warning("no tenants (--tenant or [store] tenants): uploading to %s only", release_container)
 
     counters = Counters()
-    with open_store(opts.store, ctx) as store:
+    with open_store(config, opts.store, ctx.correlation_id) as store:
         # 1. preflight: read-only.
-        channels = {c: read_channel(store, c, product, channel, public) for c in containers}
+        channels = {c: read_channel(store, c, product, channel, public) for c in targets.containers}
         for state in channels.values():
             current = state.pointer
             if current is not None and compare_versions(current.version, version) > 0:
@@ -298,7 +276,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                     f"{state.container}/{state.path} serves {current.version}, newer than {version}: upload never "
                     "moves a channel to a lower version (use `b2release rollback`); nothing was changed"
                 )
-        present = preflight(store, containers, prefix, files)
+        present = preflight(store, targets.containers, prefix, files)
 
         # 2-3. files: once into the release container, then server-side copies.
         for container in [release_container, *tenant_containers]:
@@ -316,22 +294,17 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
         # 4. pointers, only onto complete versions; tenants first, the release container last.
         now = time.time()
-        to_write = [c for c in containers if _needs_pointer(channels[c], version, manifest_sha256, now)]
+        to_write = [c for c in targets.containers if not serves(channels[c], product, channel, version,
+                                                                 manifest_sha256, now)]
         previous = max((s.pointer.sequence for s in channels.values() if s.pointer is not None), default=0)
         sequence = previous + 1 if to_write else previous
-        written: list[tuple[str, str]] = []
-        if to_write:
-            pointer = pointer_fmt.new(product, channel, version, manifest_sha256, sequence, ttl, now=now)
-            for container in to_write:
-                verify_version(store, container, product, version, manifest_sha256)
-            for container in to_write:
-                state = channels[container]
-                for path in write_channel(store, container, pointer, key, pointer_cache, state.etag,
-                                          existed=state.raw is not None):
-                    written.append((container, path))
-        # 5. the purge stage turns these into CDN URLs and clears the list after purging.
-        if written:
-            record_purge(ctx.state, written)
+        pointer = pointer_fmt.new(product, channel, version, manifest_sha256, sequence, targets.ttl, now=now)
+        for container in to_write:
+            verify_version(store, container, product, version, manifest_sha256)
+        moves = [Move(c, channels[c], channels[c].pointer.version if channels[c].pointer else None, version,
+                      pointer if c in to_write else None) for c in targets.containers]
+        # 5. the purge stage turns the queued paths into CDN URLs and clears the queue after purging.
+        written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME)
         store_description = store.description
 
     for state in channels.values():
@@ -339,13 +312,13 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             logger.warning("%s/%s did not verify with the release key; rewritten", state.container, state.path)
     pointer_doc = {"version": version, "sequence": sequence, "channel": channel,
                    "path": pointer_fmt.pointer_path(product, channel),
-                   "written_to": to_write, "unchanged": [c for c in containers if c not in to_write]}
+                   "written_to": to_write, "unchanged": [c for c in targets.containers if c not in to_write]}
     data = {
         "product": product,
         "version": version,
         "store": store_description,
         "release_container": release_container,
-        "tenants": tenants,
+        "tenants": targets.tenants,
         "containers_created": counters.containers_created,
         "bytes_sent": counters.bytes_sent,
         "files_uploaded": counters.files_uploaded,
@@ -358,11 +331,11 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     moved = f"channel {channel} -> {version} (sequence {sequence})" if to_write else f"channel {channel} unchanged"
     summary = (f"uploaded {product} {version} to {store_description}: {counters.files_uploaded} files "
                f"({counters.bytes_sent} bytes) sent, {counters.files_present} already present, "
-               f"{counters.copies_made} copies for {len(tenants)} tenants; {moved}")
+               f"{counters.copies_made} copies for {len(targets.tenants)} tenants; {moved}")
     return StageResult(
         stage=NAME,
         summary=summary,
         data=data,
-        state_data={"product": product, "version": version, "channel": channel, "sequence": sequence,
-                    "store": store_description, "tenants": tenants, "release_container": release_container},
+        record=UploadRecord(product=product, version=version, channel=channel, sequence=sequence,
+                            store=store_description, tenants=targets.tenants, release_container=release_container),
     )

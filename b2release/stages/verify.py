@@ -1,39 +1,26 @@
-"""verify: offline proof that a package (zip) or a release folder is what was signed.
+"""verify: prove a package or release folder is what was signed, offline with only the
+public key; or, with --remote, download a channel pointer (and the release it names) or a
+package and prove the same, plus the pointer rules (b2release.verification).
 
-Strictly offline: only the public key and the files are read; no socket is opened.
-Entries are streamed (flat memory) and never extracted outside a temp dir we own.
-Every failure is a VerificationError (exit 1) naming the file or entry.
+It only reads: no state.json is written (an auditor runs it anywhere).
 """
 
 from __future__ import annotations
 
-import hashlib
-import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
 
+from b2release import log
 from b2release.context import Context
-from b2release.errors import UsageError, VerificationError
-from b2release.formats import checksums
-from b2release.formats import manifest as manifest_fmt
-from b2release.formats.manifest import (
-    CHECKSUMS_NAME,
-    MANIFEST_NAME,
-    RESERVED_DIR,
-    SIGNATURE_NAME,
-    ZIP_MANIFEST,
-    ZIP_SIGNATURE,
-)
-from b2release.formats.names import entry_path_problem
-from b2release.formats.signature import PublicKey, load_public_key
-from b2release.fsutil import sha256_file
+from b2release.errors import UsageError
+from b2release.signers.audit import AuthenticodeAudit
 from b2release.stages import StageResult
+from b2release.verification import last_seen as last_seen_file
+from b2release.verification.package import Report, verify_path
+from b2release.verification.remote import parse_target, verify_remote
 
 NAME = "verify"
-CHUNK = 1 << 20
-MAX_MANIFEST = 16 << 20
-MAX_SIGNATURE = 4096
+RECORDED = False
 
 
 @dataclass
@@ -41,232 +28,33 @@ class Options:
     path: Path | None = None
     public_key: Path | None = None
     ca: Path | None = None
+    remote: str | None = None
+    last_seen: Path | None = None
+    allow_insecure_http: bool = False
 
 
-@dataclass
-class Report:
-    path: str
-    kind: str  # zip | folder
-    product: str = ""
-    version: str = ""
-    key_id: str = ""
-    algorithm: str = ""
-    files: int = 0
-    checks: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    authenticode: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "verified": True,
-            "path": self.path,
-            "kind": self.kind,
-            "product": self.product,
-            "version": self.version,
-            "key_id": self.key_id,
-            "algorithm": self.algorithm,
-            "files": self.files,
-            "checks": self.checks,
-            "notes": self.notes,
-            "authenticode": self.authenticode,
-        }
-
-
-# Called for every payload entry with (name, path of a temp copy) when a verifier of
-# entry contents (Authenticode) asks for it; the temp dir belongs to verify.
-EntryHook = Callable[[str, Path], None]
-
-
-def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, label: str) -> bytes:
-    if info.file_size > limit:
-        raise VerificationError(f"{label}: entry {info.filename} is implausibly large ({info.file_size} bytes)")
-    with zf.open(info) as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise VerificationError(f"{label}: entry {info.filename} is larger than its header says")
-    return data
-
-
-def _hash_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, expected_size: int, label: str,
-                copy_to: Path | None) -> tuple[str, int]:
-    """Stream an entry: sha256 and size, stopping early if it grows past the expected size."""
-    digest = hashlib.sha256()
-    size = 0
-    out = open(copy_to, "wb") if copy_to is not None else None
-    try:
-        with zf.open(info) as fh:
-            while chunk := fh.read(CHUNK):
-                size += len(chunk)
-                if size > expected_size:
-                    raise VerificationError(f"{label}: entry {info.filename} is larger than the manifest says")
-                digest.update(chunk)
-                if out is not None:
-                    out.write(chunk)
-    finally:
-        if out is not None:
-            out.close()
-    return digest.hexdigest(), size
-
-
-def verify_zip(zip_path: Path, key: PublicKey, report: Report, entry_hook: EntryHook | None = None,
-               temp_dir: Path | None = None) -> bytes:
-    """Verify a package; returns the embedded manifest bytes."""
-    label = zip_path.name
-    if not zip_path.is_file():
-        raise VerificationError(f"{zip_path} does not exist or is not a file")
-    try:
-        zf = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise VerificationError(f"{label} is not a readable zip archive (truncated or corrupt): {exc}") from None
-    with zf:
-        infos = zf.infolist()
-        names: dict[str, zipfile.ZipInfo] = {}
-        folded: dict[str, str] = {}
-        for info in infos:
-            name = info.filename
-            problem = entry_path_problem(name.rstrip("/") if info.is_dir() else name)
-            # zipfile turns backslashes into slashes on Windows only; check the raw name too.
-            raw_problem = entry_path_problem(info.orig_filename) if info.orig_filename != name else None
-            if problem or raw_problem:
-                raise VerificationError(f"{label}: entry {info.orig_filename!r} {problem or raw_problem}")
-            if info.is_dir():
-                raise VerificationError(f"{label}: unexpected directory entry {name!r}")
-            if name in names:
-                raise VerificationError(f"{label}: entry {name} appears more than once")
-            if name.casefold() in folded:
-                raise VerificationError(f"{label}: entries {name} and {folded[name.casefold()]} differ only in case")
-            names[name] = info
-            folded[name.casefold()] = name
-        if ZIP_MANIFEST not in names or ZIP_SIGNATURE not in names:
-            raise VerificationError(f"{label}: no embedded {ZIP_MANIFEST} and {ZIP_SIGNATURE}; not a b2release package")
-        try:
-            manifest_bytes = _read_small(zf, names[ZIP_MANIFEST], MAX_MANIFEST, label)
-            signature = _read_small(zf, names[ZIP_SIGNATURE], MAX_SIGNATURE, label)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-            raise VerificationError(f"{label}: embedded manifest or signature is corrupt: {exc}") from None
-        key.verify(manifest_bytes, signature, f"{label}: {ZIP_MANIFEST}")
-        report.checks.append(f"{ZIP_MANIFEST} signature valid ({key.algorithm}, key {key.key_id[:16]}...)")
-        manifest = manifest_fmt.parse(manifest_bytes, f"{label}: {ZIP_MANIFEST}")
-        if manifest.key_id != key.key_id:
-            raise VerificationError(f"{label}: manifest names key {manifest.key_id[:16]}..., not {key.key_id[:16]}...")
-
-        expected = manifest.file_map()
-        attachments = {f"{RESERVED_DIR}/{a['path']}": a for a in (manifest.attachments or [])}
-        for name in names:
-            if name in (ZIP_MANIFEST, ZIP_SIGNATURE) or name in attachments or name in expected:
-                continue
-            raise VerificationError(f"{label}: entry {name} is not listed in the manifest (added after signing)")
-        for name in expected:
-            if name not in names:
-                raise VerificationError(f"{label}: entry {name} listed in the manifest is missing")
-        for name in attachments:
-            if name not in names:
-                raise VerificationError(f"{label}: attachment {name} listed in the manifest is missing")
-
-        checked = [(n, expected[n].size, expected[n].sha256) for n in sorted(expected)]
-        checked += [(n, int(a["size"]), a["sha256"]) for n, a in sorted(attachments.items())]
-        for index, (name, size, sha) in enumerate(checked):
-            copy_to = None
-            if entry_hook is not None and temp_dir is not None and name in expected:
-                copy_to = temp_dir / f"entry-{index}"
-            try:
-                digest, actual = _hash_entry(zf, names[name], size, label, copy_to)
-            except zipfile.BadZipFile as exc:
-                raise VerificationError(f"{label}: entry {name} is corrupt ({exc})") from None
-            except (OSError, EOFError, ValueError, zlib_error()) as exc:
-                raise VerificationError(f"{label}: entry {name} cannot be read ({exc})") from None
-            if actual != size or digest != sha:
-                raise VerificationError(f"{label}: entry {name} does not match the manifest (sha256 {digest[:16]}...)")
-            if copy_to is not None:
-                try:
-                    entry_hook(name, copy_to)
-                finally:
-                    copy_to.unlink(missing_ok=True)
-        report.checks.append(f"{len(expected)} payload entries match the manifest")
-
-    report.product, report.version = manifest.product, manifest.version
-    report.key_id, report.algorithm = key.key_id, key.algorithm
-    report.files = len(expected)
-    return manifest_bytes
-
-
-def zlib_error() -> type[Exception]:
-    import zlib
-
-    return zlib.error
-
-
-def verify_folder(folder: Path, key: PublicKey, report: Report, entry_hook: EntryHook | None = None,
-                  temp_dir: Path | None = None) -> None:
-    sums_path = folder / CHECKSUMS_NAME
-    if not sums_path.is_file():
-        raise VerificationError(f"{folder}: no {CHECKSUMS_NAME}; not a b2release release folder")
-    if sums_path.stat().st_size > MAX_MANIFEST:
-        raise VerificationError(f"{sums_path} is implausibly large")
-    sums = checksums.parse(sums_path.read_bytes(), str(sums_path))
-    for name, expected in sorted(sums.items()):
-        path = folder / name
-        if not path.is_file():
-            raise VerificationError(f"{path} is listed in {CHECKSUMS_NAME} but missing")
-        digest, _ = sha256_file(path)
-        if digest != expected:
-            raise VerificationError(f"{path} does not match {CHECKSUMS_NAME}")
-    report.checks.append(f"{len(sums)} files match {CHECKSUMS_NAME}")
-    for required in (MANIFEST_NAME, SIGNATURE_NAME):
-        if required not in sums:
-            raise VerificationError(f"{sums_path} does not list {required}")
-    manifest_bytes = (folder / MANIFEST_NAME).read_bytes()
-    key.verify(manifest_bytes, (folder / SIGNATURE_NAME).read_bytes(), str(folder / MANIFEST_NAME))
-    manifest = manifest_fmt.parse(manifest_bytes, str(folder / MANIFEST_NAME))
-    zip_name = f"{manifest.product}-{manifest.version}.zip"
-    if zip_name not in sums:
-        raise VerificationError(f"{sums_path} does not list the package {zip_name}")
-    embedded = verify_zip(folder / zip_name, key, report, entry_hook, temp_dir)
-    if embedded != manifest_bytes:
-        raise VerificationError(f"{folder / zip_name}: embedded manifest differs from {folder / MANIFEST_NAME}")
-    report.checks.append(f"{MANIFEST_NAME} equals the manifest embedded in {zip_name}")
-    listed = set(sums) | {CHECKSUMS_NAME}
-    extra = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in listed and not p.name.startswith("."))
-    if extra:
-        report.notes.append(f"files not covered by {CHECKSUMS_NAME} (not verified): {', '.join(extra)}")
-
-
-def resolve_public_key(ctx: Context, override: Path | None) -> PublicKey:
-    path = override or ctx.config.path("release.public_key")
-    if path is None:
-        raise UsageError("no public key: pass --public-key F or set [release] public_key")
-    return load_public_key(path)
-
-
-def verify_path(path: Path, key: PublicKey, entry_hook: EntryHook | None = None) -> Report:
-    import tempfile
-
-    if not path.exists():
-        raise UsageError(f"{path} does not exist")
-    report = Report(path=str(path), kind="folder" if path.is_dir() else "zip")
-    with tempfile.TemporaryDirectory(prefix="b2release-verify-") as tmp:
-        temp_dir = Path(tmp)
-        if path.is_dir():
-            verify_folder(path, key, report, entry_hook, temp_dir)
-        else:
-            verify_zip(path, key, report, entry_hook, temp_dir)
-    return report
-
-
-def run(ctx: Context, options: Options | None = None) -> StageResult:
-    opts = options or Options()
-    if opts.path is None:
-        raise UsageError("verify needs a PATH: a package zip or a release folder")
-    key = resolve_public_key(ctx, opts.public_key)
-    # Authenticode: checked against --ca, else reported as information only.
-    from b2release.signers.audit import AuthenticodeAudit
-
-    audit = AuthenticodeAudit.create(Path(opts.ca) if opts.ca is not None else None)
-    report = verify_path(Path(opts.path), key, audit)
+def _add_authenticode(report: Report, audit: AuthenticodeAudit) -> None:
     report.authenticode = sorted(audit.results, key=lambda r: r["file"])
     checks, notes = audit.summary()
     report.checks.extend(checks)
     report.notes.extend(notes)
+
+
+def run(ctx: Context, options: Options | None = None) -> StageResult:
+    opts = options or Options()
+    if opts.remote is not None:
+        if opts.path is not None:
+            raise UsageError("give either PATH or --remote URL, not both")
+        return _remote(ctx, opts)
+    if opts.last_seen is not None or opts.allow_insecure_http:
+        raise UsageError("--last-seen and --allow-insecure-http need --remote URL")
+    if opts.path is None:
+        raise UsageError("verify needs a PATH: a package zip or a release folder")
+    key = ctx.public_key(opts.public_key)
+    # Authenticode: checked against --ca, else reported as information only.
+    audit = AuthenticodeAudit.create(opts.ca)
+    report = verify_path(Path(opts.path), key, audit)
+    _add_authenticode(report, audit)
     return StageResult(
         stage=NAME,
         summary=(
@@ -276,3 +64,42 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         ),
         data=report.to_dict(),
     )
+
+
+def _remote(ctx: Context, opts: Options) -> StageResult:
+    assert opts.remote is not None
+    target = parse_target(opts.remote, opts.allow_insecure_http)
+    if target.prefix.startswith("http:"):
+        log.get(NAME).warning("downloading over plain http (--allow-insecure-http): transport is not protected; "
+                              "only the signatures vouch for the files")
+    if target.kind == "package" and opts.last_seen is not None:
+        raise UsageError("--last-seen applies to channel pointers; this URL names a versioned package")
+    key = ctx.public_key(opts.public_key)
+    seen = last_seen_file.load_last_seen(opts.last_seen)
+    audit = AuthenticodeAudit.create(opts.ca)
+    outcome = verify_remote(target, key, seen, audit)
+    report, pointer = outcome.report, outcome.pointer
+    _add_authenticode(report, audit)
+    shown = target.display(target.self_rel)
+    data = report.to_dict()
+    data.update({"remote": shown, "downloaded_bytes": outcome.downloaded_bytes,
+                 "downloaded_files": outcome.downloaded_files})
+    if pointer is None:
+        summary = (f"verified {report.product} {report.version} from {shown}: {report.files} files, "
+                   f"key {report.key_id[:16]}...")
+        return StageResult(stage=NAME, summary=summary, data=data)
+
+    data["pointer"] = pointer.to_dict()
+    if opts.last_seen is not None:
+        seen["pointers"][f"{target.product}/{target.channel}"] = {
+            "sequence": pointer.sequence,
+            "version": pointer.version,
+            "manifest_sha256": pointer.manifest_sha256,
+            "issued_at": pointer.issued_at,
+        }
+        last_seen_file.save_last_seen(opts.last_seen, seen)
+        data["last_seen"] = str(opts.last_seen)
+    summary = (f"verified channel {target.channel} of {target.product}: {pointer.version} "
+               f"(sequence {pointer.sequence}, expires {pointer.expires_at}), {report.files} files, "
+               f"key {report.key_id[:16]}...")
+    return StageResult(stage=NAME, summary=summary, data=data)

@@ -1,4 +1,4 @@
-"""Stores: where releases live. `open_store(url, ctx)` picks the implementation.
+"""Stores: where releases live. `open_store(config, url, correlation_id)` picks one.
 
 URLs (docs/distribution.md):
 - `file://<folder>`: a local folder (relative paths: to the config file that set it,
@@ -10,50 +10,46 @@ URLs (docs/distribution.md):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from b2release.config import Config
 from b2release.errors import ConfigError
+from b2release.stores.azure import AzureStore
+from b2release.stores.azure_auth import resolve_auth
 from b2release.stores.base import AlreadyExists, BlobInfo, PreconditionFailed, Store
-
-if TYPE_CHECKING:
-    from b2release.context import Context
+from b2release.stores.local import LocalStore
 
 __all__ = ["open_store", "Store", "BlobInfo", "AlreadyExists", "PreconditionFailed", "store_url"]
 
 
-def store_url(ctx: Context, override: str | None = None) -> str:
-    return (override or ctx.config.get("store.url") or "").strip()
+def store_url(config: Config, override: str | None = None) -> str:
+    return (override or config.get("store.url") or "").strip()
 
 
-def _local_root(ctx: Context, url: str, from_override: bool) -> Path:
+def _local_root(config: Config, url: str, from_override: bool) -> Path:
     raw = url[len("file://"):]
     if not raw:
         raise ConfigError(f"store url {url!r} names no folder (e.g. file://releases or file:///srv/releases)")
     path = Path(raw).expanduser()
     if not path.is_absolute():
-        base = Path.cwd() if from_override else ctx.config.bases.get("store.url", Path.cwd())
+        base = Path.cwd() if from_override else config.bases.get("store.url", Path.cwd())
         path = base / path
     return path
 
 
-def open_store(url: str | None, ctx: Context) -> Store:
+def open_store(config: Config, url: str | None = None, correlation_id: str = "") -> Store:
     """The store for `url` (None: [store] url). Credentials are read here, from the environment."""
     from_override = url is not None
-    url = store_url(ctx, url)
+    url = store_url(config, url)
     if url.startswith("file://"):
-        from b2release.stores.local import LocalStore
-
-        return LocalStore(_local_root(ctx, url, from_override))
+        return LocalStore(_local_root(config, url, from_override))
     if url == "azure" or url.startswith("azure://"):
-        from b2release.stores.azure import AzureStore, resolve_auth
-
-        auth = resolve_auth(url, ctx.config.get("store.account_url"))
+        auth = resolve_auth(url, config.get("store.account_url"))
         return AzureStore(
             auth,
-            correlation_id=ctx.correlation_id,
-            max_concurrency=ctx.config.get("store.max_concurrency"),
-            retries=ctx.config.get("store.retries"),
-            retry_backoff=ctx.config.get("store.retry_backoff"),
-            allow_http=ctx.config.get("store.allow_http_emulator"),
+            correlation_id=correlation_id,
+            max_concurrency=config.get("store.max_concurrency"),
+            retries=config.get("store.retries"),
+            retry_backoff=config.get("store.retry_backoff"),
+            allow_http=config.get("store.allow_http_emulator"),
         )
     raise ConfigError(f"store url {url!r} is not supported: use file://<folder>, azure, or azure://<account>")

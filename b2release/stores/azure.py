@@ -1,37 +1,33 @@
-"""Azure Blob Storage store (azure-storage-blob, imported lazily inside functions).
-
-Auth, in this order (docs/distribution.md):
-- store url `azure`: AZURE_STORAGE_CONNECTION_STRING if set, else [store] account_url;
-- store url `azure://<account>`: https://<account>.blob.core.windows.net;
-- with an account URL the credential is AZURE_STORAGE_KEY (shared key), else
-  AZURE_STORAGE_SAS_TOKEN, else azure-identity's DefaultAzureCredential (managed identity,
-  workload identity, az login).
-Every secret is registered for redaction the moment it is read. Plain http endpoints
-(emulators) are refused unless [store] allow_http_emulator = true.
+"""Azure Blob Storage store (azure-storage-blob, imported lazily inside methods, so that
+`b2release --help` never loads the SDK). Credentials come from `stores.azure_auth`.
+Plain http endpoints (emulators) are refused unless [store] allow_http_emulator = true.
 """
 
 from __future__ import annotations
 
 import hashlib
 import mimetypes
+import secrets
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote, urlsplit
 
 from b2release import log
-from b2release.errors import ConfigError, InputError, RemoteError
-from b2release.fsutil import CHUNK, atomic_writer
+from b2release.errors import ConfigError, InputError, RemoteError, UsageError
+from b2release.fsutil import CHUNK
 from b2release.redact import register_secret
+from b2release.stores.azure_auth import AzureAuth
 from b2release.stores.base import (
     SHA256_METADATA,
     AlreadyExists,
     BlobInfo,
     PreconditionFailed,
     ProgressFn,
+    ReadGrant,
+    Revocation,
     Store,
 )
 
@@ -41,106 +37,9 @@ BLOCK_SIZE = 4 << 20  # chunk size of block uploads; larger files go up in paral
 COPY_TIMEOUT_S = 3600
 SOURCE_SAS_MINUTES = 60  # lifetime of the read SAS a server-side copy uses as its source
 CLOCK_SKEW = timedelta(minutes=5)
-
-
-@dataclass
-class AzureAuth:
-    """What we know about the account; secrets are registered for redaction already."""
-
-    account_url: str  # blob endpoint, e.g. https://acct.blob.core.windows.net
-    account_name: str
-    account_key: str | None = None
-    sas_token: str | None = None
-    connection_string: str | None = None
-    token_credential: Any = None
-    source: str = ""  # for messages: which variable or key supplied the account
-
-
-def parse_connection_string(conn: str) -> dict[str, str]:
-    """Key=value;... with upper-cased keys; registers the key and SAS for redaction."""
-    settings: dict[str, str] = {}
-    for part in conn.strip().rstrip(";").split(";"):
-        if not part.strip():
-            continue
-        key, sep, value = part.partition("=")
-        if not sep:
-            raise ConfigError("AZURE_STORAGE_CONNECTION_STRING is malformed (expected Key=Value;... pairs)")
-        settings[key.strip().upper()] = value.strip()
-    register_secret(settings.get("ACCOUNTKEY"))
-    register_secret(settings.get("SHAREDACCESSSIGNATURE"))
-    return settings
-
-
-def account_name_from_url(url: str) -> str:
-    """acct from https://acct.blob.core.windows.net, or from the path for emulators (IP/localhost)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if host in ("localhost",) or host.replace(".", "").isdigit() or ":" in host:
-        segment = parts.path.strip("/").split("/")[0]
-        if not segment:
-            raise ConfigError(f"account URL {url} names no account (emulators: http(s)://host:port/<account>)")
-        return segment
-    return host.split(".")[0]
-
-
-def resolve_auth(store_url: str, account_url: str) -> AzureAuth:
-    from b2release.redact import secret_from_env
-
-    if store_url.startswith("azure://"):
-        account = store_url[len("azure://"):].strip("/")
-        if not account or not account.isalnum() or account != account.lower():
-            raise ConfigError(f"store.url {store_url!r}: expected azure://<account> with a lowercase account name")
-        account_url, source = f"https://{account}.blob.core.windows.net", "store.url"
-        conn = None
-    else:
-        conn = secret_from_env("AZURE_STORAGE_CONNECTION_STRING")
-        source = "store.account_url"
-    if conn and store_url == "azure":
-        settings = parse_connection_string(conn)
-        if settings.get("USEDEVELOPMENTSTORAGE", "").lower() == "true":
-            endpoint = "http://127.0.0.1:10000/devstoreaccount1"
-            name = "devstoreaccount1"
-        else:
-            endpoint = settings.get("BLOBENDPOINT", "")
-            name = settings.get("ACCOUNTNAME", "")
-            if not endpoint:
-                if not name:
-                    raise ConfigError("AZURE_STORAGE_CONNECTION_STRING names neither BlobEndpoint nor AccountName")
-                protocol = settings.get("DEFAULTENDPOINTSPROTOCOL", "https")
-                suffix = settings.get("ENDPOINTSUFFIX", "core.windows.net")
-                endpoint = f"{protocol}://{name}.blob.{suffix}"
-            if not name:
-                name = account_name_from_url(endpoint)
-        return AzureAuth(
-            account_url=endpoint.rstrip("/"),
-            account_name=name,
-            account_key=settings.get("ACCOUNTKEY"),
-            sas_token=settings.get("SHAREDACCESSSIGNATURE"),
-            connection_string=conn,
-            source="AZURE_STORAGE_CONNECTION_STRING",
-        )
-    if not account_url:
-        raise ConfigError(
-            "no Azure storage account: set AZURE_STORAGE_CONNECTION_STRING, or [store] account_url "
-            "(B2RELEASE_STORE_ACCOUNT_URL), or use store.url azure://<account>"
-        )
-    if not urlsplit(account_url).scheme or not urlsplit(account_url).hostname:
-        raise ConfigError(f"store.account_url {account_url!r} is not a URL (e.g. https://acct.blob.core.windows.net)")
-    auth = AzureAuth(account_url=account_url.rstrip("/"), account_name=account_name_from_url(account_url),
-                     source=source)
-    auth.account_key = secret_from_env("AZURE_STORAGE_KEY")
-    if not auth.account_key:
-        sas = secret_from_env("AZURE_STORAGE_SAS_TOKEN")
-        auth.sas_token = sas.lstrip("?") if sas else None
-        register_secret(auth.sas_token)
-    if not auth.account_key and not auth.sas_token:
-        try:
-            from azure.identity import DefaultAzureCredential
-        except ImportError as exc:  # pragma: no cover - azure-identity is a dependency
-            raise ConfigError("no AZURE_STORAGE_KEY / AZURE_STORAGE_SAS_TOKEN and azure-identity is missing",
-                              hint="pip install azure-identity") from exc
-        auth.token_credential = DefaultAzureCredential()
-    return auth
+# Grants: one stored access policy per grant, named b2r-<UTC time>-<random>, never reused.
+POLICY_PREFIX = "b2r-"
+MAX_POLICIES = 5  # Azure's limit of stored access policies per container
 
 
 def _mime(path: str) -> str:
@@ -316,18 +215,6 @@ class AzureStore(Store):
             data = downloader.readall()
             return data, self._info(path, downloader.properties)
 
-    def download(self, container: str, path: str, dest: Path) -> BlobInfo:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        with self._errors(f"downloading {container}/{path}"):
-            try:
-                downloader = self._blob(container, path).download_blob(max_concurrency=self.max_concurrency)
-            except ResourceNotFoundError:
-                raise InputError(f"{container}/{path} does not exist in {self.description}") from None
-            with atomic_writer(dest) as out:
-                downloader.readinto(out)
-            return self._info(path, downloader.properties)
-
     # --- writing ---------------------------------------------------------------------------
     def create_from_file(self, container: str, path: str, source: Path, sha256: str, cache_control: str,
                          progress: ProgressFn | None = None) -> int:
@@ -437,7 +324,7 @@ class AzureStore(Store):
         return BlobInfo(path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
                         etag=result.get("etag", ""), cache_control=cache_control)
 
-    # --- URLs, SAS and stored access policies (used by b2release.access) --------------------
+    # --- URLs, grants (SAS bound to stored access policies) ------------------------------
     def blob_url(self, container: str, path: str) -> str:
         return f"{self.auth.account_url}/{container}/{quote(path)}"
 
@@ -469,13 +356,67 @@ class AzureStore(Store):
         with self._errors(f"setting the access policies of {container}"):
             self.service.get_container_client(container).set_container_access_policy(signed_identifiers=policies)
 
-    def container_sas(self, container: str, policy_id: str) -> str:
-        """An https-only container SAS whose permission, start and expiry all come from
-        the stored access policy `policy_id` (so deleting the policy kills the SAS)."""
-        from azure.storage.blob import generate_container_sas
+    def require_grants(self, command: str) -> None:
+        """Grants are https-only and need the account key: refuse before any other work."""
+        if not self.https:
+            raise ConfigError(f"grants are https-only, but {self.description} is plain http (an emulator)")
+        self.require_account_key(command)
 
+    def grant_read(self, container: str, start: datetime, expiry: datetime) -> ReadGrant:
+        """A new stored access policy (read, start..expiry) and an https-only SAS naming only it.
+
+        Expired b2release policies are dropped first; when five live policies remain
+        (b2release's or other tools', which are left alone) this refuses and says when
+        the next slot frees up.
+        """
+        from azure.storage.blob import AccessPolicy, ContainerSasPermissions, generate_container_sas
+
+        self.require_grants("grant")
         key = self.require_account_key("grant")
+        policies = self.get_policies(container)  # InputError if the container is missing
+        now = datetime.now(timezone.utc)
+        dropped = [p for p, policy in policies.items() if p.startswith(POLICY_PREFIX) and (_expiry(policy) or now) <= now]
+        for policy_id in dropped:
+            del policies[policy_id]
+        if len(policies) >= MAX_POLICIES:
+            live = sorted(filter(None, (_expiry(p) for p in policies.values())))
+            when = f"; the next expires at {live[0]:%Y-%m-%dT%H:%M:%SZ}" if live else ""
+            raise UsageError(
+                f"{container} already has {len(policies)} live stored access policies, Azure's limit{when}; "
+                "revoke the tenant's grants to end all of them"
+            )
+        policy_id = new_policy_id(start + CLOCK_SKEW)
+        policies[policy_id] = AccessPolicy(permission=ContainerSasPermissions(read=True), start=start, expiry=expiry)
+        self.set_policies(container, policies)
+        # Permission, start and expiry all come from the policy: deleting it kills the SAS.
         sas = generate_container_sas(self.auth.account_name, container, account_key=key, policy_id=policy_id,
                                      protocol="https")
         register_secret(sas)
-        return sas
+        return ReadGrant(container=container, policy_id=policy_id, query=sas, dropped=sorted(dropped))
+
+    def revoke_grants(self, container: str) -> Revocation:
+        """Delete the b2release policies of a container: every grant bound to them stops working."""
+        self.require_account_key("revoke")
+        policies = self.get_policies(container)
+        removed = sorted(p for p in policies if p.startswith(POLICY_PREFIX))
+        kept = {p: v for p, v in policies.items() if not p.startswith(POLICY_PREFIX)}
+        if removed:
+            self.set_policies(container, kept)
+        return Revocation(container=container, removed=removed, kept=sorted(kept))
+
+
+def _expiry(policy: Any) -> datetime | None:
+    """A stored policy's expiry as an aware datetime (the SDK may give a string)."""
+    value = getattr(policy, "expiry", None)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def new_policy_id(at: datetime) -> str:
+    return POLICY_PREFIX + at.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)

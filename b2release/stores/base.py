@@ -6,8 +6,8 @@ holding blobs addressed by a '/'-separated path. b2release uses one layout per c
     <product>/<version>/<files>              immutable: create-only, sha256 in metadata
     <product>/channels/<channel>.json(.sig)  mutable: the signed channel pointer
 
-Everything above the store (upload, grant, and later rollback / promote) talks to this
-interface only; SDKs are imported inside the implementations, lazily.
+Everything above the store (upload, rollback, promote, refresh, grant, revoke) talks to
+this interface only; SDKs are imported inside the implementations, lazily.
 
 Contract for implementers:
 - `create_from_file` and `copy_within` are create-only: if the destination exists they
@@ -19,6 +19,8 @@ Contract for implementers:
 - `write_bytes` is for small mutable blobs (pointers). `if_match` (an etag from `stat` /
   `read_bytes`) makes it a compare-and-swap; `if_none_match=True` means "only if absent".
   A failed condition raises `PreconditionFailed` and changes nothing.
+- `grant_read` / `revoke_grants`: a read-only, expiring, revocable grant on a container
+  (Azure: a SAS bound to a stored access policy). A store without grants refuses both.
 - Errors the user can act on are `b2release.errors` classes (RemoteError for service
   failures) with one-line messages that never contain credentials.
 """
@@ -27,8 +29,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
+
+from b2release.errors import UsageError
 
 # Versioned files never change, so caches may keep them for a year.
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -57,6 +62,23 @@ class BlobInfo:
 
     def to_dict(self) -> dict:
         return {"path": self.path, "size": self.size, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class ReadGrant:
+    """A read grant on one container: `query` is the secret to append to its URLs."""
+
+    container: str
+    policy_id: str
+    query: str
+    dropped: list[str]  # expired grants removed to make room
+
+
+@dataclass(frozen=True)
+class Revocation:
+    container: str
+    removed: list[str]  # b2release grants that stopped working
+    kept: list[str]  # other policies on the container, left alone
 
 
 class Store(ABC):
@@ -91,10 +113,6 @@ class Store(ABC):
     def read_bytes(self, container: str, path: str, max_size: int = 1 << 20) -> tuple[bytes, BlobInfo] | None:
         """A small blob's bytes and info, or None if absent. Larger than max_size: RemoteError."""
 
-    @abstractmethod
-    def download(self, container: str, path: str, dest: Path) -> BlobInfo:
-        """Stream a blob to `dest` (atomically); InputError if absent."""
-
     # --- writing ---------------------------------------------------------------------------
     @abstractmethod
     def create_from_file(self, container: str, path: str, source: Path, sha256: str, cache_control: str,
@@ -113,6 +131,30 @@ class Store(ABC):
     def write_bytes(self, container: str, path: str, data: bytes, cache_control: str, *,
                     if_match: str | None = None, if_none_match: bool = False) -> BlobInfo:
         """Write a small mutable blob, optionally conditionally (see module docstring)."""
+
+    # --- grants ---------------------------------------------------------------------------
+    def blob_url(self, container: str, path: str) -> str:
+        """Where a client downloads a blob (no credential in it)."""
+        raise UsageError(f"{self.description} has no download URLs")
+
+    def container_url(self, container: str) -> str:
+        raise UsageError(f"{self.description} has no download URLs")
+
+    def require_grants(self, command: str) -> None:
+        """Refuse (before any other work) a grant command on a store without grants."""
+        if not self.supports_grants:
+            raise UsageError(
+                f"{command} needs an Azure store, but the store is {self.description}: a local folder has no SAS "
+                "or access policies (share it by other means, e.g. a file server's permissions)"
+            )
+
+    def grant_read(self, container: str, start: datetime, expiry: datetime) -> ReadGrant:
+        self.require_grants("grant")
+        raise NotImplementedError  # pragma: no cover - a store with grants overrides this
+
+    def revoke_grants(self, container: str) -> Revocation:
+        self.require_grants("revoke")
+        raise NotImplementedError  # pragma: no cover - a store with grants overrides this
 
     def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
         """Release connections; the store is not used afterwards."""

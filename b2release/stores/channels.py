@@ -1,7 +1,7 @@
 """Release-level operations on a store: versions and signed channel pointers.
 
-Shared by `upload` and by `rollback` / `promote` (which write a pointer without
-re-uploading anything). All of them keep to the layout in stores/base.py:
+Shared by upload, rollback, promote and refresh (through b2release.repoint) and grant.
+All of them keep to the layout in stores/base.py:
 
     <product>/<version>/<files>              (SHA256SUMS is written last in each container)
     <product>/channels/<channel>.json        (pointer, canonical JSON, formats.pointer)
@@ -11,10 +11,12 @@ re-uploading anything). All of them keep to the layout in stores/base.py:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from hashlib import sha256
 
 from b2release import log
 from b2release.errors import CheckFailed, VerificationError
 from b2release.formats import checksums
+from b2release.formats import manifest as manifest_fmt
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.manifest import CHECKSUMS_NAME, MANIFEST_NAME
 from b2release.formats.signature import PublicKey, SigningKey
@@ -74,11 +76,6 @@ def read_channel(store: Store, container: str, product: str, channel: str,
     return state
 
 
-def list_version(store: Store, container: str, product: str, version: str) -> list[BlobInfo]:
-    """The files of one version in one container (paths relative to the container)."""
-    return store.list(container, version_prefix(product, version))
-
-
 def verify_version(store: Store, container: str, product: str, version: str,
                    manifest_sha256: str | None = None) -> list[BlobInfo]:
     """Check that a version is complete in a container, without downloading payloads.
@@ -118,10 +115,6 @@ def verify_release(store: Store, container: str, product: str, version: str, pub
     verify with the release key, and it must describe `product` `version`. Only the
     small manifest and signature are downloaded. Raises CheckFailed / VerificationError.
     """
-    from hashlib import sha256
-
-    from b2release.formats import manifest as manifest_fmt
-
     prefix = version_prefix(product, version)
     where = f"{container}/{prefix}"
     blobs = {b.path: b for b in verify_version(store, container, product, version, manifest_sha256)}
@@ -170,20 +163,3 @@ def write_channel(store: Store, container: str, pointer: pointer_fmt.Pointer, ke
     store.write_bytes(container, signature_path(path), signature, cache_control)
     logger.info("%s/%s -> %s %s (sequence %d)", container, path, pointer.product, pointer.version, pointer.sequence)
     return [path, signature_path(path)]
-
-
-def record_purge(state, written: list[tuple[str, str]]) -> None:
-    """Queue mutable paths for the purge stage (deduplicated) and save state.json."""
-    queued = {(p.get("container"), p.get("path")) for p in state.pending_purge}
-    for container, path in written:
-        if (container, path) not in queued:
-            state.pending_purge.append({"container": container, "path": path})
-            queued.add((container, path))
-    state.save()
-
-
-__all__ = [
-    "ChannelState", "read_channel", "list_version", "verify_version", "verify_release", "write_channel",
-    "record_purge",
-    "version_prefix", "signature_path",
-]

@@ -13,9 +13,9 @@ import os
 import shutil
 from pathlib import Path
 
-from b2release.errors import InputError, RemoteError, UsageError
+from b2release.errors import RemoteError, UsageError
 from b2release.formats.names import entry_path_problem
-from b2release.fsutil import CHUNK, atomic_writer, sha256_file, temp_path_beside
+from b2release.fsutil import CHUNK, atomic_writer, sha256_bytes, sha256_file, temp_path_beside
 from b2release.stores.base import AlreadyExists, BlobInfo, PreconditionFailed, ProgressFn, Store
 from b2release.stores.tenants import validate_container_name
 
@@ -90,18 +90,8 @@ class LocalStore(Store):
         if file.stat().st_size > max_size:
             raise RemoteError(f"{file} is larger than {max_size} bytes; refusing to read it into memory")
         data = file.read_bytes()
-        from b2release.fsutil import sha256_bytes
-
         digest = sha256_bytes(data)
         return data, BlobInfo(path=path, size=len(data), sha256=digest, etag=digest)
-
-    def download(self, container: str, path: str, dest: Path) -> BlobInfo:
-        file = self._file(container, path)
-        if not file.is_file():
-            raise InputError(f"{self.description}/{container}/{path} does not exist")
-        with open(file, "rb") as src, atomic_writer(dest) as out:
-            shutil.copyfileobj(src, out, CHUNK)
-        return self._info(container, path, file)
 
     # --- writing ---------------------------------------------------------------------------
     def _create_only(self, dest: Path, fill) -> int:
@@ -188,8 +178,6 @@ class LocalStore(Store):
                     out.write(data)
             except OSError as exc:
                 raise RemoteError(f"cannot write {dest}: {exc.strerror}") from exc
-        from b2release.fsutil import sha256_bytes
-
         digest = sha256_bytes(data)
         return BlobInfo(path=path, size=len(data), sha256=digest, etag=digest, cache_control=cache_control)
 

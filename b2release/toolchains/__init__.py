@@ -109,6 +109,10 @@ class Toolchain:
     def tool_version(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def env(self) -> dict[str, str]:
+        """Variables the tool needs beyond the allowlist of b2release.process."""
+        return {}
+
     def reference_dirs(self) -> list[Path]:
         """Folders of framework reference assemblies / GAC: never part of the output."""
         return []

@@ -12,10 +12,12 @@ import os
 import re
 import shutil
 import sys
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from b2release.errors import InputError, ToolMissingError, UsageError
+from b2release.process import query
 
 TOOLS = ("msbuild", "dotnet", "xbuild")
 PROJECT_SUFFIXES = (".csproj", ".vbproj", ".fsproj", ".proj")
@@ -77,8 +79,6 @@ def _local(tag: str) -> str:
 
 
 def inspect_project(path: Path) -> ProjectFile:
-    import xml.etree.ElementTree as ET
-
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
@@ -176,8 +176,6 @@ def inspect(entry: Path) -> BuildInput:
 
 
 def _project_references(path: Path) -> list[Path]:
-    import xml.etree.ElementTree as ET
-
     refs = []
     for el in ET.parse(path).getroot().iter():
         if _local(el.tag) == "ProjectReference" and el.get("Include") and "$(" not in el.get("Include", ""):
@@ -208,9 +206,7 @@ def _vswhere_msbuild() -> str | None:
     vswhere = Path(base) / "Microsoft Visual Studio" / "Installer" / "vswhere.exe"
     if not vswhere.is_file():
         return None
-    from b2release.toolchains.process import capture
-
-    out = capture([str(vswhere), "-latest", "-products", "*", "-requires", "Microsoft.Component.MSBuild",
+    out = query([str(vswhere), "-latest", "-products", "*", "-requires", "Microsoft.Component.MSBuild",
                    "-find", r"MSBuild\**\Bin\MSBuild.exe"])
     if not out:
         return None

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from b2release.toolchains import BuildSpec, Toolchain
-from b2release.toolchains.process import capture
+from b2release.process import query, tool_env
+from b2release.toolchains import BuildSpec, Toolchain, property_arg
 
 
 class Dotnet(Toolchain):
@@ -15,7 +15,6 @@ class Dotnet(Toolchain):
                 "-v:minimal", "-nodeReuse:false"]
         # Configuration goes through -c; the rest as MSBuild properties.
         props = [(k, v) for k, v in self.common_properties(spec) if k != "Configuration"] + spec.properties
-        from b2release.toolchains import property_arg
 
         return argv + [property_arg(self.property_prefix, k, v) for k, v in props]
 
@@ -28,5 +27,5 @@ class Dotnet(Toolchain):
         }
 
     def tool_version(self) -> str:
-        out = capture([self.executable, "--version"])
+        out = query([self.executable, "--version"], env=tool_env(self.env()))
         return out.strip().splitlines()[-1].strip() if out and out.strip() else "unknown"

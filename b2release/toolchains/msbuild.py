@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
+from b2release.process import query
 from b2release.toolchains import BuildSpec, Toolchain
-from b2release.toolchains.process import capture
 
 _VERSION = re.compile(r"(\d+\.\d+\.\d+(?:\.\d+)?)\s*$")
 
@@ -25,7 +27,7 @@ class MSBuild(Toolchain):
         return {"MSBUILDDISABLENODEREUSE": "1"}
 
     def tool_version(self) -> str:
-        out = capture([self.executable, "-version", "-nologo"])
+        out = query([self.executable, "-version", "-nologo"])
         if out:
             for line in reversed(out.strip().splitlines()):
                 m = _VERSION.search(line.strip())
@@ -33,10 +35,7 @@ class MSBuild(Toolchain):
                     return m.group(1)
         return "unknown"
 
-    def reference_dirs(self) -> list:
-        import os
-        from pathlib import Path
-
+    def reference_dirs(self) -> list[Path]:
         dirs = []
         pf86 = os.environ.get("ProgramFiles(x86)")
         if pf86:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from b2release.process import query
 from b2release.toolchains import BuildSpec, Toolchain, path_map_value
-from b2release.toolchains.process import capture
 
 _MONO_VERSION = re.compile(r"Mono,? (?:JIT compiler )?[Vv]ersion (\S+)")
 _ENGINE_VERSION = re.compile(r"XBuild Engine Version (\S+)")
@@ -35,11 +35,8 @@ class XBuild(Toolchain):
         extra = [("CompilerResponseFile", str(spec.response_file))] if spec.response_file else []
         return argv + self.property_args(spec, extra)
 
-    def env(self) -> dict[str, str]:
-        return {}
-
     def tool_version(self) -> str:
-        out = capture([self.executable, "/version", "/nologo"]) or ""
+        out = query([self.executable, "/version", "/nologo"]) or ""
         engine = _ENGINE_VERSION.search(out)
         mono = _MONO_VERSION.search(out)
         if engine and mono:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from b2release.cdn.cloudflare import CloudflareProvider, backoff_delay, check_api_base, parse_retry_after
+from b2release.cdn.cloudflare import CloudflareProvider, check_api_base
 from b2release.errors import ConfigError, RemoteError
+from b2release.http import backoff_delay, parse_retry_after
 from tests.fixtures.cloudflare import FAKE_TOKEN, FAKE_ZONE_ID
 
 
@@ -97,15 +98,15 @@ def test_a_timeout_is_retried(fake_cloudflare, no_sleep, monkeypatch):
     import requests
 
     calls = {"n": 0}
-    real_post = requests.Session.post
+    real_request = requests.Session.request
 
-    def flaky_post(self, *args, **kwargs):
+    def flaky_request(self, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise requests.ReadTimeout("read timed out")
-        return real_post(self, *args, **kwargs)
+        return real_request(self, *args, **kwargs)
 
-    monkeypatch.setattr(requests.Session, "post", flaky_post)
+    monkeypatch.setattr(requests.Session, "request", flaky_request)
     report = provider(fake_cloudflare).purge(urls(1))
     assert report.retries == 1 and no_sleep == [1.0]
     assert fake_cloudflare.purged == [urls(1)]

@@ -1,8 +1,8 @@
 import pytest
 
-from b2release import keys
 from b2release.errors import KeyFileError, VerificationError
 from b2release.formats.signature import load_public_key, load_signing_key
+from b2release.stages import keys
 
 
 @pytest.mark.parametrize("algorithm", ["ecdsa-p256", "ed25519"])

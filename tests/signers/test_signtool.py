@@ -30,7 +30,7 @@ if "/f" in args:
     record["pfx_mode"] = oct(os.stat(pfx).st_mode & 0o777)
 with open({log!r}, "a") as fh:
     fh.write(json.dumps(record) + "\\n")
-if os.environ.get("FAKE_SIGNTOOL_FAIL"):
+if os.path.exists({log!r} + ".fail"):  # tools see an allowlisted environment: the knob is a file
     print("SignTool Error: No certificates were found that met all the given criteria.")
     sys.exit(1)
 with open(args[-1], "ab") as fh:
@@ -104,7 +104,7 @@ def test_one_time_pfx_holds_the_checked_key(dev_keys):
 
 
 def test_signtool_failure_is_a_tool_error(tmp_path, fake_signtool, dev_keys, monkeypatch):
-    monkeypatch.setenv("FAKE_SIGNTOOL_FAIL", "1")
+    Path(f"{fake_signtool[1]}.fail").write_text("1")
     src = tmp_path / "a.dll"
     src.write_bytes(b"MZ")
     with pytest.raises(ToolError, match="signtool could not sign a.dll: SignTool Error: No certificates"):

@@ -1,16 +1,19 @@
 import json
+from types import SimpleNamespace
 
 import pytest
 
 from b2release import stages
-from b2release.errors import UsageError
-from b2release.stages import Skip, StageResult
+from b2release.artifacts import ScanRecord
+from b2release.config import Config
+from b2release.context import Context
+from b2release.errors import ToolError, UsageError
+from b2release.stages import Skip, StageResult, runner
 from tests.conftest import assert_user_error
 
 
-def test_select_honours_from_to_skip(monkeypatch):
-    monkeypatch.setattr(stages, "PIPELINE", ["build", "scan", "sign", "package", "upload", "purge"])
-    assert stages.select(None, None, []) == ["build", "scan", "sign", "package", "upload", "purge"]
+def test_select_honours_from_to_skip():
+    assert stages.select(None, None, []) == stages.PIPELINE
     assert stages.select("sign", "upload", ["package"]) == ["sign", "upload"]
     with pytest.raises(UsageError, match="unknown stage 'deploy'"):
         stages.select("deploy", None, [])
@@ -18,35 +21,44 @@ def test_select_honours_from_to_skip(monkeypatch):
         stages.select("upload", "build", [])
 
 
-def test_unavailable_stage(monkeypatch):
-    monkeypatch.setattr(stages, "PIPELINE", ["package"])
-    with pytest.raises(UsageError, match="not available"):
-        stages.select("build", None, [])
+def fake_modules(monkeypatch, **bodies):
+    """Replace command modules by name with fakes whose run() is the given body."""
+    modules = {name: SimpleNamespace(run=lambda ctx, options=None, body=body: body()) for name, body in bodies.items()}
+    monkeypatch.setattr(runner, "load", lambda name: modules[name])
 
 
-def test_execute_records_ok_skip_and_failure(tmp_path):
-    from b2release.config import Config
-    from b2release.context import Context
-    from b2release.errors import ToolError
-
-    ctx = Context(config=Config(), work_dir=tmp_path)
-    stages.execute(ctx, "scan", lambda: StageResult(stage="scan", state_data={"x": 1}))
-
+def test_runner_records_ok_skip_and_failure(tmp_path, monkeypatch):
     def skip():
         raise Skip("cdn.provider is none")
-
-    result = stages.execute(ctx, "purge", skip)
-    assert result.status == "skipped" and result.reason == "cdn.provider is none"
 
     def fail():
         raise ToolError("xbuild exited 1")
 
+    fake_modules(monkeypatch, scan=lambda: StageResult(stage="scan", record=ScanRecord(result="pass")),
+                 purge=skip, build=fail)
+    ctx = Context(config=Config(), work_dir=tmp_path)
+    runner.run_command(ctx, "scan")
+    result = runner.run_command(ctx, "purge")
+    assert result.status == "skipped" and result.reason == "cdn.provider is none"
     with pytest.raises(ToolError):
-        stages.execute(ctx, "build", fail)
+        runner.run_command(ctx, "build")
     doc = json.loads((tmp_path / "state.json").read_text())
-    assert doc["runs"]["scan"]["status"] == "ok" and doc["runs"]["scan"]["data"] == {"x": 1}
+    assert doc["runs"]["scan"]["status"] == "ok" and doc["runs"]["scan"]["data"]["result"] == "pass"
     assert doc["runs"]["purge"]["status"] == "skipped"
     assert doc["runs"]["build"] == {**doc["runs"]["build"], "status": "failed", "reason": "xbuild exited 1"}
+
+
+def test_a_chained_stage_that_fails_fails_the_command(tmp_path, monkeypatch):
+    def purge():
+        raise ToolError("CDN unreachable")
+
+    fake_modules(monkeypatch, rollback=lambda: StageResult(stage="rollback", then=["purge"], done="pointers moved"),
+                 purge=purge)
+    ctx = Context(config=Config(), work_dir=tmp_path)
+    with pytest.raises(ToolError, match="rollback: pointers moved, but the purge stage failed: CDN unreachable"):
+        runner.run_command(ctx, "rollback")
+    runs = json.loads((tmp_path / "state.json").read_text())["runs"]
+    assert runs["purge"]["status"] == "failed" and runs["rollback"]["status"] == "failed"
 
 
 def _release_config(tmp_path, dev_keys, sample_input):
@@ -73,7 +85,7 @@ def test_release_runs_stages_in_order_and_names_the_failing_one(cli, tmp_path, d
 
     modules = {"build": FakeModule("build"), "scan": FakeModule("scan", fail=True), "package": FakeModule("package")}
     monkeypatch.setattr(stages, "PIPELINE", ["build", "scan", "package"])
-    monkeypatch.setattr(stages, "load", lambda name: modules[name])
+    monkeypatch.setattr(runner, "load", lambda name: modules[name])
     r = cli("--work-dir", tmp_path / "d", "--json", "release", "--version", "1.0.0")
     assert calls == ["build", "scan"]  # stopped at the first failure
     assert_user_error(r, 2, "release stopped at stage scan", "scan went wrong")

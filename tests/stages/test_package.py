@@ -109,7 +109,7 @@ def test_auditing_doc_commands_pass_then_fail_after_one_byte_change(cli, tmp_pat
 
 
 def test_ed25519_package_verifies_with_openssl_pkeyutl(cli, tmp_path, sample_input):
-    from b2release import keys
+    from b2release.stages import keys
 
     keys.generate(tmp_path / "k", "ed25519")
     work = package_dir(cli, tmp_path, tmp_path / "k", sample_input)

@@ -225,7 +225,7 @@ def test_concurrent_pointer_change_is_not_overwritten(file_backend, releaser, tm
             store.write_bytes(container, POINTER, state.raw + b"\n", "public, max-age=60")
         return state
 
-    monkeypatch.setattr(channels, "read_channel", read_then_race)
+    monkeypatch.setattr("b2release.stages.rollback.read_channel", read_then_race)
     work = tmp_path / "rb"
     result = rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *tenant_args(file_backend),
                       json_output=False)

@@ -8,25 +8,24 @@ import pytest
 
 from b2release import config as config_mod
 from b2release import redact
-from b2release.context import Context
 from b2release.errors import ConfigError
 from b2release.stores import open_store
-from b2release.stores.azure import account_name_from_url, parse_connection_string, resolve_auth
+from b2release.stores.azure_auth import account_name_from_url, parse_connection_string, resolve_auth
 
 
-def ctx_for(tmp_path: Path, toml: str = "") -> Context:
+def config_for(tmp_path: Path, toml: str = "") -> config_mod.Config:
     path = None
     if toml:
         path = tmp_path / "b2release.toml"
         path.write_text(toml, encoding="utf-8")
-    return Context(config=config_mod.load(path), work_dir=tmp_path / "dist")
+    return config_mod.load(path)
 
 
 def test_file_url_relative_to_the_config_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path.parent)
-    store = open_store(None, ctx_for(tmp_path, '[store]\nurl = "file://mirror"\n'))
+    store = open_store(config_for(tmp_path, '[store]\nurl = "file://mirror"\n'))
     assert store.kind == "file" and store.root == tmp_path / "mirror"
-    override = open_store("file://elsewhere", ctx_for(tmp_path))
+    override = open_store(config_for(tmp_path), "file://elsewhere")
     assert override.root == tmp_path.parent / "elsewhere"
 
 
@@ -56,8 +55,8 @@ def test_account_url_forms(monkeypatch):
 def test_http_endpoint_needs_the_emulator_switch(tmp_path, monkeypatch):
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true")
     with pytest.raises(ConfigError, match="allow_http_emulator"):
-        open_store("azure", ctx_for(tmp_path))
+        open_store(config_for(tmp_path), "azure")
     monkeypatch.setenv("B2RELEASE_STORE_ALLOW_HTTP_EMULATOR", "true")
-    store = open_store("azure", ctx_for(tmp_path))
+    store = open_store(config_for(tmp_path), "azure")
     assert store.kind == "azure" and not store.https
     store.close()

@@ -1,7 +1,8 @@
-"""`keys generate`: a development release key pair and a self-signed code-signing certificate.
+"""keys generate: a development release key pair and a self-signed code-signing certificate.
 
 For development and demos only: production release keys live in an HSM or a vault and
 production code-signing certificates come from a CA. Private files are created 0600.
+It writes only the key folder: no state.json.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from b2release.context import Context
 from b2release.errors import InputError, UsageError
-from b2release.formats.signature import ALGORITHMS, PASSPHRASE_ENV, key_id_of
+from b2release.formats.signature import ALGORITHMS, key_id_of
 from b2release.fsutil import atomic_write_bytes
-from b2release.redact import secret_from_env
+from b2release.redact import KEY_PASSPHRASE_ENV, PFX_PASSWORD_ENV, secret_from_env
+from b2release.stages import StageResult
 
-PFX_PASSWORD_ENV = "B2RELEASE_PFX_PASSWORD"
+NAME = "keys"
+RECORDED = False
 FILES = {
     "release-signing.key": 0o600,
     "release-signing.pub": 0o644,
@@ -26,6 +30,13 @@ FILES = {
 }
 CODESIGN_SUBJECT = "b2release development code signing"
 CODESIGN_DAYS = 730
+
+
+@dataclass
+class Options:
+    out: Path = Path("keys")
+    algorithm: str = "ecdsa-p256"
+    force: bool = False
 
 
 @dataclass
@@ -110,7 +121,7 @@ def generate(out: Path, algorithm: str = "ecdsa-p256", force: bool = False) -> G
     if existing and not force:
         raise InputError(f"{out} already holds {', '.join(existing)}; refusing to overwrite (use --force)")
 
-    passphrase = secret_from_env(PASSPHRASE_ENV)
+    passphrase = secret_from_env(KEY_PASSPHRASE_ENV)
     pfx_password = secret_from_env(PFX_PASSWORD_ENV)
 
     private = ed25519.Ed25519PrivateKey.generate() if algorithm == "ed25519" else ec.generate_private_key(ec.SECP256R1())
@@ -148,4 +159,15 @@ def generate(out: Path, algorithm: str = "ecdsa-p256", force: bool = False) -> G
         files={name: str(out / name) for name in FILES},
         cert_fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
         encrypted=bool(passphrase),
+    )
+
+
+def run(ctx: Context, options: Options | None = None) -> StageResult:
+    opts = options or Options()
+    generated = generate(opts.out, opts.algorithm, opts.force)
+    return StageResult(
+        stage=NAME,
+        summary=(f"generated {generated.algorithm} release key {generated.key_id[:16]}... and a dev code-signing "
+                 f"certificate in {opts.out}"),
+        data=generated.to_dict(),
     )

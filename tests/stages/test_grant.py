@@ -7,9 +7,10 @@ import time
 import pytest
 import requests
 
-from b2release import access
 from b2release import config as config_mod
 from b2release.context import Context
+from b2release.stages import grant as grant_stage
+from b2release.stores.azure import MAX_POLICIES, POLICY_PREFIX
 from tests.conftest import assert_user_error
 from tests.fixtures.releases import PRODUCT, state_text, tenant_args
 
@@ -42,7 +43,7 @@ def test_grant_downloads_own_package_and_nothing_else(released, releaser):
     assert url.startswith("https://") and f"/tenant-{a}/{PRODUCT}/1.0.0/{PRODUCT}-1.0.0.zip?" in url
     query = url.split("?", 1)[1]
     assert "spr=https" in query and f"si={doc['policy_id']}" in query and "sp=" not in query
-    assert doc["policy_id"].startswith(access.POLICY_PREFIX) and doc["version"] == "1.0.0"
+    assert doc["policy_id"].startswith(POLICY_PREFIX) and doc["version"] == "1.0.0"
 
     response = get(url, backend)
     assert response.status_code == 200
@@ -111,12 +112,12 @@ def _ctx(work):
 def test_expired_grant_is_refused_and_its_slot_rotates(released, releaser):
     backend, work = released
     tenant = backend.tenants[0]
-    old = access.grant(_ctx(work), tenant, expires="1h", now=time.time() - 3 * 3600)
-    assert get(old.url, backend).status_code == 403
-    live = [grant(releaser, work, "--tenant", tenant).json() for _ in range(access.MAX_POLICIES)]
+    old = grant_stage.run(_ctx(work), grant_stage.Options(tenant, expires="1h", now=time.time() - 3 * 3600))
+    assert get(old.secret_data["url"], backend).status_code == 403
+    live = [grant(releaser, work, "--tenant", tenant).json() for _ in range(MAX_POLICIES)]
     with backend.open() as store:
         ids = set(store.get_policies(f"tenant-{tenant}"))
-    assert old.policy_id not in ids  # the expired policy made room
+    assert old.data["policy_id"] not in ids  # the expired policy made room
     assert ids == {g["policy_id"] for g in live}
     full = releaser.cli("--work-dir", work, "grant", "--tenant", tenant)
     assert_user_error(full, 2, "already has 5 live stored access policies", "next expires at", "revoke")

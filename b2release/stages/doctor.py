@@ -1,7 +1,8 @@
-"""`doctor`: is this machine ready to release? Tools, keys, config, work dir, services.
+"""doctor: is this machine ready to release? Tools, keys, config, work dir, services.
 
 Each check returns a `Check` (ok / warn / fail / skip with a detail line); the command
-exits 1 when any check fails. Checks never print or return a secret.
+prints them as a table and exits 1 when any check fails. Checks never print or return a
+secret. It only reads: no state.json is written.
 """
 
 from __future__ import annotations
@@ -13,9 +14,23 @@ import tempfile
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from b2release import __version__
+from b2release import __version__, cdn
 from b2release.context import Context
-from b2release.errors import B2ReleaseError
+from b2release.errors import B2ReleaseError, CheckFailed
+from b2release.formats.signature import load_public_key, load_signing_key
+from b2release.redact import KEY_PASSPHRASE_ENV, PFX_PASSWORD_ENV, secret_from_env
+from b2release.signers.certs import load_material
+from b2release.stages import StageResult
+from b2release.stores import open_store
+from b2release.stores.tenants import tenant_container
+
+NAME = "doctor"
+RECORDED = False
+
+
+@dataclass
+class Options:
+    pass
 
 
 @dataclass
@@ -61,8 +76,6 @@ def _tools(ctx: Context) -> list[Check]:
 
 
 def _keys(ctx: Context) -> list[Check]:
-    from b2release.formats.signature import load_public_key, load_signing_key
-
     checks = []
     signing = public = None
     for key, loader in (("release.signing_key", load_signing_key), ("release.public_key", load_public_key)):
@@ -102,9 +115,6 @@ def _work_dir(ctx: Context) -> list[Check]:
 
 def _codesign(ctx: Context) -> list[Check]:
     """The Authenticode certificate: readable, key matches, valid now, codeSigning EKU."""
-    from b2release.redact import secret_from_env
-    from b2release.signers.certs import KEY_PASSPHRASE_ENV, PFX_PASSWORD_ENV, load_material
-
     cert, key, pfx = (ctx.config.path(f"sign.{k}") for k in ("cert", "key", "pfx"))
     if cert is None and key is None and pfx is None:
         status = "fail" if ctx.config.get("sign.required") else "warn"
@@ -119,11 +129,9 @@ def _codesign(ctx: Context) -> list[Check]:
 
 def _store(ctx: Context) -> list[Check]:
     """The store answers (Azure: a real request; file://: the folder is writable)."""
-    from b2release.stores import open_store
-
     container = ctx.config.get("store.release_container")
     try:
-        with open_store(None, ctx) as store:
+        with open_store(ctx.config, None, ctx.correlation_id) as store:
             exists = store.container_exists(container)
             detail = f"{store.description}: release container {container} " + ("exists" if exists else "not created yet")
     except B2ReleaseError as exc:
@@ -131,8 +139,6 @@ def _store(ctx: Context) -> list[Check]:
     tenants = ctx.config.get("store.tenants")
     checks = [Check("store", "connect", "ok", detail)]
     if tenants:
-        from b2release.stores.tenants import tenant_container
-
         try:
             names = [tenant_container(t) for t in tenants]
             checks.append(Check("store", "tenants", "ok", ", ".join(names)))
@@ -143,13 +149,11 @@ def _store(ctx: Context) -> list[Check]:
 
 def _cdn(ctx: Context) -> list[Check]:
     """CDN settings and credentials are complete (no purge request is sent)."""
-    from b2release.cdn import make_provider, provider_name
-
-    name = provider_name(ctx.config)
+    name = cdn.provider_name(ctx.config)
     if name == "none":
         return [Check("cdn", "provider", "skip", "cdn.provider is none: nothing to purge")]
     try:
-        make_provider(ctx.config)
+        cdn.make_provider(ctx.config)
     except B2ReleaseError as exc:
         return [Check("cdn", name, "fail", exc.message)]
     return [Check("cdn", name, "ok", f"zone {ctx.config.get('cdn.zone_id')}, base URL {ctx.config.get('cdn.base_url')}")]
@@ -159,7 +163,7 @@ def _cdn(ctx: Context) -> list[Check]:
 CHECKS: list[CheckFn] = [_python, _config, _tools, _keys, _codesign, _work_dir, _store, _cdn]
 
 
-def run(ctx: Context, checks: list[CheckFn] | None = None) -> list[Check]:
+def run_checks(ctx: Context, checks: list[CheckFn] | None = None) -> list[Check]:
     results: list[Check] = []
     for fn in checks or CHECKS:
         try:
@@ -172,3 +176,26 @@ def run(ctx: Context, checks: list[CheckFn] | None = None) -> list[Check]:
 def to_dict(results: list[Check]) -> dict:
     return {"ok": not any(c.status == "fail" for c in results), "checks": [asdict(c) for c in results]}
 
+
+
+def _render(ctx: Context, results: list[Check]) -> None:
+    from rich.table import Table
+
+    table = Table("area", "check", "status", "detail", show_lines=False)
+    colours = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+    for c in results:
+        table.add_row(c.area, c.name, f"[{colours[c.status]}]{c.status}[/]", c.detail)
+    ctx.console.print(table)
+
+
+def run(ctx: Context, options: Options | None = None) -> StageResult:
+    results = run_checks(ctx)
+    if not ctx.json_output and ctx.verbosity >= 0:
+        _render(ctx, results)
+    failed = [c for c in results if c.status == "fail"]
+    if failed:
+        raise CheckFailed(
+            f"doctor: {len(failed)} check(s) failed: " + "; ".join(f"{c.area} {c.name}: {c.detail}" for c in failed),
+            details=to_dict(results),
+        )
+    return StageResult(stage=NAME, summary=f"doctor: {len(results)} checks, none failed", data=to_dict(results))

@@ -212,7 +212,7 @@ def test_transient_server_errors_are_retried(cli, served, dev_keys, no_sleep):
 def test_retries_are_bounded(cli, served, dev_keys, no_sleep):
     served.fail_next(f"/{CONTAINER}/{PRODUCT}/channels/stable.json", *([502] * 10))
     result = verify_remote(cli, dev_keys, pointer_url(served))
-    assert_user_error(result, 3, "download failed after 5 attempts (HTTP 502)")
+    assert_user_error(result, 3, "download failed after 5 attempts: HTTP 502")
     assert no_sleep == [1.0, 2.0, 4.0, 8.0]
 
 
@@ -222,7 +222,7 @@ def test_a_missing_pointer_is_a_remote_error(cli, served, dev_keys):
 
 
 def test_downloads_are_size_capped(cli, served, dev_keys, monkeypatch):
-    monkeypatch.setattr("b2release.remote.MAX_POINTER", 16)
+    monkeypatch.setattr("b2release.verification.remote.MAX_POINTER", 16)
     result = verify_remote(cli, dev_keys, pointer_url(served))
     assert_user_error(result, 1, "stable.json is implausibly large")
 
@@ -285,17 +285,17 @@ def test_path_and_remote_are_exclusive_and_local_verify_still_works(cli, served,
 def test_a_timeout_is_retried(cli, served, dev_keys, no_sleep, monkeypatch):
     import requests
 
-    real_get = requests.Session.get
+    real_request = requests.Session.request
     calls = {"n": 0}
 
-    def flaky_get(self, *args, **kwargs):
+    def flaky_request(self, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:  # the pointer's signature
             raise requests.ReadTimeout("read timed out")
-        return real_get(self, *args, **kwargs)
+        return real_request(self, *args, **kwargs)
 
-    monkeypatch.setattr(requests.Session, "get", flaky_get)
+    monkeypatch.setattr(requests.Session, "request", flaky_request)
     result = verify_remote(cli, dev_keys, pointer_url(served))
     assert result.exit_code == 0, result.output
     assert no_sleep == [1.0]
-    assert "ReadTimeout; retrying in 1s" in result.stderr
+    assert "(ReadTimeout); retrying in 1s" in result.stderr

@@ -6,12 +6,10 @@ lower than the last one seen (rollback protection).
 - The URL may carry a SAS query string (`?sv=...&sig=...`, from `b2release grant`): it is
   re-used for the sibling files, registered as a secret and never shown (messages name the
   URL without its query).
-- Downloads go into a temp dir we own, with a size cap per file, a timeout, and bounded
-  exponential backoff on 5xx / 429 / timeouts / dropped connections. Redirects are not
-  followed (a SAS must not travel to another host).
-- https only; plain http needs `--allow-insecure-http` (local mirrors, test servers) and warns.
-- `--last-seen FILE` (JSON, written atomically) records per `<product>/<channel>` the
-  sequence, version and manifest sha256 last accepted.
+- Downloads go into a temp dir we own, with a size cap per file, through b2release.http
+  (timeouts, bounded retries, no redirects: a SAS must not travel to another host).
+- https only; plain http needs `--allow-insecure-http` (local mirrors, test servers).
+- The pointers accepted so far (`--last-seen`) are verification.last_seen's.
 """
 
 from __future__ import annotations
@@ -19,26 +17,20 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from b2release import log
-from b2release.context import Context
-from b2release.errors import InputError, RemoteError, UsageError, VerificationError
+from b2release.errors import RemoteError, UsageError, VerificationError
 from b2release.formats import checksums
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.manifest import CHECKSUMS_NAME, MANIFEST_NAME
 from b2release.formats.names import validate_product_name, validate_version
-from b2release.fsutil import atomic_write_bytes, sha256_file
+from b2release.fsutil import sha256_file
+from b2release.http import HttpClient
 from b2release.redact import MASK, register_secret
-from b2release.stages import StageResult
-from b2release.stages import verify as verify_stage
-
-NAME = "verify"
-LAST_SEEN_FORMAT = "b2release-last-seen/1"
+from b2release.verification import package
 
 # Size caps: a hostile or broken server must not fill the disk or the memory.
 MAX_POINTER = 64 << 10
@@ -50,28 +42,8 @@ MAX_LISTED_FILES = 64  # SHA256SUMS is not signed: do not let it make us downloa
 
 TIMEOUT_S = 30.0
 RETRIES = 4
-BACKOFF_BASE_S = 1.0
-BACKOFF_CAP_S = 30.0
-RETRY_AFTER_CAP_S = 60.0
 CHUNK = 1 << 16
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def _default_sleep(seconds: float) -> None:
-    time.sleep(seconds)
-
-
-# Tests replace this with a recorder so retries never really wait.
-sleep: Callable[[float], None] = _default_sleep
-
-
-@dataclass
-class Options:
-    url: str
-    public_key: Path | None = None
-    ca: Path | None = None
-    last_seen: Path | None = None
-    allow_insecure_http: bool = False
 
 
 # --- the URL -------------------------------------------------------------------------------
@@ -146,73 +118,40 @@ class Missing(Exception):
     """The server answered 404 for a file (the caller decides what that means)."""
 
 
-def _backoff(attempt: int) -> float:
-    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2**attempt))
-
-
 class Downloader:
-    def __init__(self, allow_insecure_http: bool, timeout: float = TIMEOUT_S, retries: int = RETRIES):
-        import requests
+    """Files into a temp dir we own, with a size cap per file, through b2release.http."""
 
-        from b2release import __version__
-
-        self.allow_insecure_http = allow_insecure_http
-        self.timeout = timeout
-        self.retries = retries
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = f"b2release/{__version__}"
+    def __init__(self, timeout: float = TIMEOUT_S, retries: int = RETRIES):
+        self.http = HttpClient(timeout=timeout, retries=retries, logger="verify")
         self.bytes = 0
         self.files = 0
 
     def close(self) -> None:
-        self.session.close()
+        self.http.close()
 
     def fetch(self, url: str, display: str, dest: Path, limit: int) -> int:
-        """Download `url` into `dest` (at most `limit` bytes); retry transient failures."""
-        import requests
+        """Download `url` into `dest` (at most `limit` bytes). Missing on 404."""
 
-        logger = log.get(NAME)
-        attempt = 0
-        while True:
-            wait: float | None = None
-            try:
-                with self.session.get(url, stream=True, timeout=self.timeout, allow_redirects=False) as resp:
-                    status = resp.status_code
-                    if status == 200:
-                        size = self._save(resp, display, dest, limit)
-                        self.bytes += size
-                        self.files += 1
-                        return size
-                    if status == 404:
-                        raise Missing(display)
-                    if status == 429 or status >= 500:
-                        problem = f"HTTP {status}"
-                        after = resp.headers.get("Retry-After", "")
-                        if after.strip().isdigit():
-                            wait = min(float(after), RETRY_AFTER_CAP_S)
-                    else:
-                        hint = None
-                        if status in (401, 403):
-                            hint = "a download grant (SAS) may have expired or been revoked: ask for a new one"
-                        if 300 <= status < 400:
-                            raise RemoteError(f"{display}: HTTP {status} redirect; redirects are not followed")
-                        raise RemoteError(f"{display}: HTTP {status}", hint=hint)
-            except requests.exceptions.SSLError:
-                raise RemoteError(f"{display}: TLS handshake or certificate verification failed") from None
-            except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                # Exception texts may contain the full URL with its SAS: report the kind only.
-                problem = f"{type(exc).__name__}"
-            except requests.RequestException as exc:
-                raise RemoteError(f"{display}: request failed ({type(exc).__name__})") from None
-            if attempt >= self.retries:
-                raise RemoteError(f"{display}: download failed after {attempt + 1} attempts ({problem})")
-            delay = _backoff(attempt) if wait is None else wait
-            logger.warning("%s: %s; retrying in %gs (attempt %d of %d)", display, problem, delay, attempt + 2,
-                           self.retries + 1)
-            sleep(delay)
-            attempt += 1
+        def handle(resp: Any) -> int:
+            status = resp.status_code
+            if status == 200:
+                return self._save(resp, display, dest, limit)
+            if status == 404:
+                raise Missing(display)
+            if 300 <= status < 400:
+                raise RemoteError(f"{display}: HTTP {status} redirect; redirects are not followed")
+            hint = None
+            if status in (401, 403):
+                hint = "a download grant (SAS) may have expired or been revoked: ask for a new one"
+            raise RemoteError(f"{display}: HTTP {status}", hint=hint)
 
-    def _save(self, resp: Any, display: str, dest: Path, limit: int) -> int:
+        size = self.http.call("GET", url, display=f"{display}: download", handle=handle, stream=True)
+        self.bytes += size
+        self.files += 1
+        return size
+
+    @staticmethod
+    def _save(resp: Any, display: str, dest: Path, limit: int) -> int:
         declared = resp.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             raise VerificationError(f"{display} is implausibly large ({declared} bytes, limit {limit})")
@@ -224,28 +163,6 @@ class Downloader:
                     raise VerificationError(f"{display} is larger than the {limit}-byte limit")
                 out.write(chunk)
         return size
-
-
-# --- last seen -----------------------------------------------------------------------------
-def load_last_seen(path: Path | None) -> dict[str, Any]:
-    """The pointers accepted so far; a missing file means "none yet" (first use)."""
-    if path is None or not path.exists():
-        return {"format": LAST_SEEN_FORMAT, "pointers": {}}
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        # Refuse rather than start afresh: resetting this file disables rollback protection.
-        raise InputError(f"--last-seen {path} is not a readable JSON file ({type(exc).__name__})") from None
-    if not isinstance(doc, dict) or doc.get("format") != LAST_SEEN_FORMAT or not isinstance(doc.get("pointers"), dict):
-        raise InputError(f"--last-seen {path} is not a {LAST_SEEN_FORMAT} document")
-    for key, entry in doc["pointers"].items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("sequence"), int):
-            raise InputError(f"--last-seen {path}: entry {key!r} has no integer sequence")
-    return doc
-
-
-def save_last_seen(path: Path, doc: dict[str, Any]) -> None:
-    atomic_write_bytes(path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 # --- verification --------------------------------------------------------------------------
@@ -262,8 +179,8 @@ def _fetch_small(dl: Downloader, target: Target, rel: str, tmp: Path, limit: int
     return dest.read_bytes()
 
 
-def verify_pointer(ctx: Context, target: Target, key: Any, dl: Downloader, tmp: Path,
-                   last_seen: dict[str, Any], audit: Any = None) -> tuple[verify_stage.Report, pointer_fmt.Pointer]:
+def verify_pointer(target: Target, key: Any, dl: Downloader, tmp: Path,
+                   last_seen: dict[str, Any], audit: Any = None) -> tuple[package.Report, pointer_fmt.Pointer]:
     rel = target.self_rel
     shown = target.display(rel)
     what = f"channel pointer {shown}"
@@ -331,11 +248,11 @@ def verify_pointer(ctx: Context, target: Target, key: Any, dl: Downloader, tmp: 
                 f"{what} names version {pointer.version}, but {target.display(base + name)} is missing (HTTP 404)"
             ) from None
 
-    report = verify_stage.Report(path=shown_folder, kind="remote-pointer")
+    report = package.Report(path=shown_folder, kind="remote-pointer")
     entries = tmp / "entries"
     entries.mkdir()
     try:
-        verify_stage.verify_folder(folder, key, report, audit, entries)
+        package.verify_folder(folder, key, report, audit, entries)
         if (report.product, report.version) != (pointer.product, pointer.version):
             raise VerificationError(
                 f"{shown_folder}: the manifest is for {report.product} {report.version}, "
@@ -360,7 +277,7 @@ def verify_pointer(ctx: Context, target: Target, key: Any, dl: Downloader, tmp: 
     return report, pointer
 
 
-def verify_package(target: Target, key: Any, dl: Downloader, tmp: Path, audit: Any = None) -> verify_stage.Report:
+def verify_package(target: Target, key: Any, dl: Downloader, tmp: Path, audit: Any = None) -> package.Report:
     rel = target.self_rel
     shown = target.display(rel)
     dest = tmp / f"{target.product}-{target.version}.zip"
@@ -368,11 +285,11 @@ def verify_package(target: Target, key: Any, dl: Downloader, tmp: Path, audit: A
         dl.fetch(target.url(rel), shown, dest, MAX_PACKAGE)
     except Missing:
         raise RemoteError(f"{shown}: HTTP 404 (no such package)") from None
-    report = verify_stage.Report(path=shown, kind="remote-package")
+    report = package.Report(path=shown, kind="remote-package")
     entries = tmp / "entries"
     entries.mkdir()
     try:
-        verify_stage.verify_zip(dest, key, report, audit, entries)
+        package.verify_zip(dest, key, report, audit, entries)
     except VerificationError as exc:
         exc.message = exc.message.replace(str(dest), shown)
         exc.args = (exc.message,)
@@ -384,54 +301,25 @@ def verify_package(target: Target, key: Any, dl: Downloader, tmp: Path, audit: A
     return report
 
 
-def run(ctx: Context, options: Options) -> StageResult:
-    logger = log.get(NAME)
-    target = parse_target(options.url, options.allow_insecure_http)
-    if target.prefix.startswith("http:"):
-        logger.warning("downloading over plain http (--allow-insecure-http): transport is not protected; "
-                       "only the signatures vouch for the files")
-    if target.kind == "package" and options.last_seen is not None:
-        raise UsageError("--last-seen applies to channel pointers; this URL names a versioned package")
-    key = verify_stage.resolve_public_key(ctx, options.public_key)
-    last_seen = load_last_seen(options.last_seen)
+@dataclass
+class RemoteOutcome:
+    target: Target
+    report: package.Report
+    pointer: pointer_fmt.Pointer | None  # None for a package URL
+    downloaded_bytes: int
+    downloaded_files: int
 
-    # Authenticode of the downloaded PE files: against --ca, else reported as information.
-    from b2release.signers.audit import AuthenticodeAudit
 
-    audit = AuthenticodeAudit.create(Path(options.ca) if options.ca is not None else None)
-    dl = Downloader(options.allow_insecure_http)
+def verify_remote(target: Target, key: Any, last_seen: dict[str, Any], audit: Any = None) -> RemoteOutcome:
+    """Download what `target` names into a temp dir of ours and verify it; nothing is kept."""
+    dl = Downloader()
     try:
         with tempfile.TemporaryDirectory(prefix="b2release-remote-") as tmp_name:
             tmp = Path(tmp_name)
             if target.kind == "pointer":
-                report, pointer = verify_pointer(ctx, target, key, dl, tmp, last_seen, audit)
+                report, pointer = verify_pointer(target, key, dl, tmp, last_seen, audit)
             else:
                 report, pointer = verify_package(target, key, dl, tmp, audit), None
     finally:
         dl.close()
-
-    report.authenticode = sorted(audit.results, key=lambda r: r["file"])
-    checks, notes = audit.summary()
-    report.checks.extend(checks)
-    report.notes.extend(notes)
-    data = report.to_dict()
-    data.update({"remote": target.display(target.self_rel), "downloaded_bytes": dl.bytes, "downloaded_files": dl.files})
-    if pointer is None:
-        summary = (f"verified {report.product} {report.version} from {target.display(target.self_rel)}: "
-                   f"{report.files} files, key {report.key_id[:16]}...")
-        return StageResult(stage=NAME, summary=summary, data=data)
-
-    data["pointer"] = pointer.to_dict()
-    if options.last_seen is not None:
-        last_seen["pointers"][f"{target.product}/{target.channel}"] = {
-            "sequence": pointer.sequence,
-            "version": pointer.version,
-            "manifest_sha256": pointer.manifest_sha256,
-            "issued_at": pointer.issued_at,
-        }
-        save_last_seen(options.last_seen, last_seen)
-        data["last_seen"] = str(options.last_seen)
-    summary = (f"verified channel {target.channel} of {target.product}: {pointer.version} "
-               f"(sequence {pointer.sequence}, expires {pointer.expires_at}), {report.files} files, "
-               f"key {report.key_id[:16]}...")
-    return StageResult(stage=NAME, summary=summary, data=data)
+    return RemoteOutcome(target, report, pointer, dl.bytes, dl.files)

@@ -2,15 +2,14 @@ import sys
 
 import pytest
 
+from b2release import process
 from b2release.errors import ToolMissingError
-from b2release.toolchains.process import run_streaming
 
 
 def test_lines_arrive_live_and_exit_code_is_returned(fake_tools, tmp_path, monkeypatch):
     fake_tools("msbuild")
     marker = tmp_path / "seen-step-1"
-    monkeypatch.setenv("FAKE_WAIT_FOR", str(marker))
-    monkeypatch.setenv("FAKE_EXIT", "5")
+    env = process.tool_env({"FAKE_WAIT_FOR": str(marker), "FAKE_EXIT": "5"})
     seen = []
 
     def on_line(line):
@@ -20,18 +19,19 @@ def test_lines_arrive_live_and_exit_code_is_returned(fake_tools, tmp_path, monke
             # before the process finished (no buffering until exit).
             marker.write_text("ok")
 
-    result = run_streaming(["msbuild", "-p:OutDir=" + str(tmp_path / "o")], on_line)
+    returncode = process.stream(["msbuild", "-p:OutDir=" + str(tmp_path / "o")], on_line, what="a test", env=env)
     assert seen[:2] == ["fake msbuild: step 1", "fake msbuild: step 2"]
-    assert result.returncode == 5
+    assert returncode == 5
 
 
 def test_undecodable_output_does_not_crash(tmp_path):
-    result = run_streaming([sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'caf\\xe9\\nok\\n')"],
-                           lambda line: None)
-    assert result.returncode == 0
-    assert result.lines == ["caf\ufffd", "ok"]
+    lines: list[str] = []
+    returncode = process.stream([sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'caf\\xe9\\nok\\n')"],
+                                lines.append, what="a test")
+    assert returncode == 0
+    assert lines == ["caf\ufffd", "ok"]
 
 
 def test_missing_executable(tmp_path):
     with pytest.raises(ToolMissingError, match="not found"):
-        run_streaming([str(tmp_path / "nope")], lambda line: None)
+        process.stream([str(tmp_path / "nope")], lambda line: None, what="a test")

@@ -1,0 +1,176 @@
+"""The application: global options, the way every command runs, and the one error exit.
+
+A command function (cli/pipeline.py, ...) only turns its flags into keyword values and
+calls `invoke`; everything else is below: `b2release.stages.runner` builds the Context,
+runs and records the command. Errors are caught once, in `main`: a B2ReleaseError prints
+its one-line message (or the JSON error document with --json) and exits with its code.
+
+Import cost matters here: `b2release --help` imports this package and Typer only. The
+rest of b2release (the runner, and through it every stage, store and SDK) is imported
+inside `invoke` and `report_error`, when a command really runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from b2release import __version__
+from b2release.errors import EXIT_USAGE, B2ReleaseError
+
+app = typer.Typer(
+    name="b2release",
+    help="Build, scan, sign, package, upload and verify releases of the enventa Trade ERP connector.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain click-style help: rich help rendering imports markdown-it and costs ~60 ms.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Session:
+    """One invocation: the global options once parsed, and its correlation id.
+
+    Made by `main` and handed to Typer as the click context's `obj`, so the error path
+    knows --json and --log-format without reading argv again. A plain class: dataclasses
+    would cost `--help` a few milliseconds.
+    """
+
+    def __init__(self) -> None:
+        self.work_dir = Path("dist")
+        self.config: Path | None = None
+        self.json_output = False
+        self.log_format = "text"
+        self.verbosity = 0
+        self.correlation_id = ""  # set when a command starts
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"b2release {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global(
+    typer_ctx: typer.Context,
+    work_dir: Path = typer.Option(
+        Path("dist"), "--work-dir", envvar="B2RELEASE_WORK_DIR", help="Work dir holding state.json and artifacts."
+    ),
+    config: Optional[Path] = typer.Option(None, "--config", help="Config file (default: ./b2release.toml if present)."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON document with the result on stdout."),
+    log_format: str = typer.Option("text", "--log-format", help="Log lines on stderr: text or json."),
+    verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More detail (repeatable)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only warnings and errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("must be text or json", param_hint="--log-format")
+    session = _session(typer_ctx)
+    session.work_dir, session.config, session.json_output = work_dir, config, json_output
+    session.log_format, session.verbosity = log_format, -1 if quiet else verbose
+
+
+def _session(typer_ctx: typer.Context) -> Session:
+    return typer_ctx.find_root().obj
+
+
+def run(typer_ctx: typer.Context, body: Callable[[Any, Any], Any]) -> None:
+    """Build the Context from the global options, run `body(runner, ctx)`, print its result."""
+    from b2release import log
+    from b2release.stages import runner  # the rest of b2release, only when a command runs
+
+    session = _session(typer_ctx)
+    session.correlation_id = log.new_correlation_id()
+    ctx = runner.make_context(work_dir=session.work_dir, config_file=session.config,
+                              json_output=session.json_output, verbosity=session.verbosity,
+                              log_format=session.log_format, correlation_id=session.correlation_id)
+    _emit(ctx, body(runner, ctx))
+
+
+def invoke(typer_ctx: typer.Context, command: str, /, **options: Any) -> None:
+    """Run the command module `command` with these option values (see b2release.stages)."""
+    run(typer_ctx, lambda runner, ctx: runner.run_named(ctx, command, **options))
+
+
+def _emit(ctx: Any, result: Any) -> None:
+    """The command's result: JSON on stdout with --json, a human line on stderr otherwise."""
+    import json
+
+    from b2release.redact import redact, redact_obj
+
+    if result.secret_text or result.secret_data:
+        # The secret the user asked for (a grant's SAS URL): stdout only, as is.
+        if ctx.json_output:
+            sys.stdout.write(json.dumps({**result.to_dict(), **result.secret_data}, indent=2, sort_keys=True) + "\n")
+        else:
+            sys.stdout.write(result.secret_text + "\n")
+        sys.stdout.flush()
+    elif ctx.json_output:
+        sys.stdout.write(json.dumps(redact_obj(result.to_dict()), indent=2, sort_keys=True) + "\n")
+        sys.stdout.flush()
+    # A skip was already reported as a warning log line (by the runner): no second line.
+    if result.summary and result.status != "skipped" and ctx.verbosity >= 0:
+        ctx.console.print(redact(result.summary), markup=False)
+
+
+def report_error(exc: B2ReleaseError, session: Session) -> int:
+    """The one error exit: a redacted one-line message (and hint), the JSON document with
+    --json, a JSON log line with --log-format json; the exit code the error owns."""
+    import json
+
+    from b2release import log
+    from b2release.redact import redact, redact_obj
+
+    message = redact(exc.message)
+    if session.json_output:
+        sys.stdout.write(json.dumps(redact_obj(exc.to_dict()), indent=2, sort_keys=True) + "\n")
+    cause = redact(repr(exc.__cause__)) if session.verbosity > 0 and exc.__cause__ is not None else None
+    if session.log_format == "json":
+        # Keep stderr machine-readable: the error is one more JSON log line, in log.py's shape.
+        log.setup("json", session.verbosity, session.correlation_id or log.new_correlation_id())
+        fields: dict[str, Any] = {"exit_code": exc.exit_code, "error": exc.kind}
+        if exc.hint:
+            fields["hint"] = redact(exc.hint)
+        if cause:
+            fields["cause"] = cause
+        log.get().error("%s", message, extra={"fields": fields})
+        return exc.exit_code
+    sys.stderr.write(f"error: {message}\n")
+    if exc.hint:
+        sys.stderr.write(f"hint: {redact(exc.hint)}\n")
+    if cause:
+        sys.stderr.write(f"cause: {cause}\n")
+    return exc.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    session = Session()
+    try:
+        rv = app(args=argv, prog_name="b2release", standalone_mode=False, obj=session)
+        return rv if isinstance(rv, int) else 0
+    except B2ReleaseError as exc:
+        return report_error(exc, session)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        return 130
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except typer.TyperException as exc:  # click usage errors: bad option, missing argument
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            sys.stderr.write(f"error: {exc}\n")
+        return getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE

@@ -1,0 +1,22 @@
+"""Options several commands share, declared once (Typer reads `Annotated` metadata)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+Store = Annotated[Optional[str], typer.Option(
+    "--store", help="Store URL: file://DIR, azure, azure://ACCOUNT (default: [store] url).")]
+Tenants = Annotated[Optional[List[str]], typer.Option(
+    "--tenant", help="Tenant id (repeatable; default: [store] tenants).")]
+Tenant = Annotated[str, typer.Option("--tenant", help="Tenant id.")]
+Channel = Annotated[Optional[str], typer.Option("--channel", help="Channel (default: [store] channel).")]
+SigningKey = Annotated[Optional[Path], typer.Option(
+    "--signing-key", help="Release signing key (PEM; default: [release] signing_key).")]
+PublicKey = Annotated[Optional[Path], typer.Option(
+    "--public-key", help="Release public key (PEM; default: [release] public_key).")]
+NoPurge = Annotated[bool, typer.Option(
+    "--no-purge", help="Do not purge the CDN afterwards (run `purge` later).")]
+Version = Annotated[Optional[str], typer.Option("--version", help="Release version X.Y.Z.")]

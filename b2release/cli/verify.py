@@ -1,0 +1,32 @@
+"""verify: offline, or --remote against what a tenant downloads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from b2release.cli import options
+from b2release.cli.app import app, invoke
+
+
+@app.command()
+def verify(
+    typer_ctx: typer.Context,
+    path: Optional[Path] = typer.Argument(None, help="A package zip or a release folder (not with --remote)."),
+    public_key: options.PublicKey = None,
+    ca: Optional[Path] = typer.Option(None, "--ca", help="Code-signing CA or certificate (PEM) for Authenticode."),
+    remote: Optional[str] = typer.Option(
+        None, "--remote", help="Download and verify a channel pointer URL (.../channels/NAME.json) or a package URL."
+    ),
+    last_seen: Optional[Path] = typer.Option(
+        None, "--last-seen", help="With --remote: JSON file of the pointers seen so far (rollback protection)."
+    ),
+    allow_insecure_http: bool = typer.Option(
+        False, "--allow-insecure-http", help="With --remote: accept a plain http URL (local mirrors and tests only)."
+    ),
+) -> None:
+    """Verify a package or release folder offline, or a remote channel/package, with only the public key."""
+    invoke(typer_ctx, "verify", path=path, public_key=public_key, ca=ca, remote=remote, last_seen=last_seen,
+           allow_insecure_http=allow_insecure_http)

@@ -1,0 +1,105 @@
+"""grant: a read-only, https-only, expiring, revocable download URL for one tenant.
+
+Each grant is its own stored access policy on the tenant container `tenant-<id>` (the
+store's `grant_read`): the SAS names only that policy and the protocol, so `revoke`
+(deleting the tenant's policies) ends every outstanding grant at once. Expiry: `--expires`
+(default 24h), at most `[store] max_grant_expiry`.
+
+The SAS is a secret: it is registered for redaction when made and appears only in this
+command's own stdout (`StageResult.secret_text` / `secret_data`), never in logs,
+state.json or error messages. The run's record names the tenant, version, policy and
+expiry only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from b2release import log
+from b2release.artifacts import GrantRecord
+from b2release.config import parse_duration
+from b2release.context import Context
+from b2release.errors import ConfigError, InputError, UsageError
+from b2release.formats import pointer as pointer_fmt
+from b2release.formats.names import validate_version
+from b2release.stages import StageResult
+from b2release.stores import open_store
+from b2release.stores.channels import read_channel
+from b2release.stores.tenants import tenant_container
+
+NAME = "grant"
+DEFAULT_EXPIRY = "24h"
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass
+class Options:
+    tenant: str = ""
+    expires: str | None = None
+    version: str | None = None
+    store: str | None = None
+    now: float | None = None  # the grant's start time; tests make already-expired grants with it
+
+
+def expiry_seconds(ctx: Context, expires: str | None) -> int:
+    limit_text = ctx.config.get("store.max_grant_expiry")
+    limit = parse_duration(limit_text, "store.max_grant_expiry")
+    if expires is None:
+        return min(parse_duration(DEFAULT_EXPIRY, "default expiry"), limit)
+    try:
+        seconds = parse_duration(expires, "--expires")
+    except ConfigError as exc:
+        raise UsageError(exc.message) from None
+    if seconds > limit:
+        raise UsageError(f"--expires {expires} is longer than store.max_grant_expiry {limit_text}")
+    return seconds
+
+
+def run(ctx: Context, options: Options | None = None) -> StageResult:
+    opts = options or Options()
+    container = tenant_container(opts.tenant)
+    seconds = expiry_seconds(ctx, opts.expires)
+    product = ctx.product_name()
+    channel = pointer_fmt.validate_channel(ctx.config.get("store.channel"))
+    now = time.time() if opts.now is None else opts.now
+    with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
+        store.require_grants(NAME)
+        if not store.container_exists(container):
+            raise InputError(f"container {container} does not exist in {store.description}")
+        if opts.version is not None:
+            version = validate_version(opts.version)
+        else:
+            current = read_channel(store, container, product, channel)
+            if current.pointer is None:
+                raise InputError(f"{container} has no {channel} channel pointer for {product}; pass --version X.Y.Z")
+            version = current.pointer.version
+        package_path = f"{product}/{version}/{product}-{version}.zip"
+        if store.stat(container, package_path) is None:
+            raise InputError(f"{container} has no {package_path}; upload {version} for tenant {opts.tenant} first")
+        start = datetime.fromtimestamp(now, timezone.utc) - CLOCK_SKEW
+        grant = store.grant_read(container, start, datetime.fromtimestamp(now + seconds, timezone.utc))
+        urls = {
+            "url": f"{store.blob_url(container, package_path)}?{grant.query}",
+            "pointer_url": f"{store.blob_url(container, pointer_fmt.pointer_path(product, channel))}?{grant.query}",
+            "container_url": f"{store.container_url(container)}?{grant.query}",
+        }
+    logger = log.get(NAME)
+    if grant.dropped:
+        logger.info("dropped expired policies %s of %s", ", ".join(grant.dropped), container)
+    expires_at = pointer_fmt.rfc3339(now + seconds)
+    logger.info("granted read access to %s until %s (policy %s)", container, expires_at, grant.policy_id)
+    data = {"command": NAME, "tenant": opts.tenant, "container": container, "product": product, "version": version,
+            "expires_at": expires_at, "policy_id": grant.policy_id, "permissions": "read", "protocol": "https"}
+    store_flag = f" --store {opts.store}" if opts.store else ""
+    return StageResult(
+        stage=NAME,
+        summary=(f"grant for tenant {opts.tenant}: {product} {version}, read-only, https-only, expires {expires_at} "
+                 f"(policy {grant.policy_id}); revoke with: b2release revoke --tenant {opts.tenant}{store_flag}"),
+        data=data,
+        record=GrantRecord(tenant=opts.tenant, container=container, version=version, policy_id=grant.policy_id,
+                           expires_at=expires_at),
+        secret_text=urls["url"],
+        secret_data=urls,
+    )

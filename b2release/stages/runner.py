@@ -1,0 +1,101 @@
+"""The one runner: every command runs through `run_command`, `release` through `run_pipeline`.
+
+It records each run in state.json (ok / skipped / failed, the stage's record, the
+duration, the correlation id) and is the only writer of that file. A failed run is
+recorded too, so later stages do not pick up the outputs of an earlier successful run as
+if they were current (see State.consume); its reason is redacted, because state.json
+travels between CI jobs. Follow-up stages a command asks for (`StageResult.then`, e.g.
+rollback -> purge) run here, the way `release` chains the pipeline.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from b2release import config as config_mod
+from b2release import log
+from b2release.context import Context
+from b2release.errors import B2ReleaseError
+from b2release.formats.names import validate_version
+from b2release.redact import redact
+from b2release.stages import Skip, StageResult, load, select
+from b2release.state import StageRecord
+
+
+def make_context(*, work_dir: Path, config_file: Path | None, json_output: bool, verbosity: int,
+                 log_format: str, correlation_id: str) -> Context:
+    """The Context of one CLI invocation: logging set up, then config file + environment."""
+    log.setup(log_format, verbosity, correlation_id)
+    return Context(config=config_mod.load(config_file), work_dir=work_dir, json_output=json_output,
+                   verbosity=verbosity, log_format=log_format, correlation_id=correlation_id)
+
+
+def _record(ctx: Context, name: str, started: float, *, status: str, reason: str = "",
+            data: dict[str, Any] | None = None) -> None:
+    record = StageRecord(stage=name, status=status, reason=reason, correlation_id=ctx.correlation_id,
+                         duration_s=round(time.monotonic() - started, 3), data=data or {})
+    ctx.state.record_run(record)
+    ctx.state.save()
+
+
+def _chain_failed(exc: B2ReleaseError, name: str, follow: str, done: str) -> B2ReleaseError:
+    before = f"{done}, but " if done else ""
+    exc.message = f"{name}: {before}the {follow} stage failed: {exc.message}; re-run `b2release {follow}`"
+    exc.args = (exc.message,)
+    return exc
+
+
+def run_named(ctx: Context, command: str, /, **options: Any) -> StageResult:
+    """`run_command` with the command's Options made from keyword values (the CLI's way in)."""
+    return run_command(ctx, command, load(command).Options(**options))
+
+
+def run_command(ctx: Context, name: str, options: Any = None) -> StageResult:
+    """Run one command module, then the stages it chains; record the whole in state.json."""
+    module = load(name)
+    recorded = getattr(module, "RECORDED", True)
+    started = time.monotonic()
+    try:
+        try:
+            result = module.run(ctx, options)
+        except Skip as skip:
+            log.get(name).warning("%s skipped: %s", name, skip.reason)
+            result = StageResult(stage=name, status="skipped", reason=skip.reason)
+        for follow in result.then:
+            try:
+                chained = run_command(ctx, follow)
+            except B2ReleaseError as exc:
+                raise _chain_failed(exc, name, follow, result.done) from exc.__cause__
+            result.data[follow] = chained.brief()
+            result.summary += f"; {follow}: {chained.status}"
+    except B2ReleaseError as exc:
+        if recorded:
+            _record(ctx, name, started, status="failed", reason=redact(exc.message))
+        raise
+    if recorded:
+        _record(ctx, name, started, status=result.status, reason=result.reason,
+                data=result.record.to_dict() if result.record is not None else {})
+    return result
+
+
+def run_pipeline(ctx: Context, version: str, from_stage: str | None = None, to_stage: str | None = None,
+                 skip: list[str] | None = None) -> StageResult:
+    """`release`: the selected pipeline stages in order, stopping at the first failure."""
+    version = ctx.requested_version = validate_version(version)
+    results: list[StageResult] = []
+    for name in select(from_stage, to_stage, list(skip or [])):
+        try:
+            result = run_command(ctx, name)
+        except B2ReleaseError as exc:
+            exc.details.update({"stage": name, "completed": [r.to_dict() for r in results]})
+            exc.message = f"release stopped at stage {name}: {exc.message}"
+            exc.args = (exc.message,)
+            raise
+        results.append(result)
+        if not ctx.json_output and ctx.verbosity >= 0 and result.status == "ok":
+            ctx.console.print(f"[{name}] {result.summary}", markup=False)
+    ran = ", ".join(r.stage for r in results if r.status == "ok") or "nothing"
+    return StageResult(stage="release", summary=f"release {version}: ran {ran}",
+                       data={"command": "release", "version": version, "stages": [r.to_dict() for r in results]})

@@ -1,0 +1,239 @@
+"""Offline proof that a package (zip) or a release folder is what was signed.
+
+Strictly offline: only the public key and the files are read; no socket is opened, and
+nothing here imports Azure or requests. Entries are streamed (flat memory) and never
+extracted outside a temp dir we own. Every failure is a VerificationError (exit 1)
+naming the file or entry. `verify` (local) and `verify --remote` (after downloading) both
+end here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from b2release.errors import UsageError, VerificationError
+from b2release.formats import checksums
+from b2release.formats import manifest as manifest_fmt
+from b2release.formats.manifest import (
+    CHECKSUMS_NAME,
+    MANIFEST_NAME,
+    RESERVED_DIR,
+    SIGNATURE_NAME,
+    ZIP_MANIFEST,
+    ZIP_SIGNATURE,
+)
+from b2release.formats.names import entry_path_problem
+from b2release.formats.signature import PublicKey
+from b2release.fsutil import sha256_file
+
+CHUNK = 1 << 20
+MAX_MANIFEST = 16 << 20
+MAX_SIGNATURE = 4096
+
+
+@dataclass
+class Options:
+    path: Path | None = None
+    public_key: Path | None = None
+    ca: Path | None = None
+
+
+@dataclass
+class Report:
+    path: str
+    kind: str  # zip | folder
+    product: str = ""
+    version: str = ""
+    key_id: str = ""
+    algorithm: str = ""
+    files: int = 0
+    checks: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    authenticode: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verified": True,
+            "path": self.path,
+            "kind": self.kind,
+            "product": self.product,
+            "version": self.version,
+            "key_id": self.key_id,
+            "algorithm": self.algorithm,
+            "files": self.files,
+            "checks": self.checks,
+            "notes": self.notes,
+            "authenticode": self.authenticode,
+        }
+
+
+# Called for every payload entry with (name, path of a temp copy) when a verifier of
+# entry contents (Authenticode) asks for it; the temp dir belongs to verify.
+EntryHook = Callable[[str, Path], None]
+
+
+def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, label: str) -> bytes:
+    if info.file_size > limit:
+        raise VerificationError(f"{label}: entry {info.filename} is implausibly large ({info.file_size} bytes)")
+    with zf.open(info) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise VerificationError(f"{label}: entry {info.filename} is larger than its header says")
+    return data
+
+
+def _hash_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, expected_size: int, label: str,
+                copy_to: Path | None) -> tuple[str, int]:
+    """Stream an entry: sha256 and size, stopping early if it grows past the expected size."""
+    digest = hashlib.sha256()
+    size = 0
+    out = open(copy_to, "wb") if copy_to is not None else None
+    try:
+        with zf.open(info) as fh:
+            while chunk := fh.read(CHUNK):
+                size += len(chunk)
+                if size > expected_size:
+                    raise VerificationError(f"{label}: entry {info.filename} is larger than the manifest says")
+                digest.update(chunk)
+                if out is not None:
+                    out.write(chunk)
+    finally:
+        if out is not None:
+            out.close()
+    return digest.hexdigest(), size
+
+
+def verify_zip(zip_path: Path, key: PublicKey, report: Report, entry_hook: EntryHook | None = None,
+               temp_dir: Path | None = None) -> bytes:
+    """Verify a package; returns the embedded manifest bytes."""
+    label = zip_path.name
+    if not zip_path.is_file():
+        raise VerificationError(f"{zip_path} does not exist or is not a file")
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise VerificationError(f"{label} is not a readable zip archive (truncated or corrupt): {exc}") from None
+    with zf:
+        infos = zf.infolist()
+        names: dict[str, zipfile.ZipInfo] = {}
+        folded: dict[str, str] = {}
+        for info in infos:
+            name = info.filename
+            problem = entry_path_problem(name.rstrip("/") if info.is_dir() else name)
+            # zipfile turns backslashes into slashes on Windows only; check the raw name too.
+            raw_problem = entry_path_problem(info.orig_filename) if info.orig_filename != name else None
+            if problem or raw_problem:
+                raise VerificationError(f"{label}: entry {info.orig_filename!r} {problem or raw_problem}")
+            if info.is_dir():
+                raise VerificationError(f"{label}: unexpected directory entry {name!r}")
+            if name in names:
+                raise VerificationError(f"{label}: entry {name} appears more than once")
+            if name.casefold() in folded:
+                raise VerificationError(f"{label}: entries {name} and {folded[name.casefold()]} differ only in case")
+            names[name] = info
+            folded[name.casefold()] = name
+        if ZIP_MANIFEST not in names or ZIP_SIGNATURE not in names:
+            raise VerificationError(f"{label}: no embedded {ZIP_MANIFEST} and {ZIP_SIGNATURE}; not a b2release package")
+        try:
+            manifest_bytes = _read_small(zf, names[ZIP_MANIFEST], MAX_MANIFEST, label)
+            signature = _read_small(zf, names[ZIP_SIGNATURE], MAX_SIGNATURE, label)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise VerificationError(f"{label}: embedded manifest or signature is corrupt: {exc}") from None
+        key.verify(manifest_bytes, signature, f"{label}: {ZIP_MANIFEST}")
+        report.checks.append(f"{ZIP_MANIFEST} signature valid ({key.algorithm}, key {key.key_id[:16]}...)")
+        manifest = manifest_fmt.parse(manifest_bytes, f"{label}: {ZIP_MANIFEST}")
+        if manifest.key_id != key.key_id:
+            raise VerificationError(f"{label}: manifest names key {manifest.key_id[:16]}..., not {key.key_id[:16]}...")
+
+        expected = manifest.file_map()
+        attachments = {f"{RESERVED_DIR}/{a['path']}": a for a in (manifest.attachments or [])}
+        for name in names:
+            if name in (ZIP_MANIFEST, ZIP_SIGNATURE) or name in attachments or name in expected:
+                continue
+            raise VerificationError(f"{label}: entry {name} is not listed in the manifest (added after signing)")
+        for name in expected:
+            if name not in names:
+                raise VerificationError(f"{label}: entry {name} listed in the manifest is missing")
+        for name in attachments:
+            if name not in names:
+                raise VerificationError(f"{label}: attachment {name} listed in the manifest is missing")
+
+        checked = [(n, expected[n].size, expected[n].sha256) for n in sorted(expected)]
+        checked += [(n, int(a["size"]), a["sha256"]) for n, a in sorted(attachments.items())]
+        for index, (name, size, sha) in enumerate(checked):
+            copy_to = None
+            if entry_hook is not None and temp_dir is not None and name in expected:
+                copy_to = temp_dir / f"entry-{index}"
+            try:
+                digest, actual = _hash_entry(zf, names[name], size, label, copy_to)
+            except zipfile.BadZipFile as exc:
+                raise VerificationError(f"{label}: entry {name} is corrupt ({exc})") from None
+            except (OSError, EOFError, ValueError, zlib.error) as exc:
+                raise VerificationError(f"{label}: entry {name} cannot be read ({exc})") from None
+            if actual != size or digest != sha:
+                raise VerificationError(f"{label}: entry {name} does not match the manifest (sha256 {digest[:16]}...)")
+            if copy_to is not None:
+                try:
+                    entry_hook(name, copy_to)
+                finally:
+                    copy_to.unlink(missing_ok=True)
+        report.checks.append(f"{len(expected)} payload entries match the manifest")
+
+    report.product, report.version = manifest.product, manifest.version
+    report.key_id, report.algorithm = key.key_id, key.algorithm
+    report.files = len(expected)
+    return manifest_bytes
+
+
+def verify_folder(folder: Path, key: PublicKey, report: Report, entry_hook: EntryHook | None = None,
+                  temp_dir: Path | None = None) -> None:
+    sums_path = folder / CHECKSUMS_NAME
+    if not sums_path.is_file():
+        raise VerificationError(f"{folder}: no {CHECKSUMS_NAME}; not a b2release release folder")
+    if sums_path.stat().st_size > MAX_MANIFEST:
+        raise VerificationError(f"{sums_path} is implausibly large")
+    sums = checksums.parse(sums_path.read_bytes(), str(sums_path))
+    for name, expected in sorted(sums.items()):
+        path = folder / name
+        if not path.is_file():
+            raise VerificationError(f"{path} is listed in {CHECKSUMS_NAME} but missing")
+        digest, _ = sha256_file(path)
+        if digest != expected:
+            raise VerificationError(f"{path} does not match {CHECKSUMS_NAME}")
+    report.checks.append(f"{len(sums)} files match {CHECKSUMS_NAME}")
+    for required in (MANIFEST_NAME, SIGNATURE_NAME):
+        if required not in sums:
+            raise VerificationError(f"{sums_path} does not list {required}")
+    manifest_bytes = (folder / MANIFEST_NAME).read_bytes()
+    key.verify(manifest_bytes, (folder / SIGNATURE_NAME).read_bytes(), str(folder / MANIFEST_NAME))
+    manifest = manifest_fmt.parse(manifest_bytes, str(folder / MANIFEST_NAME))
+    zip_name = f"{manifest.product}-{manifest.version}.zip"
+    if zip_name not in sums:
+        raise VerificationError(f"{sums_path} does not list the package {zip_name}")
+    embedded = verify_zip(folder / zip_name, key, report, entry_hook, temp_dir)
+    if embedded != manifest_bytes:
+        raise VerificationError(f"{folder / zip_name}: embedded manifest differs from {folder / MANIFEST_NAME}")
+    report.checks.append(f"{MANIFEST_NAME} equals the manifest embedded in {zip_name}")
+    listed = set(sums) | {CHECKSUMS_NAME}
+    extra = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in listed and not p.name.startswith("."))
+    if extra:
+        report.notes.append(f"files not covered by {CHECKSUMS_NAME} (not verified): {', '.join(extra)}")
+
+
+def verify_path(path: Path, key: PublicKey, entry_hook: EntryHook | None = None) -> Report:
+    if not path.exists():
+        raise UsageError(f"{path} does not exist")
+    report = Report(path=str(path), kind="folder" if path.is_dir() else "zip")
+    with tempfile.TemporaryDirectory(prefix="b2release-verify-") as tmp:
+        temp_dir = Path(tmp)
+        if path.is_dir():
+            verify_folder(path, key, report, entry_hook, temp_dir)
+        else:
+            verify_zip(path, key, report, entry_hook, temp_dir)
+    return report
