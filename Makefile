@@ -30,6 +30,7 @@ test: install tools
 
 lint: install
 	$(BIN)/ruff check b2release tests benchmarks
+	$(BIN)/lint-imports
 
 bench: install tools
 	$(BIN)/python benchmarks/bench_package.py

@@ -1,6 +1,6 @@
 """`b2release.toml`: schema, validation, and the environment / CLI override layers.
 
-Precedence (DESIGN.md): file < environment `B2RELEASE_<SECTION>_<KEY>` < CLI flags.
+Precedence (docs/configuration.md): file < environment `B2RELEASE_<SECTION>_<KEY>` < CLI flags.
 Paths in the file are relative to the file's folder; paths from the environment or the
 command line are relative to the current directory. Secrets never live here: they come
 from the environment or from files named here, and are read by the code that needs them.

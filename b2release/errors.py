@@ -2,7 +2,7 @@
 
 The CLI catches `B2ReleaseError` once, prints `message` (redacted), and exits with
 `exit_code`. Anything that is not a `B2ReleaseError` is a bug and may show a traceback.
-Exit codes (DESIGN.md): 1 a check failed, 2 usage or configuration, 3 a tool or service.
+Exit codes (docs/architecture.md): 1 a check failed, 2 usage or configuration, 3 a tool or service.
 """
 
 from __future__ import annotations

@@ -7,8 +7,11 @@ patterns catch credentials that arrive embedded in text we did not produce ourse
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+
+from b2release.errors import InputError
 
 MASK = "***"
 
@@ -79,14 +82,10 @@ def redact_obj(obj):
 
 def secret_from_env(name: str) -> str | None:
     """Read a secret from the environment (or NAME_FILE) and register it for redaction."""
-    import os
-
     value = os.environ.get(name)
     if value is None:
         file_name = os.environ.get(name + "_FILE")
         if file_name:
-            from b2release.errors import InputError
-
             try:
                 with open(file_name, encoding="utf-8") as fh:
                     value = fh.read().rstrip("\r\n")

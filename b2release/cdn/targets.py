@@ -13,9 +13,8 @@ from typing import Any, Iterable
 from urllib.parse import quote, urlsplit
 
 from b2release.errors import ConfigError, UsageError
-from b2release.formats.names import validate_product_name
+from b2release.formats.names import container_name_problem, validate_product_name
 from b2release.formats.pointer import validate_channel
-from b2release.stores.tenants import container_name_problem
 
 _POINTER_FILE = re.compile(r"^(?P<channel>[^/]+)\.json(?:\.sig)?$")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")

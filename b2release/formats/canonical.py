@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from b2release.errors import VerificationError
+
 
 def dumps(obj: Any) -> bytes:
     return (json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def loads(data: bytes, what: str) -> Any:
-    from b2release.errors import VerificationError
-
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

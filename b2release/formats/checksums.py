@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from b2release.errors import VerificationError
+from b2release.fsutil import atomic_write_bytes
 
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 
@@ -39,6 +40,4 @@ def parse(data: bytes, source: str = "SHA256SUMS") -> dict[str, str]:
 
 
 def write_path(path: Path, entries: dict[str, str]) -> None:
-    from b2release.fsutil import atomic_write_bytes
-
     atomic_write_bytes(path, render(entries))

@@ -40,6 +40,32 @@ def compare_versions(a: str, b: str) -> int:
     return semver.Version.parse(a).compare(semver.Version.parse(b))
 
 
+# --- Azure container names -------------------------------------------------------------
+# 3-63 characters, lowercase letters, digits and '-', starting and ending with a letter or
+# digit, every '-' between two letters/digits (no '--', no trailing '-'). One rule, used by
+# stores (tenant containers), the file store's folders and CDN purge targets.
+CONTAINER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$")
+
+
+def container_name_problem(name: str) -> str | None:
+    """Why `name` is not a valid Azure container name, or None."""
+    if not 3 <= len(name) <= 63:
+        return "must be 3-63 characters long"
+    if name != name.lower():
+        return "must be lowercase"
+    if not CONTAINER_NAME.match(name):
+        return ("may contain only lowercase letters, digits and '-', must start and end with a letter or digit, "
+                "and must not contain '--'")
+    return None
+
+
+def validate_container_name(name: str, what: str = "container name") -> str:
+    problem = container_name_problem(name or "")
+    if problem:
+        raise UsageError(f"invalid {what} {name!r}: Azure container names {problem}")
+    return name
+
+
 # --- archive entry names ----------------------------------------------------------------
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 _WINDOWS_BAD_CHARS = set('<>:"|?*\\')

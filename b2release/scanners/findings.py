@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from b2release.scanners.matching import RANK
+
 # Licence rules (vulnerability rules are advisory ids, secret rules live in secrets.RULES).
 LICENSE_RULES = {
     "B2L001": ("license-denied", "Licence on the deny list"),
@@ -55,8 +57,6 @@ class Finding:
         return f"secret {self.details.get('name', self.rule)} in {self.scope}:{self.where()}"
 
     def sort_key(self) -> tuple:
-        from b2release.scanners.matching import RANK
-
         return (-RANK.get(self.severity, 0), self.kind, self.rule, self.package or "", self.version or "",
                 self.scope, self.path, self.line or 0)
 

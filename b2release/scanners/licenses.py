@@ -31,6 +31,7 @@ from typing import Any, Iterable
 
 from b2release import process
 from b2release.errors import ToolError, ToolMissingError
+from b2release.scanners.nuget_version import try_parse
 
 # Trove classifier names (as pip-licenses prints them) -> SPDX ids. Only unambiguous ones.
 CLASSIFIER_TO_SPDX = {
@@ -240,8 +241,6 @@ def nuget_license(pkg_id: str, version: str, solution_dirs: Iterable[Path],
 
 
 def _same_version(a: str, b: str) -> bool:
-    from b2release.scanners.nuget_version import try_parse
-
     va, vb = try_parse(a), try_parse(b)
     return va is not None and vb is not None and va == vb
 

@@ -10,14 +10,12 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import Protocol, Sequence
 
 from b2release import process
 from b2release.errors import ToolMissingError
 from b2release.redact import redact
-
-if TYPE_CHECKING:
-    from b2release.signers.certs import SigningMaterial
+from b2release.signers.certs import SigningMaterial
 
 
 @dataclass

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import secrets
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -16,18 +15,17 @@ from typing import Any, Iterator
 from urllib.parse import quote, urlsplit
 
 from b2release import log
-from b2release.errors import ConfigError, InputError, RemoteError, UsageError
+from b2release.errors import ConfigError, RemoteError
 from b2release.fsutil import CHUNK
 from b2release.redact import register_secret
 from b2release.stores.azure_auth import AzureAuth
+from b2release.stores.azure_grants import AzureGrants
 from b2release.stores.base import (
     SHA256_METADATA,
     AlreadyExists,
     BlobInfo,
     PreconditionFailed,
     ProgressFn,
-    ReadGrant,
-    Revocation,
     Store,
 )
 
@@ -37,9 +35,6 @@ BLOCK_SIZE = 4 << 20  # chunk size of block uploads; larger files go up in paral
 COPY_TIMEOUT_S = 3600
 SOURCE_SAS_MINUTES = 60  # lifetime of the read SAS a server-side copy uses as its source
 CLOCK_SKEW = timedelta(minutes=5)
-# Grants: one stored access policy per grant, named b2r-<UTC time>-<random>, never reused.
-POLICY_PREFIX = "b2r-"
-MAX_POLICIES = 5  # Azure's limit of stored access policies per container
 
 
 def _mime(path: str) -> str:
@@ -59,7 +54,7 @@ def _md5_file(path: Path) -> bytes:
     return digest.digest()
 
 
-class AzureStore(Store):
+class AzureStore(AzureGrants, Store):
     kind = "azure"
     supports_grants = True
 
@@ -324,99 +319,9 @@ class AzureStore(Store):
         return BlobInfo(path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
                         etag=result.get("etag", ""), cache_control=cache_control)
 
-    # --- URLs, grants (SAS bound to stored access policies) ------------------------------
+    # --- URLs --------------------------------------------------------------------------------
     def blob_url(self, container: str, path: str) -> str:
         return f"{self.auth.account_url}/{container}/{quote(path)}"
 
     def container_url(self, container: str) -> str:
         return f"{self.auth.account_url}/{container}"
-
-    def require_account_key(self, what: str) -> str:
-        if not self.auth.account_key:
-            raise ConfigError(
-                f"{what} needs the storage account key (AZURE_STORAGE_CONNECTION_STRING with AccountKey, or "
-                "AZURE_STORAGE_KEY): SAS bound to a stored access policy cannot be made with a SAS token or a "
-                "user delegation key"
-            )
-        return self.auth.account_key
-
-    def get_policies(self, container: str) -> dict[str, Any]:
-        """Stored access policies of a container: {id: AccessPolicy}."""
-        from azure.core.exceptions import ResourceNotFoundError
-
-        with self._errors(f"reading the access policies of {container}"):
-            try:
-                acl = self.service.get_container_client(container).get_container_access_policy()
-            except ResourceNotFoundError:
-                raise InputError(f"container {container} does not exist in {self.description}") from None
-        return {ident.id: ident.access_policy for ident in acl.get("signed_identifiers", [])}
-
-    def set_policies(self, container: str, policies: dict[str, Any]) -> None:
-        """Replace the container's stored access policies (the container stays private)."""
-        with self._errors(f"setting the access policies of {container}"):
-            self.service.get_container_client(container).set_container_access_policy(signed_identifiers=policies)
-
-    def require_grants(self, command: str) -> None:
-        """Grants are https-only and need the account key: refuse before any other work."""
-        if not self.https:
-            raise ConfigError(f"grants are https-only, but {self.description} is plain http (an emulator)")
-        self.require_account_key(command)
-
-    def grant_read(self, container: str, start: datetime, expiry: datetime) -> ReadGrant:
-        """A new stored access policy (read, start..expiry) and an https-only SAS naming only it.
-
-        Expired b2release policies are dropped first; when five live policies remain
-        (b2release's or other tools', which are left alone) this refuses and says when
-        the next slot frees up.
-        """
-        from azure.storage.blob import AccessPolicy, ContainerSasPermissions, generate_container_sas
-
-        self.require_grants("grant")
-        key = self.require_account_key("grant")
-        policies = self.get_policies(container)  # InputError if the container is missing
-        now = datetime.now(timezone.utc)
-        dropped = [p for p, policy in policies.items() if p.startswith(POLICY_PREFIX) and (_expiry(policy) or now) <= now]
-        for policy_id in dropped:
-            del policies[policy_id]
-        if len(policies) >= MAX_POLICIES:
-            live = sorted(filter(None, (_expiry(p) for p in policies.values())))
-            when = f"; the next expires at {live[0]:%Y-%m-%dT%H:%M:%SZ}" if live else ""
-            raise UsageError(
-                f"{container} already has {len(policies)} live stored access policies, Azure's limit{when}; "
-                "revoke the tenant's grants to end all of them"
-            )
-        policy_id = new_policy_id(start + CLOCK_SKEW)
-        policies[policy_id] = AccessPolicy(permission=ContainerSasPermissions(read=True), start=start, expiry=expiry)
-        self.set_policies(container, policies)
-        # Permission, start and expiry all come from the policy: deleting it kills the SAS.
-        sas = generate_container_sas(self.auth.account_name, container, account_key=key, policy_id=policy_id,
-                                     protocol="https")
-        register_secret(sas)
-        return ReadGrant(container=container, policy_id=policy_id, query=sas, dropped=sorted(dropped))
-
-    def revoke_grants(self, container: str) -> Revocation:
-        """Delete the b2release policies of a container: every grant bound to them stops working."""
-        self.require_account_key("revoke")
-        policies = self.get_policies(container)
-        removed = sorted(p for p in policies if p.startswith(POLICY_PREFIX))
-        kept = {p: v for p, v in policies.items() if not p.startswith(POLICY_PREFIX)}
-        if removed:
-            self.set_policies(container, kept)
-        return Revocation(container=container, removed=removed, kept=sorted(kept))
-
-
-def _expiry(policy: Any) -> datetime | None:
-    """A stored policy's expiry as an aware datetime (the SDK may give a string)."""
-    value = getattr(policy, "expiry", None)
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-def new_policy_id(at: datetime) -> str:
-    return POLICY_PREFIX + at.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)

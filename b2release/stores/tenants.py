@@ -8,32 +8,14 @@ id is part of a security boundary, and two ids must never map to one container.
 
 from __future__ import annotations
 
-import re
-
 from b2release.errors import UsageError
+from b2release.formats.names import CONTAINER_NAME, container_name_problem, validate_container_name
+
+__all__ = ["TENANT_PREFIX", "container_name_problem", "tenant_container", "validate_container_name",
+           "validate_tenant_id", "validate_tenants"]
 
 TENANT_PREFIX = "tenant-"
-_CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$")
 MAX_TENANT_ID = 63 - len(TENANT_PREFIX)
-
-
-def container_name_problem(name: str) -> str | None:
-    """Why `name` is not a valid Azure container name, or None."""
-    if not 3 <= len(name) <= 63:
-        return "must be 3-63 characters long"
-    if name != name.lower():
-        return "must be lowercase"
-    if not _CONTAINER.match(name):
-        return ("may contain only lowercase letters, digits and '-', must start and end with a letter or digit, "
-                "and must not contain '--'")
-    return None
-
-
-def validate_container_name(name: str, what: str = "container name") -> str:
-    problem = container_name_problem(name or "")
-    if problem:
-        raise UsageError(f"invalid {what} {name!r}: Azure container names {problem}")
-    return name
 
 
 def validate_tenant_id(tenant: str) -> str:
@@ -45,7 +27,7 @@ def validate_tenant_id(tenant: str) -> str:
     if len(text) > MAX_TENANT_ID:
         raise UsageError(f"invalid tenant id {tenant!r}: at most {MAX_TENANT_ID} characters "
                          f"(the container {TENANT_PREFIX}<id> must fit in 63)")
-    if not _CONTAINER.match(text):
+    if not CONTAINER_NAME.match(text):
         raise UsageError(
             f"invalid tenant id {tenant!r}: use lowercase letters, digits and single '-' between them "
             f"(it becomes the Azure container name {TENANT_PREFIX}<id>)"

@@ -15,6 +15,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
 
+from b2release.redact import redact
+
 _CANONICAL = re.compile(
     r"""^\s*
     (?:
@@ -142,8 +144,6 @@ def dedupe(items: Iterable[Diagnostic]) -> list[Diagnostic]:
 def render_table(console, diagnostics: list[Diagnostic], limit: int = 20) -> None:
     """A rich table of the diagnostics (errors first), on the human console (stderr)."""
     from rich.table import Table
-
-    from b2release.redact import redact
 
     ordered = sorted(diagnostics, key=lambda d: d.severity != "error")
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)

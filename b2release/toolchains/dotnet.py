@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from b2release.process import query, tool_env
-from b2release.toolchains import BuildSpec, Toolchain, property_arg
+from b2release.toolchains.base import BuildSpec, Toolchain, property_arg
 
 
 class Dotnet(Toolchain):

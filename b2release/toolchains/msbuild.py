@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from b2release.process import query
-from b2release.toolchains import BuildSpec, Toolchain
+from b2release.toolchains.base import BuildSpec, Toolchain
 
 _VERSION = re.compile(r"(\d+\.\d+\.\d+(?:\.\d+)?)\s*$")
 

@@ -23,6 +23,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from b2release.errors import InputError
 from b2release.toolchains.discovery import BuildInput
 
 GENERATED_NAME = "B2Release.AssemblyVersion.g.cs"
@@ -137,8 +138,6 @@ def _add_compile_item(csproj: Path) -> None:
     text = csproj.read_text(encoding="utf-8-sig")
     idx = text.rfind("</Project>")
     if idx < 0:
-        from b2release.errors import InputError
-
         raise InputError(f"{csproj.name}: no closing </Project> tag")
     item = f'  <ItemGroup>\n    <Compile Include="{GENERATED_NAME}" />\n  </ItemGroup>\n'
     csproj.write_text(text[:idx] + item + text[idx:], encoding="utf-8")

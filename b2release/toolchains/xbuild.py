@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from b2release.process import query
-from b2release.toolchains import BuildSpec, Toolchain, path_map_value
+from b2release.toolchains.base import BuildSpec, Toolchain, path_map_value
 
 _MONO_VERSION = re.compile(r"Mono,? (?:JIT compiler )?[Vv]ersion (\S+)")
 _ENGINE_VERSION = re.compile(r"XBuild Engine Version (\S+)")

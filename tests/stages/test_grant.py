@@ -10,7 +10,7 @@ import requests
 from b2release import config as config_mod
 from b2release.context import Context
 from b2release.stages import grant as grant_stage
-from b2release.stores.azure import MAX_POLICIES, POLICY_PREFIX
+from b2release.stores.azure_grants import MAX_POLICIES, POLICY_PREFIX
 from tests.conftest import assert_user_error
 from tests.fixtures.releases import PRODUCT, state_text, tenant_args
 

@@ -1,0 +1,121 @@
+"""Grants on Azure: read-only, https-only, expiring SAS bound to stored access policies.
+
+Each grant creates its own stored access policy on the container (id
+`b2r-<UTC time>-<random>`, never reused) holding the permission (read), start and expiry;
+the SAS names only that policy and the protocol (https). So deleting a container's `b2r-`
+policies (`revoke_grants`) ends every outstanding grant at once (Azure: within 30
+seconds). Azure allows five stored access policies per container: grants rotate, first
+dropping the expired `b2r-` policies; with five live ones left (b2release's or other
+tools', which are left alone) a grant is refused with the time the next slot frees up.
+A SAS is registered for redaction the moment it is made.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from b2release.errors import ConfigError, InputError, UsageError
+from b2release.redact import register_secret
+from b2release.stores.base import ReadGrant, Revocation
+
+if TYPE_CHECKING:
+    from b2release.stores.azure import AzureStore
+
+POLICY_PREFIX = "b2r-"
+MAX_POLICIES = 5  # Azure's limit of stored access policies per container
+
+
+class AzureGrants:
+    """The grant half of AzureStore (a mixin: it uses the store's client and error mapping)."""
+
+    def require_account_key(self: AzureStore, what: str) -> str:
+        if not self.auth.account_key:
+            raise ConfigError(
+                f"{what} needs the storage account key (AZURE_STORAGE_CONNECTION_STRING with AccountKey, or "
+                "AZURE_STORAGE_KEY): SAS bound to a stored access policy cannot be made with a SAS token or a "
+                "user delegation key"
+            )
+        return self.auth.account_key
+
+    def get_policies(self: AzureStore, container: str) -> dict[str, Any]:
+        """Stored access policies of a container: {id: AccessPolicy}."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with self._errors(f"reading the access policies of {container}"):
+            try:
+                acl = self.service.get_container_client(container).get_container_access_policy()
+            except ResourceNotFoundError:
+                raise InputError(f"container {container} does not exist in {self.description}") from None
+        return {ident.id: ident.access_policy for ident in acl.get("signed_identifiers", [])}
+
+    def set_policies(self: AzureStore, container: str, policies: dict[str, Any]) -> None:
+        """Replace the container's stored access policies (the container stays private)."""
+        with self._errors(f"setting the access policies of {container}"):
+            self.service.get_container_client(container).set_container_access_policy(signed_identifiers=policies)
+
+    def require_grants(self: AzureStore, command: str) -> None:
+        """Grants are https-only and need the account key: refuse before any other work."""
+        if not self.https:
+            raise ConfigError(f"grants are https-only, but {self.description} is plain http (an emulator)")
+        self.require_account_key(command)
+
+    def grant_read(self: AzureStore, container: str, start: datetime, expiry: datetime) -> ReadGrant:
+        """A new stored access policy (read, start..expiry) and an https-only SAS naming only it.
+
+        Expired b2release policies are dropped first; when five live policies remain
+        (b2release's or other tools', which are left alone) this refuses and says when
+        the next slot frees up.
+        """
+        from azure.storage.blob import AccessPolicy, ContainerSasPermissions, generate_container_sas
+
+        self.require_grants("grant")
+        key = self.require_account_key("grant")
+        policies = self.get_policies(container)  # InputError if the container is missing
+        now = datetime.now(timezone.utc)
+        dropped = [p for p, policy in policies.items() if p.startswith(POLICY_PREFIX) and (_expiry(policy) or now) <= now]
+        for policy_id in dropped:
+            del policies[policy_id]
+        if len(policies) >= MAX_POLICIES:
+            live = sorted(filter(None, (_expiry(p) for p in policies.values())))
+            when = f"; the next expires at {live[0]:%Y-%m-%dT%H:%M:%SZ}" if live else ""
+            raise UsageError(
+                f"{container} already has {len(policies)} live stored access policies, Azure's limit{when}; "
+                "revoke the tenant's grants to end all of them"
+            )
+        policy_id = new_policy_id(now)  # when the grant was made: unique, never reused
+        policies[policy_id] = AccessPolicy(permission=ContainerSasPermissions(read=True), start=start, expiry=expiry)
+        self.set_policies(container, policies)
+        # Permission, start and expiry all come from the policy: deleting it kills the SAS.
+        sas = generate_container_sas(self.auth.account_name, container, account_key=key, policy_id=policy_id,
+                                     protocol="https")
+        register_secret(sas)
+        return ReadGrant(container=container, policy_id=policy_id, query=sas, dropped=sorted(dropped))
+
+    def revoke_grants(self: AzureStore, container: str) -> Revocation:
+        """Delete the b2release policies of a container: every grant bound to them stops working."""
+        self.require_account_key("revoke")
+        policies = self.get_policies(container)
+        removed = sorted(p for p in policies if p.startswith(POLICY_PREFIX))
+        kept = {p: v for p, v in policies.items() if not p.startswith(POLICY_PREFIX)}
+        if removed:
+            self.set_policies(container, kept)
+        return Revocation(container=container, removed=removed, kept=sorted(kept))
+
+
+def _expiry(policy: Any) -> datetime | None:
+    """A stored policy's expiry as an aware datetime (the SDK may give a string)."""
+    value = getattr(policy, "expiry", None)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def new_policy_id(at: datetime) -> str:
+    return POLICY_PREFIX + at.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(4)
