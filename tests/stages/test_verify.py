@@ -1,14 +1,17 @@
 import json
+import os
 import shutil
 import socket
 import struct
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from b2release.formats.manifest import ZIP_MANIFEST, ZIP_SIGNATURE
-from tests.conftest import assert_user_error
+from tests.conftest import REPO, assert_user_error
 from tests.helpers import package_dir, rewrite_zip
 
 ZIP = "enventa-connector-1.2.3.zip"
@@ -169,15 +172,39 @@ def test_verify_json_error_document(cli, release, dev_keys, tmp_path):
     assert doc["exit_code"] == 1 and "README.txt" in doc["message"]
 
 
-def test_verify_streams_large_entry(cli, tmp_path, dev_keys):
-    """A 64 MiB entry verifies (streamed in chunks; the test only checks correctness)."""
-    import os
+# VmHWM (the peak RSS of this process image), not ru_maxrss: Linux carries ru_maxrss over
+# exec from the parent, so a child would report the test runner's own peak.
+PEAK_RSS = """
+import sys
+from b2release.cli import main
+code = main(sys.argv[1:])
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0].split()[1]
+print("PEAK_KB", hwm, file=sys.stderr)
+sys.exit(code)
+"""
 
+
+def _verify_peak_kb(work, dev_keys) -> int:
+    """Peak RSS in KiB of a fresh process that verifies `work`."""
+    proc = subprocess.run([sys.executable, "-c", PEAK_RSS, "verify", str(work), "--public-key",
+                           str(dev_keys / "release-signing.pub")], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stderr.rsplit("PEAK_KB", 1)[1].split()[0])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc (Linux)")
+def test_verify_streams_large_entry(cli, tmp_path, dev_keys, sample_input):
+    """A 64 MiB incompressible entry verifies with flat memory: its peak RSS is within 24 MiB of
+    verifying a small package, which reading the entry whole (64 MiB) could not be."""
     big = tmp_path / "big"
     big.mkdir()
     with open(big / "blob.bin", "wb") as fh:
         for _ in range(64):
             fh.write(os.urandom(1 << 20))
     work = package_dir(cli, tmp_path, dev_keys, big, work=tmp_path / "bigdist")
+    small = package_dir(cli, tmp_path, dev_keys, sample_input, work=tmp_path / "smalldist")
     assert verify(cli, work, dev_keys).exit_code == 0
+    grown = _verify_peak_kb(work, dev_keys) - _verify_peak_kb(small, dev_keys)
+    assert grown < 24 * 1024, f"verifying a 64 MiB entry raised the peak RSS by {grown} KiB"
     shutil.rmtree(big)
