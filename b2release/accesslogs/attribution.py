@@ -21,6 +21,7 @@ from b2release.accesslogs.model import Request
 
 TENANT_PREFIX = "tenant-"
 RELEASE_CONTAINER = "releases"
+AUDIT_PREFIX = "audit"
 METADATA_FILES = ("manifest.json", "manifest.json.sig", "SHA256SUMS")
 AUTH_FAILURES = frozenset({
     "AuthenticationFailed", "AuthorizationFailure", "AuthorizationError", "SASAuthorizationError",
@@ -37,7 +38,7 @@ class Target:
     product: str | None
     version: str | None
     channel: str | None
-    kind: str  # package | pointer | pointer-signature | metadata | file | listing | other
+    kind: str  # package | pointer | pointer-signature | metadata | file | listing | audit-log | other
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def target_of(container: str | None, blob: str | None, release_container: str = 
     if not blob:
         return Target(scope, tenant, None, None, None, "listing")
     parts = blob.split("/")
+    if scope == "releases" and parts[0] == AUDIT_PREFIX:  # the release audit log (formats/auditlog.py)
+        return Target(scope, None, None, None, None, "audit-log")
     if len(parts) == 3 and parts[1] == "channels":
         name = parts[2]
         if name.endswith(".json"):

@@ -198,15 +198,6 @@ def build_report(items: Iterable[Request | ParseProblem], live_policies: Collect
     return report
 
 
-def _human_bytes(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count} B"
-
-
 def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     lines = ["  " + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
@@ -227,7 +218,7 @@ def render_text(report: DownloadReport) -> str:
         "Downloads per tenant and version:",
     ]
     out += _table(["tenant", "product", "version", "downloads", "partial", "bytes"],
-                  [[_tenant_key(d.tenant), d.product, d.version, str(d.downloads), str(d.partial), _human_bytes(d.bytes)]
+                  [[_tenant_key(d.tenant), d.product, d.version, str(d.downloads), str(d.partial), str(d.bytes)]
                    for d in report.downloads]) if report.downloads else ["  none"]
     out += ["", "Channel pointer reads:"]
     out += _table(["tenant", "product", "channel", "reads", "errors"],
