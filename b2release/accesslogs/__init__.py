@@ -12,7 +12,9 @@ named explicitly):
 
 Each request is attributed (attribution.py) to a tenant container (`tenant-<id>`) or the
 `releases` container, a product, a version or channel pointer, and a grant: the stored
-access policy id in the SAS `si=` parameter. The SAS signature and the rest of the query
+access policy id in the SAS `si=` parameter. With the release audit log
+(formats/auditlog.py), a channel pointer read is also attributed to the version the pointer
+served at that moment (`pointer_history`). The SAS signature and the rest of the query
 never leave the parser: the signature is registered with b2release.redact and the query is
 dropped, so no report, export line or error message can carry it (sas.py).
 
@@ -22,7 +24,7 @@ shippers; thresholds.py turns `--fail-on-error-rate 5%` / `--fail-on-unauthorize
 verdict. docs/monitoring.md says how to switch the logs on and run the audit on a schedule.
 """
 
-from b2release.accesslogs.attribution import AttributedRequest, Target, attribute
+from b2release.accesslogs.attribution import AttributedRequest, Target, attribute, pointer_history
 from b2release.accesslogs.export import export_lines
 from b2release.accesslogs.model import ParseProblem, Request, SasInfo
 from b2release.accesslogs.reader import FORMATS, read_requests
@@ -31,6 +33,6 @@ from b2release.accesslogs.thresholds import Trip, check_thresholds, parse_error_
 
 __all__ = [
     "FORMATS", "AttributedRequest", "DownloadReport", "ParseProblem", "Request", "SasInfo", "Target", "Trip",
-    "attribute", "build_report", "check_thresholds", "export_lines", "parse_error_rate", "parse_since",
+    "attribute", "build_report", "pointer_history", "check_thresholds", "export_lines", "parse_error_rate", "parse_since",
     "read_requests", "render_text",
 ]

@@ -14,10 +14,18 @@ Requests without a SAS have no grant status.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Collection
+import bisect
+import datetime as _dt
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable, Collection, Iterable
 
-from b2release.accesslogs.model import Request
+from b2release.accesslogs.model import Request, parse_time
+
+if TYPE_CHECKING:
+    from b2release.formats.auditlog import AuditLine
+
+# (tenant or None for the release container, product, channel, request time) -> version served then
+PointerVersion = Callable[[str | None, str, str, _dt.datetime], str | None]
 
 TENANT_PREFIX = "tenant-"
 RELEASE_CONTAINER = "releases"
@@ -105,8 +113,37 @@ def grant_status(request: Request, live_policies: Collection[str] | None) -> str
     return "live"
 
 
+def pointer_history(lines: Iterable[AuditLine]) -> PointerVersion:
+    """Which version each channel pointer served when, from the release audit log's pointer moves.
+
+    A pointer read is attributed to the version of the last move at or before the request.
+    Release-container pointers are recorded with no tenants; they are looked up with tenant None.
+    """
+    moves: dict[tuple[str | None, str, str], list[tuple[_dt.datetime, str]]] = {}
+    for line in lines:
+        record = line.record
+        if record.action != "move-pointer" or not (record.product and record.channel and record.version):
+            continue
+        when = parse_time(record.time)
+        for tenant in record.tenants or (None,):
+            moves.setdefault((tenant, record.product, record.channel), []).append((when, record.version))
+    for history in moves.values():
+        history.sort()
+
+    def lookup(tenant: str | None, product: str, channel: str, time: _dt.datetime) -> str | None:
+        history = moves.get((tenant, product, channel))
+        if not history:
+            return None
+        index = bisect.bisect_right([t for t, _ in history], time) - 1
+        return history[index][1] if index >= 0 else None
+
+    return lookup
+
+
 def attribute(request: Request, live_policies: Collection[str] | None = None,
-              release_container: str = RELEASE_CONTAINER) -> AttributedRequest:
+              release_container: str = RELEASE_CONTAINER, pointer_version: PointerVersion | None = None) -> AttributedRequest:
     target = target_of(request.container, request.blob, release_container)
+    if pointer_version is not None and target.kind in ("pointer", "pointer-signature") and target.product and target.channel:
+        target = replace(target, version=pointer_version(target.tenant, target.product, target.channel, request.time))
     grant_id = request.sas.policy_id if request.sas else None
     return AttributedRequest(request, target, grant_id, grant_status(request, live_policies))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Collection, Iterable, Iterator
 
-from b2release.accesslogs.attribution import RELEASE_CONTAINER, attribute
+from b2release.accesslogs.attribution import RELEASE_CONTAINER, PointerVersion, attribute
 from b2release.accesslogs.model import ParseProblem, Request, iso
 from b2release.formats import canonical
 from b2release.redact import redact_obj
@@ -26,11 +26,11 @@ from b2release.redact import redact_obj
 
 def export_lines(items: Iterable[Request | ParseProblem], live_policies: Collection[str] | None = None,
                  since: _dt.datetime | None = None, release_container: str = RELEASE_CONTAINER,
-                 include_out_of_scope: bool = False) -> Iterator[bytes]:
+                 include_out_of_scope: bool = False, pointer_version: PointerVersion | None = None) -> Iterator[bytes]:
     for item in items:
         if isinstance(item, ParseProblem) or (since is not None and item.time < since):
             continue
-        attributed = attribute(item, live_policies, release_container)
+        attributed = attribute(item, live_policies, release_container, pointer_version)
         if not attributed.in_scope and not include_out_of_scope:
             continue
         target = attributed.target

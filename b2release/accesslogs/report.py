@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Collection, Iterable
 
-from b2release.accesslogs.attribution import EXPIRED_OR_REVOKED, RELEASE_CONTAINER, attribute
+from b2release.accesslogs.attribution import EXPIRED_OR_REVOKED, RELEASE_CONTAINER, PointerVersion, attribute
 from b2release.accesslogs.model import ParseProblem, Request, iso
 from b2release.redact import redact, redact_obj
 
@@ -42,6 +42,7 @@ class PointerReads:
     channel: str
     reads: int = 0
     errors: int = 0
+    versions: dict[str, int] = field(default_factory=dict)  # version served -> reads (with an audit log history)
 
 
 @dataclass
@@ -122,7 +123,9 @@ def _tenant_key(tenant: str | None) -> str:
 
 
 def build_report(items: Iterable[Request | ParseProblem], live_policies: Collection[str] | None = None,
-                 since: _dt.datetime | None = None, release_container: str = RELEASE_CONTAINER) -> DownloadReport:
+                 since: _dt.datetime | None = None, release_container: str = RELEASE_CONTAINER,
+                 pointer_version: PointerVersion | None = None) -> DownloadReport:
+    """Aggregate requests; `pointer_version` (attribution.pointer_history) names the version a pointer read got."""
     report = DownloadReport()
     downloads: dict[tuple[str | None, str, str], VersionDownloads] = {}
     pointers: dict[tuple[str | None, str, str], PointerReads] = {}
@@ -137,7 +140,7 @@ def build_report(items: Iterable[Request | ParseProblem], live_policies: Collect
         if since is not None and item.time < since:
             report.skipped_before_since += 1
             continue
-        attributed = attribute(item, live_policies, release_container)
+        attributed = attribute(item, live_policies, release_container, pointer_version)
         if not attributed.in_scope:
             report.out_of_scope += 1
             continue
@@ -170,6 +173,8 @@ def build_report(items: Iterable[Request | ParseProblem], live_policies: Collect
             pointer = pointers.setdefault(key, PointerReads(*key))
             pointer.reads += 1
             pointer.errors += int(attributed.is_error)
+            if target.version:
+                pointer.versions[target.version] = pointer.versions.get(target.version, 0) + 1
         if attributed.grant_id is not None and request.container is not None:
             gkey = (request.container, attributed.grant_id)
             grant = grants.get(gkey)
@@ -221,8 +226,9 @@ def render_text(report: DownloadReport) -> str:
                   [[_tenant_key(d.tenant), d.product, d.version, str(d.downloads), str(d.partial), str(d.bytes)]
                    for d in report.downloads]) if report.downloads else ["  none"]
     out += ["", "Channel pointer reads:"]
-    out += _table(["tenant", "product", "channel", "reads", "errors"],
-                  [[_tenant_key(p.tenant), p.product, p.channel, str(p.reads), str(p.errors)]
+    out += _table(["tenant", "product", "channel", "reads", "errors", "versions served"],
+                  [[_tenant_key(p.tenant), p.product, p.channel, str(p.reads), str(p.errors),
+                    ", ".join(f"{v} ({n})" for v, n in sorted(p.versions.items())) or "-"]
                    for p in report.pointer_reads]) if report.pointer_reads else ["  none"]
     out += ["", "Grants (stored access policy ids):"]
     out += _table(["tenant", "grant", "first seen", "last seen", "requests", "downloads", "denied"],

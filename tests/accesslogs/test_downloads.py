@@ -208,3 +208,30 @@ def test_no_sas_signature_in_any_output(log):
         for sig in SIGS.values():
             for form in (sig, unquote(sig), sig[5:17]):
                 assert form not in text, f"{name} contains a SAS signature ({form})"
+
+
+def test_pointer_reads_are_attributed_to_the_version_served(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from b2release.accesslogs import pointer_history
+    from b2release.formats import auditlog
+    from b2release.formats.signature import load_signing_key
+
+    (tmp_path / "k.key").write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key = load_signing_key(tmp_path / "k.key")
+    data = b""
+    for time, tenants, version in [("2024-05-01T09:00:00Z", ("acme", "globex"), "1.4.0"),
+                                   ("2024-05-01T10:00:25Z", ("acme",), "1.5.0")]:
+        record = auditlog.AuditRecord(time=time, actor="ci", command="promote", action="move-pointer",
+                                      correlation_id="c", tenants=tenants, product="enventa-connector",
+                                      version=version, channel="stable")
+        data += auditlog.next_line_for(data, record, key)
+    history = pointer_history(auditlog.parse_lines(data, "audit/2024/05.jsonl"))
+    report = build_report(list(read_requests([RESOURCE])), live_policies=LIVE, pointer_version=history)
+    served = {(p.tenant, p.channel): p.versions for p in report.pointer_reads}
+    assert served == {("acme", "stable"): {"1.4.0": 1, "1.5.0": 1}, ("globex", "stable"): {"1.4.0": 1}}
+    assert "1.4.0 (1), 1.5.0 (1)" in render_text(report)
+    exported = [json.loads(x) for x in export_lines(list(read_requests([RESOURCE])), pointer_version=history)]
+    assert [d["version"] for d in exported if d["kind"] == "pointer-signature"] == ["1.5.0"]
