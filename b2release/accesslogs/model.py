@@ -6,7 +6,8 @@ import datetime as _dt
 import re
 from dataclasses import dataclass
 
-_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$")
+# Seconds are optional: a SAS `se=` may be written as YYYY-MM-DDThh:mmZ.
+_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def parse_time(text: str) -> _dt.datetime:
         raise ValueError(f"not an ISO 8601 time: {text[:40]!r}")
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     micro = int((fraction or "0")[:6].ljust(6, "0"))
+    second = second or "0"
     tz = _dt.timezone.utc
     if zone != "Z":
         sign = 1 if zone[0] == "+" else -1

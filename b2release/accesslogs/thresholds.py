@@ -65,7 +65,7 @@ def check_thresholds(report: DownloadReport, fail_on_error_rate: str | float | N
                      fail_on_unauthorized: str | int | None = None) -> list[Trip]:
     trips: list[Trip] = []
     if fail_on_error_rate is not None:
-        limit = fail_on_error_rate if isinstance(fail_on_error_rate, float) else parse_error_rate(fail_on_error_rate)
+        limit = parse_error_rate(str(fail_on_error_rate))
         if report.errors and report.error_rate >= limit:
             trips.append(Trip("error_rate", f"{limit:.2%}", f"{report.error_rate:.2%}",
                               f"error rate {report.error_rate:.2%} ({report.errors} of {report.requests} requests) "

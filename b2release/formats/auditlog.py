@@ -211,7 +211,13 @@ def make_line(record: AuditRecord, prev_line_bytes: bytes | None, key: SigningKe
     """The signed line for `record`, chained to `prev_line_bytes` (None or b"" for the first line)."""
     record.check()
     if prev_line_bytes:
-        previous = _parse_one(prev_line_bytes, "previous audit line", 0)
+        if not prev_line_bytes.endswith(b"\n") or prev_line_bytes.count(b"\n") != 1:
+            raise InputError("make_line needs the previous line alone, with its LF (next_line_for takes a whole tail)")
+        try:
+            previous = _parse_one(prev_line_bytes, "audit log", 0)
+        except AuditChainError as exc:
+            raise VerificationError(f"cannot append: the audit log's last line is not a valid audit line "
+                                    f"({exc.failure.reason})") from None
         seq, prev = previous.seq + 1, line_hash(prev_line_bytes)
     else:
         seq, prev = 1, GENESIS_PREV
@@ -254,7 +260,11 @@ def plan_append(latest: tuple[str, bytes] | None, record: AuditRecord, key: Sign
     tail = _last_line(content)
     if tail is None:
         raise InputError(f"{name} is empty; audit blobs are created with their first line")
-    sealed = _parse_one(tail, name, 0).is_seal
+    try:
+        sealed = _parse_one(tail, name, content.count(b"\n")).is_seal
+    except AuditChainError as exc:
+        raise VerificationError(f"cannot append to {name}: its last line is not a valid audit line "
+                                f"({exc.failure.reason})") from None
     target = blob_name(record.time)
     if not sealed and target <= name:
         return [AppendStep(name, make_line(record, tail, key), create=False, append_pos=len(content))]

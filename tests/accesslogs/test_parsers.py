@@ -110,3 +110,8 @@ def test_object_keys_and_url_paths():
 def test_attribution(container, blob, expected):
     target = attribution.target_of(container, blob)
     assert (target.scope, target.tenant, target.product, target.version, target.channel, target.kind) == expected
+
+
+def test_sas_expiry_without_seconds():
+    info = sas_info("se=2024-06-01T08:30Z&si=g&sig=abcd1234")
+    assert info.expiry == dt.datetime(2024, 6, 1, 8, 30, tzinfo=dt.timezone.utc)

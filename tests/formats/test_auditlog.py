@@ -312,3 +312,19 @@ def test_records_b2release_must_not_write(keys, override, message):
 def test_current_actor(monkeypatch):
     assert auditlog.current_actor({"GITHUB_ACTIONS": "true", "GITHUB_ACTOR": "octocat", "GITHUB_REPOSITORY": "o/r",
                                    "GITHUB_RUN_ID": "7"}) == "octocat@github-actions/o/r/runs/7"
+
+
+def test_appending_to_a_damaged_tail_is_refused(keys):
+    from b2release.errors import VerificationError
+
+    key, _ = keys
+    data = _chain(key, 2)
+    damaged = data[:-10] + b'"xx"}\n'
+    with pytest.raises(VerificationError, match="cannot append: the audit log's last line is not a valid audit line"):
+        auditlog.next_line_for(damaged, _record(5), key)
+    with pytest.raises(VerificationError, match=f"cannot append to {JAN}"):
+        auditlog.plan_append((JAN, damaged), _record(5), key)
+    with pytest.raises(InputError, match="previous line alone"):
+        auditlog.make_line(_record(5), data, key)
+    with pytest.raises(InputError, match="does not end with LF"):
+        auditlog.next_line_for(data[:-1], _record(5), key)
