@@ -32,7 +32,8 @@ _secrets: set[str] = set()
 # Shapes of credentials, redacted wherever they appear. Group 1 is kept, the rest masked.
 _PATTERNS: list[re.Pattern[str]] = [
     # SAS signature and the whole SAS query string marker
-    re.compile(r"((?:^|[?&])sig=)[^&\s\"'<>]+", re.IGNORECASE),
+    # (also after ';', as in an HTML-encoded "&amp;sig=" of a Storage Analytics log line)
+    re.compile(r"((?:^|[?&;])sig=)[^&\s\"'<>]+", re.IGNORECASE),
     re.compile(r"((?:AccountKey|SharedAccessSignature|SharedAccessKey)=)[^;\s\"'<>]+", re.IGNORECASE),
     re.compile(r"((?:Authorization:\s*)?Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE),
     re.compile(r"((?:password|passwd|pwd|passphrase)\s*[=:]\s*)[^\s;\"'&]+", re.IGNORECASE),
