@@ -131,8 +131,11 @@ def nothing_changed(exc: B2ReleaseError, prefix: str) -> B2ReleaseError:
     return exc
 
 
-def purge_plan(state: State, purge: bool) -> tuple[list[str], dict[str, Any] | None]:
-    """(stages to chain, the result's "purge" entry when the purge does not run)."""
-    if purge:
-        return ["purge"], None
-    return [], {"status": "not-run", "reason": "--no-purge", "pending": len(state.pending_purge)}
+def purge_follow_up(state: State, purge: bool, written: list[tuple[str, str]],
+                    data: dict[str, Any]) -> tuple[list[str], str]:
+    """What follows a pointer move: the purge stage, chained by the runner (then, done), or
+    with --no-purge a "not-run" entry in the result's data (the queue is kept for later)."""
+    if not purge:
+        data["purge"] = {"status": "not-run", "reason": "--no-purge", "pending": len(state.pending_purge)}
+        return [], ""
+    return ["purge"], "the channel pointers moved (the purge list is kept in state.json)" if written else ""

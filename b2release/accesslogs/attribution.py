@@ -17,17 +17,15 @@ from __future__ import annotations
 import bisect
 import datetime as _dt
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, Collection, Iterable
+from typing import Callable, Collection, Iterable
 
 from b2release.accesslogs.model import Request, parse_time
-
-if TYPE_CHECKING:
-    from b2release.formats.auditlog import AuditLine
+from b2release.formats.auditlog import AuditLine
+from b2release.formats.names import TENANT_PREFIX
 
 # (tenant or None for the release container, product, channel, request time) -> version served then
 PointerVersion = Callable[[str | None, str, str, _dt.datetime], str | None]
 
-TENANT_PREFIX = "tenant-"
 RELEASE_CONTAINER = "releases"
 AUDIT_PREFIX = "audit"
 METADATA_FILES = ("manifest.json", "manifest.json.sig", "SHA256SUMS")

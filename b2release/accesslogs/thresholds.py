@@ -11,6 +11,7 @@ import datetime as _dt
 import re
 from dataclasses import dataclass
 
+from b2release.accesslogs.model import parse_time
 from b2release.accesslogs.report import DownloadReport
 from b2release.errors import UsageError
 
@@ -53,8 +54,6 @@ def parse_since(text: str, now: _dt.datetime | None = None) -> _dt.datetime:
     match = _DURATION.match(str(text).strip().lower())
     if match:
         return now - _dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    from b2release.accesslogs.model import parse_time
-
     try:
         return parse_time(str(text))
     except ValueError:

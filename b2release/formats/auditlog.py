@@ -60,12 +60,12 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping
 
 from b2release.errors import InputError, VerificationError
 from b2release.formats import canonical
-from b2release.formats.signature import PublicKey, SigningKey
+from b2release.formats.origin import detect_builder
+from b2release.formats.signature import SigningKey
 
 AUDIT_FORMAT = "b2release-audit/1"
 AUDIT_PREFIX = "audit/"
@@ -78,7 +78,7 @@ _TIME = re.compile(r"^(\d{4})-(\d{2})-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$")
 _GRANT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _TENANT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_BLOB = re.compile(r"(?:^|/)(\d{4})/(\d{2})\.jsonl$")
+BLOB_NAME = re.compile(r"(?:^|/)(\d{4})/(\d{2})\.jsonl$")
 _RECORD_FIELDS = ("time", "actor", "command", "action", "correlation_id", "tenants", "product", "version", "channel",
                   "sequence_before", "sequence_after", "grant_id")
 _LINE_KEYS = frozenset({"format", "seq", "prev", "keyid", "sig", *_RECORD_FIELDS})
@@ -137,8 +137,6 @@ def utc_now() -> str:
 
 def current_actor(env: Mapping[str, str] | None = None) -> str:
     """The CI identity (GitHub Actions, Azure Pipelines) or `user@host`."""
-    from b2release.formats.provenance import detect_builder
-
     return detect_builder(os.environ if env is None else env).actor
 
 
@@ -158,7 +156,7 @@ def blob_name(time: str | _dt.datetime) -> str:
 
 
 def _month_after(name: str) -> str:
-    match = _BLOB.search(name)
+    match = BLOB_NAME.search(name)
     if not match:
         raise InputError(f"{name} is not an audit blob name (audit/<yyyy>/<mm>.jsonl)")
     year, month = int(match.group(1)), int(match.group(2))
@@ -214,7 +212,7 @@ def make_line(record: AuditRecord, prev_line_bytes: bytes | None, key: SigningKe
         if not prev_line_bytes.endswith(b"\n") or prev_line_bytes.count(b"\n") != 1:
             raise InputError("make_line needs the previous line alone, with its LF (next_line_for takes a whole tail)")
         try:
-            previous = _parse_one(prev_line_bytes, "audit log", 0)
+            previous = parse_line(prev_line_bytes, "audit log", 0)
         except AuditChainError as exc:
             raise VerificationError(f"cannot append: the audit log's last line is not a valid audit line "
                                     f"({exc.failure.reason})") from None
@@ -261,7 +259,7 @@ def plan_append(latest: tuple[str, bytes] | None, record: AuditRecord, key: Sign
     if tail is None:
         raise InputError(f"{name} is empty; audit blobs are created with their first line")
     try:
-        sealed = _parse_one(tail, name, content.count(b"\n")).is_seal
+        sealed = parse_line(tail, name, content.count(b"\n")).is_seal
     except AuditChainError as exc:
         raise VerificationError(f"cannot append to {name}: its last line is not a valid audit line "
                                 f"({exc.failure.reason})") from None
@@ -302,47 +300,47 @@ class AuditChainError(VerificationError):
         super().__init__(failure.message())
 
 
-def _fail(file: str, line: int, kind: str, reason: str) -> AuditChainError:
+def chain_error(file: str, line: int, kind: str, reason: str) -> AuditChainError:
     return AuditChainError(ChainFailure(file, line, kind, reason))
 
 
-def _parse_one(raw: bytes, file: str, lineno: int) -> AuditLine:
+def parse_line(raw: bytes, file: str, lineno: int) -> AuditLine:
     """One complete line (with LF), strictly: exact keys and types, canonical bytes."""
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise _fail(file, lineno, "changed", "changed: not a valid JSON line") from None
+        raise chain_error(file, lineno, "changed", "changed: not a valid JSON line") from None
     if not isinstance(doc, dict) or set(doc) != _LINE_KEYS:
-        raise _fail(file, lineno, "changed", "changed: not an audit line (wrong keys)")
+        raise chain_error(file, lineno, "changed", "changed: not an audit line (wrong keys)")
     if doc["format"] != AUDIT_FORMAT:
-        raise _fail(file, lineno, "changed", f"changed: format is {doc['format']!r}, expected {AUDIT_FORMAT}")
+        raise chain_error(file, lineno, "changed", f"changed: format is {doc['format']!r}, expected {AUDIT_FORMAT}")
     if canonical.dumps(doc) != raw:
-        raise _fail(file, lineno, "changed", "changed: not in canonical JSON form")
+        raise chain_error(file, lineno, "changed", "changed: not in canonical JSON form")
     seq = doc["seq"]
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise _fail(file, lineno, "changed", "changed: seq is not a positive integer")
+        raise chain_error(file, lineno, "changed", "changed: seq is not a positive integer")
     if not isinstance(doc["prev"], str) or not _HEX64.match(doc["prev"]):
-        raise _fail(file, lineno, "changed", "changed: prev is not a sha256 hex digest")
+        raise chain_error(file, lineno, "changed", "changed: prev is not a sha256 hex digest")
     if not isinstance(doc["keyid"], str) or not isinstance(doc["sig"], str):
-        raise _fail(file, lineno, "changed", "changed: keyid and sig must be strings")
+        raise chain_error(file, lineno, "changed", "changed: keyid and sig must be strings")
     try:
         sig = base64.b64decode(doc["sig"].encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise _fail(file, lineno, "changed", "changed: sig is not base64") from None
+        raise chain_error(file, lineno, "changed", "changed: sig is not base64") from None
     tenants = doc["tenants"]
     if not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants):
-        raise _fail(file, lineno, "changed", "changed: tenants is not a list of strings")
+        raise chain_error(file, lineno, "changed", "changed: tenants is not a list of strings")
     fields = {name: doc[name] for name in _RECORD_FIELDS}
     fields["tenants"] = tuple(tenants)
     record = AuditRecord(**fields)
     try:
         record.check()
     except InputError as exc:
-        raise _fail(file, lineno, "changed", f"changed: {exc.message}") from None
+        raise chain_error(file, lineno, "changed", f"changed: {exc.message}") from None
     return AuditLine(record, seq, doc["prev"], doc["keyid"], sig, raw, file, lineno)
 
 
-def _split(data: bytes) -> list[tuple[int, bytes, bool]]:
+def split_lines(data: bytes) -> list[tuple[int, bytes, bool]]:
     """(line number, bytes with LF, complete) for each line; the last may lack its LF."""
     out = []
     pos, lineno = 0, 0
@@ -363,116 +361,11 @@ def parse_lines(data: bytes, what: str = "audit log") -> list[AuditLine]:
     Parsing checks each line's form only; `verify_chain` checks signatures and the chain.
     """
     lines = []
-    for lineno, raw, complete in _split(data):
+    for lineno, raw, complete in split_lines(data):
         if not complete:
-            raise _fail(what, lineno, "truncated", "truncated: the last line has no terminating LF")
-        lines.append(_parse_one(raw, what, lineno))
+            raise chain_error(what, lineno, "truncated", "truncated: the last line has no terminating LF")
+        lines.append(parse_line(raw, what, lineno))
     return lines
 
 
 # --- verification -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ChainResult:
-    files: int
-    lines: int
-    first_seq: int | None
-    last_seq: int | None
-    head: str  # sha256 of the last line: the `prev` of the next line to come
-    key_id: str
-
-
-def _load(item: tuple[str, bytes] | Path | str) -> tuple[str, bytes]:
-    if isinstance(item, tuple):
-        return item
-    path = Path(item)
-    try:
-        return str(path), path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read audit log {path}: {exc.strerror}") from None
-
-
-def verify_chain(files_in_order: Iterable[tuple[str, bytes] | Path | str], public_key: PublicKey,
-                 *, start_prev: str | None = GENESIS_PREV, start_seq: int | None = 1,
-                 expect_head: str | None = None) -> ChainResult:
-    """Verify audit files (oldest first) as one chain signed by `public_key`.
-
-    `start_prev`/`start_seq` anchor the first line (the log's genesis by default); pass None
-    for both to verify a later stretch of the log from wherever it starts. Raises
-    AuditChainError naming the first line (file and line number) that was changed, removed,
-    inserted, reordered or truncated.
-    """
-    files = [_load(item) for item in files_in_order]
-    entries: list[tuple[str, int, bytes, bool]] = []  # file, line number, bytes, complete
-    for name, data in files:
-        entries.extend((name, lineno, raw, complete) for lineno, raw, complete in _split(data))
-
-    def later_seqs(start: int) -> dict[int, tuple[str, int]]:
-        found: dict[int, tuple[str, int]] = {}
-        for name, lineno, raw, _complete in entries[start:]:
-            try:
-                found.setdefault(int(json.loads(raw)["seq"]), (name, lineno))
-            except (ValueError, KeyError, TypeError):
-                continue
-        return found
-
-    previous: AuditLine | None = None
-    first_seq: int | None = None
-    for index, (name, lineno, raw, complete) in enumerate(entries):
-        if not complete:
-            raise _fail(name, lineno, "truncated", "truncated: the last line has no terminating LF (cut short)")
-        if raw == b"\n":
-            raise _fail(name, lineno, "inserted", "inserted: an empty line")
-        line = _parse_one(raw, name, lineno)
-        if line.keyid != public_key.key_id:
-            raise _fail(name, lineno, "foreign-key",
-                        f"inserted or re-signed: signed by key {line.keyid[:16]}..., not the release key "
-                        f"{public_key.key_id[:16]}...")
-        try:
-            public_key.verify(signed_bytes(json.loads(raw)), line.sig, f"{name} line {lineno}")
-        except VerificationError:
-            raise _fail(name, lineno, "changed", "changed: the line's signature does not verify") from None
-        if previous is None:
-            expected_seq = start_seq
-            expected_prev = start_prev
-        else:
-            expected_seq = previous.seq + 1
-            expected_prev = previous.digest
-            if previous.is_seal and previous.file == name:
-                raise _fail(name, lineno, "inserted", "inserted: a line after its month's seal line")
-            if previous.file != name and not previous.is_seal:
-                raise _fail(name, lineno, "unsealed",
-                            f"removed: {previous.file} does not end with a seal line, so lines were removed from its end "
-                            "(or a month file is missing)")
-        if expected_seq is not None and line.seq != expected_seq:
-            if line.seq > expected_seq:
-                later = later_seqs(index + 1).get(expected_seq)
-                if later is not None:
-                    raise _fail(name, lineno, "reordered",
-                                f"reordered: seq {line.seq} where {expected_seq} belongs ({expected_seq} is at "
-                                f"{later[0]} line {later[1]})")
-                missing = line.seq - expected_seq
-                raise _fail(name, lineno, "removed",
-                            f"removed: {missing} line{'s' if missing > 1 else ''} missing before this one "
-                            f"(seq {expected_seq}..{line.seq - 1})")
-            raise _fail(name, lineno, "reordered",
-                        f"reordered or inserted: seq {line.seq} comes after seq {expected_seq - 1}")
-        if expected_prev is not None and line.prev != expected_prev:
-            what = "the start of the log" if previous is None else f"{previous.file} line {previous.lineno}"
-            raise _fail(name, lineno, "inserted",
-                        f"prev does not match {what}: a line before it was replaced, or this line was inserted")
-        if first_seq is None:
-            first_seq = line.seq
-        previous = line
-    head = previous.digest if previous else (start_prev or GENESIS_PREV)
-    if expect_head is not None and head != expect_head:
-        where = f"{previous.file} line {previous.lineno}" if previous else "the start"
-        raise _fail(previous.file if previous else "audit log", previous.lineno if previous else 0, "removed",
-                    f"removed: the log ends at {where}, which is not the expected head {expect_head[:16]}... "
-                    "(lines were removed from the end)")
-    return ChainResult(len(files), len(entries), first_seq, previous.seq if previous else None, head,
-                       public_key.key_id)
-
-
-def chain_files(names: Sequence[str]) -> list[str]:
-    """Audit blob names in chain order (by year and month), ignoring anything else under audit/."""
-    return sorted(n for n in names if _BLOB.search(n) and n.startswith(AUDIT_PREFIX))

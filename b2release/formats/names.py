@@ -44,6 +44,7 @@ def compare_versions(a: str, b: str) -> int:
 # 3-63 characters, lowercase letters, digits and '-', starting and ending with a letter or
 # digit, every '-' between two letters/digits (no '--', no trailing '-'). One rule, used by
 # stores (tenant containers), the file store's folders and CDN purge targets.
+TENANT_PREFIX = "tenant-"  # a tenant's container is tenant-<id>
 CONTAINER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$")
 
 

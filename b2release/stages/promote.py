@@ -34,7 +34,7 @@ from b2release.repoint import (
     Move,
     check_purge_settings,
     nothing_changed,
-    purge_plan,
+    purge_follow_up,
     resolve_targets,
     serves,
     trusted,
@@ -128,7 +128,6 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         store_description = store.description
 
     changed = [m for m in moves if m.pointer is not None]
-    then, not_purged = purge_plan(ctx.state, opts.purge)
     versions = sorted({m.to_version for m in moves})
     if changed:
         summary = (f"promoted {product} {', '.join(versions)} from channel {source} to {dest} in {len(changed)} of "
@@ -147,8 +146,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "bytes_sent": 0,  # by design: a promotion writes pointers only
         "purge_queued": len(written),
     }
-    if not_purged:
-        data["purge"] = not_purged
+    then, done = purge_follow_up(ctx.state, opts.purge, written, data)
     return StageResult(
         stage=NAME,
         summary=summary,
@@ -156,5 +154,5 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         record=PromoteRecord(product=product, from_channel=source, to_channel=dest, versions=versions,
                              store=store_description, containers=[m.to_dict() for m in moves]),
         then=then,
-        done="the channel pointers moved (the purge list is kept in state.json)" if written else "",
+        done=done,
     )

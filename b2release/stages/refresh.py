@@ -25,7 +25,7 @@ from b2release.config import parse_duration
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed
 from b2release.formats import pointer as pointer_fmt
-from b2release.repoint import Move, check_purge_settings, nothing_changed, purge_plan, resolve_targets, trusted, write_moves
+from b2release.repoint import Move, check_purge_settings, nothing_changed, purge_follow_up, resolve_targets, trusted, write_moves
 from b2release.stages import StageResult
 from b2release.stores import open_store
 from b2release.stores.channels import read_channel, verify_release
@@ -83,8 +83,6 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         store_description = store.description
 
     changed = [m for m in moves if m.pointer is not None]
-    then, not_purged = purge_plan(ctx.state, opts.purge) if changed else ([], {"status": "not-run",
-                                                                               "reason": "nothing moved"})
     if changed:
         expires = changed[0].pointer.expires_at if changed[0].pointer else ""
         summary = (f"refreshed {product} channel {channel} in {len(changed)} of {len(moves)} containers "
@@ -102,11 +100,12 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "containers": [{**m.to_dict(), "expires_at": (m.pointer or m.state.pointer).expires_at} for m in moves],
         "purge_queued": len(written),
     }
-    if not_purged:
-        data["purge"] = not_purged
+    if changed:
+        then, done = purge_follow_up(ctx.state, opts.purge, written, data)
+    else:
+        then, done = [], ""
+        data["purge"] = {"status": "not-run", "reason": "nothing moved"}
     return StageResult(stage=NAME, summary=summary, data=data,
                        record=RefreshRecord(product=product, channel=channel, store=store_description,
                                             containers=data["containers"]),
-                       then=then,
-                       done="the channel pointers were re-signed (the purge list is kept in state.json)" if written
-                       else "")
+                       then=then, done=done)

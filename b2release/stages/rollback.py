@@ -33,7 +33,7 @@ from b2release.repoint import (
     Move,
     check_purge_settings,
     nothing_changed,
-    purge_plan,
+    purge_follow_up,
     resolve_targets,
     serves,
     trusted,
@@ -132,7 +132,6 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
     changed = [m for m in moves if m.pointer is not None]
     # 4. The runner runs the purge stage next (the queue is saved first, so a failed purge can be re-run).
-    then, not_purged = purge_plan(ctx.state, opts.purge)
     if changed:
         froms = sorted({m.from_version for m in changed if m.from_version})
         summary = (f"rolled back {product} channel {channel} from {', '.join(froms)} to {target} in "
@@ -150,8 +149,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "containers": [m.to_dict() for m in moves],
         "purge_queued": len(written),
     }
-    if not_purged:
-        data["purge"] = not_purged
+    then, done = purge_follow_up(ctx.state, opts.purge, written, data)
     return StageResult(
         stage=NAME,
         summary=summary,
@@ -159,5 +157,5 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         record=RollbackRecord(product=product, channel=channel, version=target, reason=reason,
                               store=store_description, containers=[m.to_dict() for m in moves]),
         then=then,
-        done="the channel pointers moved (the purge list is kept in state.json)" if written else "",
+        done=done,
     )

@@ -9,12 +9,11 @@ id is part of a security boundary, and two ids must never map to one container.
 from __future__ import annotations
 
 from b2release.errors import UsageError
-from b2release.formats.names import CONTAINER_NAME, container_name_problem, validate_container_name
+from b2release.formats.names import CONTAINER_NAME, TENANT_PREFIX, container_name_problem, validate_container_name
 
 __all__ = ["TENANT_PREFIX", "container_name_problem", "tenant_container", "validate_container_name",
            "validate_tenant_id", "validate_tenants"]
 
-TENANT_PREFIX = "tenant-"
 MAX_TENANT_ID = 63 - len(TENANT_PREFIX)
 
 

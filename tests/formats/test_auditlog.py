@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from b2release.errors import InputError
-from b2release.formats import auditlog
+from b2release.formats import auditchain, auditlog
 from b2release.formats.auditlog import AuditChainError, AuditRecord
 from b2release.formats.signature import load_public_key, load_signing_key
 
@@ -53,7 +53,7 @@ def _lines(data: bytes) -> list[bytes]:
 
 def _fails(files, pub, line: int, kind: str, file: str = JAN, match: str | None = None) -> AuditChainError:
     with pytest.raises(AuditChainError, match=match) as exc:
-        auditlog.verify_chain(files, pub)
+        auditchain.verify_chain(files, pub)
     assert (exc.value.failure.file, exc.value.failure.line, exc.value.failure.kind) == (file, line, kind), exc.value.message
     assert exc.value.message.startswith(f"{file} line {line}: ")
     assert "\n" not in exc.value.message
@@ -63,7 +63,7 @@ def _fails(files, pub, line: int, kind: str, file: str = JAN, match: str | None 
 def test_a_chain_verifies(keys):
     key, pub = keys
     data = _chain(key, 5)
-    result = auditlog.verify_chain([(JAN, data)], pub)
+    result = auditchain.verify_chain([(JAN, data)], pub)
     assert (result.files, result.lines, result.first_seq, result.last_seq) == (1, 5, 1, 5)
     assert result.head == auditlog.line_hash(_lines(data)[-1])
     first, second = auditlog.parse_lines(data, JAN)[:2]
@@ -111,7 +111,7 @@ def test_deleting_the_first_line(keys):
     lines = _lines(_chain(key, 3))
     _fails([(JAN, b"".join(lines[1:]))], pub, 1, "removed")
     # Verifying a later stretch on purpose: anchor at whatever comes first.
-    assert auditlog.verify_chain([(JAN, b"".join(lines[1:]))], pub, start_prev=None, start_seq=None).lines == 2
+    assert auditchain.verify_chain([(JAN, b"".join(lines[1:]))], pub, start_prev=None, start_seq=None).lines == 2
 
 
 def test_swapping_two_lines(keys):
@@ -157,11 +157,11 @@ def test_truncating_the_last_line(keys):
 def test_removing_whole_lines_from_the_end_needs_the_head(keys):
     key, pub = keys
     data = _chain(key, 4)
-    head = auditlog.verify_chain([(JAN, data)], pub).head
+    head = auditchain.verify_chain([(JAN, data)], pub).head
     shortened = b"".join(_lines(data)[:3])
-    assert auditlog.verify_chain([(JAN, shortened)], pub).lines == 3  # invisible from the file alone
+    assert auditchain.verify_chain([(JAN, shortened)], pub).lines == 3  # invisible from the file alone
     with pytest.raises(AuditChainError, match=f"{JAN} line 3: removed: the log ends at"):
-        auditlog.verify_chain([(JAN, shortened)], pub, expect_head=head)
+        auditchain.verify_chain([(JAN, shortened)], pub, expect_head=head)
 
 
 def test_empty_line_inserted(keys):
@@ -179,7 +179,7 @@ class MemoryStore:
         self.blobs: dict[str, bytes] = {}
 
     def latest(self):
-        names = auditlog.chain_files(list(self.blobs))
+        names = auditchain.chain_files(list(self.blobs))
         return (names[-1], self.blobs[names[-1]]) if names else None
 
     def run(self, steps) -> bool:
@@ -201,13 +201,13 @@ class MemoryStore:
         raise AssertionError("gave up")
 
     def files(self):
-        return [(n, self.blobs[n]) for n in auditlog.chain_files(list(self.blobs))]
+        return [(n, self.blobs[n]) for n in auditchain.chain_files(list(self.blobs))]
 
 
 def test_blob_names():
     assert auditlog.blob_name("2024-02-29T23:59:59Z") == "audit/2024/02.jsonl"
     assert auditlog.blob_name("2024-12-01T00:00:00.5Z") == "audit/2024/12.jsonl"
-    assert auditlog.chain_files(["audit/2024/10.jsonl", "audit/2023/12.jsonl", "audit/notes.txt", "x/2024/01.jsonl"]) == [
+    assert auditchain.chain_files(["audit/2024/10.jsonl", "audit/2023/12.jsonl", "audit/notes.txt", "x/2024/01.jsonl"]) == [
         "audit/2023/12.jsonl", "audit/2024/10.jsonl"]
 
 
@@ -222,7 +222,7 @@ def test_months_are_chained_through_a_seal(keys):
     feb = auditlog.parse_lines(store.blobs[FEB], FEB)
     assert [line.record.action for line in jan] == ["move-pointer", "move-pointer", "seal"]
     assert feb[0].prev == jan[-1].digest and feb[0].seq == 4
-    result = auditlog.verify_chain(store.files(), pub)
+    result = auditchain.verify_chain(store.files(), pub)
     assert (result.files, result.lines, result.last_seq) == (2, 5, 5)
 
 
@@ -259,7 +259,7 @@ def test_writer_that_lost_a_race_recomputes_prev(keys):
     assert store.run(auditlog.plan_append(store.latest(), _record(1), key))  # re-read, recompute
     lines = auditlog.parse_lines(store.blobs[JAN], JAN)
     assert [line.record.correlation_id for line in lines] == ["corr-0", "corr-2", "corr-1"]
-    auditlog.verify_chain(store.files(), pub)
+    auditchain.verify_chain(store.files(), pub)
 
 
 def test_race_at_the_month_boundary(keys):
@@ -273,7 +273,7 @@ def test_race_at_the_month_boundary(keys):
     assert not store.run(late_jan)  # January moved on: the late writer re-reads...
     assert store.append(_record(1, "2024-01-31"), key) == 1  # ...and lands in February, after the seal
     assert [json.loads(x)["correlation_id"] for x in _lines(store.blobs[FEB])] == ["corr-2", "corr-1"]
-    auditlog.verify_chain(store.files(), pub)
+    auditchain.verify_chain(store.files(), pub)
 
 
 def test_a_writer_that_died_after_sealing(keys):
@@ -283,16 +283,16 @@ def test_a_writer_that_died_after_sealing(keys):
     steps = auditlog.plan_append(store.latest(), _record(1, "2024-02-01"), key)
     assert store.run(steps[:1])  # sealed, then the writer died
     store.append(_record(2, "2024-01-31"), key)  # a skewed clock still goes forward, to February
-    assert auditlog.chain_files(list(store.blobs)) == [JAN, FEB]
-    auditlog.verify_chain(store.files(), pub)
+    assert auditchain.chain_files(list(store.blobs)) == [JAN, FEB]
+    auditchain.verify_chain(store.files(), pub)
 
 
 def test_verify_reads_files(tmp_path, keys):
     key, pub = keys
     (tmp_path / "01.jsonl").write_bytes(_chain(key, 2))
-    assert auditlog.verify_chain([tmp_path / "01.jsonl"], pub).lines == 2
+    assert auditchain.verify_chain([tmp_path / "01.jsonl"], pub).lines == 2
     with pytest.raises(InputError, match="cannot read audit log"):
-        auditlog.verify_chain([tmp_path / "missing.jsonl"], pub)
+        auditchain.verify_chain([tmp_path / "missing.jsonl"], pub)
 
 
 @pytest.mark.parametrize("override, message", [

@@ -175,7 +175,7 @@ def test_detect_builder_azure():
 
 
 def test_detect_builder_local(monkeypatch):
-    monkeypatch.setattr(provenance, "_local_identity", lambda: ("dev", "laptop"))
+    monkeypatch.setattr("b2release.formats.origin._local_identity", lambda: ("dev", "laptop"))
     builder = provenance.detect_builder({})
     assert (builder.id, builder.kind, builder.actor, builder.run_url) == ("local://dev@laptop", "local", "dev@laptop", None)
 
