@@ -24,7 +24,7 @@ from b2release.formats import pointer as pointer_fmt
 from b2release.formats.signature import SigningKey
 from b2release.state import State
 from b2release.stores.base import Store
-from b2release.stores.channels import ChannelState, write_channel
+from b2release.stores.channels import ChannelState, ReleaseDigests, write_channel
 from b2release.stores.tenants import tenant_container, validate_container_name, validate_tenants
 
 
@@ -62,17 +62,29 @@ def check_purge_settings(config: Config, purge: bool) -> None:
 
 
 def trusted(state: ChannelState, product: str, channel: str) -> bool:
-    """A pointer that verifies with the release key and names the channel it sits at."""
+    """A pointer that verifies with the release key and names the place it sits at: its
+    product, channel and container (a valid pointer copied from another tenant is not)."""
     p = state.pointer
-    return bool(p is not None and state.verified and p.product == product and p.channel == channel)
+    return bool(p is not None and state.verified and p.bound and p.product == product and p.channel == channel
+                and p.container == state.container)
 
 
-def serves(state: ChannelState, product: str, channel: str, version: str, manifest_sha256: str, now: float) -> bool:
+def serves(state: ChannelState, product: str, channel: str, version: str, digests: ReleaseDigests,
+           now: float) -> bool:
     """True when the container's pointer already serves exactly this release, validly:
-    trusted, this version and manifest, not expired. Anything else is (re)written."""
+    trusted, this version, manifest and package, not expired. Anything else is (re)written."""
     p = state.pointer
     return bool(trusted(state, product, channel) and p is not None and p.version == version
-                and p.manifest_sha256 == manifest_sha256 and pointer_fmt.parse_rfc3339(p.expires_at) > now)
+                and p.manifest_sha256 == digests.manifest_sha256 and p.package_sha256 == digests.package_sha256
+                and pointer_fmt.parse_rfc3339(p.expires_at) > now)
+
+
+def new_pointer(targets: Targets, container: str, channel: str, version: str, digests: ReleaseDigests, sequence: int,
+                now: float, **extra: Any) -> pointer_fmt.Pointer:
+    """A pointer for one container: bound to that container and to the release's bytes."""
+    return pointer_fmt.new(product=targets.product, channel=channel, container=container, version=version,
+                           manifest_sha256=digests.manifest_sha256, package_sha256=digests.package_sha256,
+                           sequence=sequence, ttl_s=targets.ttl, now=now, **extra)
 
 
 @dataclass

@@ -26,7 +26,10 @@ def verify(
     allow_insecure_http: bool = typer.Option(
         False, "--allow-insecure-http", help="With --remote: accept a plain http URL (local mirrors and tests only)."
     ),
+    tenant: Optional[str] = typer.Option(
+        None, "--tenant", help="With --remote: the tenant whose pointer this must be (default: the URL's container)."
+    ),
 ) -> None:
     """Verify a package or release folder offline, or a remote channel/package, with only the public key."""
     invoke(typer_ctx, "verify", path=path, public_key=public_key, ca=ca, remote=remote, last_seen=last_seen,
-           allow_insecure_http=allow_insecure_http)
+           allow_insecure_http=allow_insecure_http, tenant=tenant)

@@ -1,8 +1,14 @@
 """Channel pointers `<product>/channels/<channel>.json` (+ `.sig`), signed like manifests.
 
-A pointer names the version a channel serves. Clients refuse a pointer that is expired
-(freeze attack) or whose sequence is lower than one already seen (rollback attack), as
-TUF clients do; deliberate rollbacks raise the sequence and say so in `rollback`.
+A pointer names the version a channel serves, and binds it to its place and its bytes:
+the container it was written for (a tenant's `tenant-<id>` or the release container), so
+a validly signed pointer of one tenant is refused at another tenant's URL, and the sha256
+of the package zip, so no byte a client downloads is outside a signature. Clients refuse a
+pointer that is expired (freeze attack) or whose sequence is lower than one already seen
+(rollback attack), as TUF clients do; deliberate rollbacks raise the sequence and say so.
+
+`b2release-pointer/1` (before the binding) is still read, as an unbound pointer that no
+check trusts: re-publishing (upload, promote, refresh) replaces it with a bound one.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from typing import Any
 from b2release.errors import UsageError, VerificationError
 from b2release.formats import canonical
 
-POINTER_FORMAT = "b2release-pointer/1"
+POINTER_FORMAT = "b2release-pointer/2"
+LEGACY_FORMAT = "b2release-pointer/1"  # no container, no package digest: read, never trusted
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _CHANNEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 
 
@@ -51,16 +59,27 @@ class Pointer:
     sequence: int
     issued_at: str
     expires_at: str
+    container: str | None = None  # None only in a legacy (/1) pointer
+    package_sha256: str | None = None  # sha256 of <product>-<version>.zip; None only in /1
     rollback: dict[str, str] | None = None
     promoted_from: str | None = None
 
+    @property
+    def bound(self) -> bool:
+        """A /2 pointer: it names its container and its package's digest."""
+        return self.container is not None and self.package_sha256 is not None
+
     def to_dict(self) -> dict[str, Any]:
+        if not self.bound:
+            raise ValueError("a pointer is written with its container and package digest")
         doc: dict[str, Any] = {
             "format": POINTER_FORMAT,
             "product": self.product,
             "channel": self.channel,
+            "container": self.container,
             "version": self.version,
             "manifest_sha256": self.manifest_sha256,
+            "package_sha256": self.package_sha256,
             "sequence": self.sequence,
             "issued_at": self.issued_at,
             "expires_at": self.expires_at,
@@ -75,31 +94,53 @@ class Pointer:
         return canonical.dumps(self.to_dict())
 
 
-def new(product: str, channel: str, version: str, manifest_sha256: str, sequence: int, ttl_s: int,
-        now: float | None = None, **extra: Any) -> Pointer:
+def new(*, product: str, channel: str, container: str, version: str, manifest_sha256: str, package_sha256: str,
+        sequence: int, ttl_s: int, now: float | None = None, **extra: Any) -> Pointer:
     now = time.time() if now is None else now
-    return Pointer(product, channel, version, manifest_sha256, sequence, rfc3339(now), rfc3339(now + ttl_s), **extra)
+    return Pointer(product=product, channel=channel, version=version, manifest_sha256=manifest_sha256,
+                   sequence=sequence, issued_at=rfc3339(now), expires_at=rfc3339(now + ttl_s), container=container,
+                   package_sha256=package_sha256, **extra)
 
 
 def parse(data: bytes, what: str = "channel pointer") -> Pointer:
     doc = canonical.loads(data, what)
-    if not isinstance(doc, dict) or doc.get("format") != POINTER_FORMAT:
+    if not isinstance(doc, dict) or doc.get("format") not in (POINTER_FORMAT, LEGACY_FORMAT):
         raise VerificationError(f"{what} is not a {POINTER_FORMAT} document")
+    bound = doc["format"] == POINTER_FORMAT
     try:
+        sequence = doc["sequence"]
+        if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
+            raise ValueError(f"sequence {sequence!r} is not a whole number")
         pointer = Pointer(
-            product=str(doc["product"]),
-            channel=str(doc["channel"]),
-            version=str(doc["version"]),
-            manifest_sha256=str(doc["manifest_sha256"]),
-            sequence=int(doc["sequence"]),
-            issued_at=str(doc["issued_at"]),
-            expires_at=str(doc["expires_at"]),
+            product=_text(doc, "product"),
+            channel=_text(doc, "channel"),
+            version=_text(doc, "version"),
+            manifest_sha256=_digest(doc, "manifest_sha256"),
+            sequence=sequence,
+            issued_at=_text(doc, "issued_at"),
+            expires_at=_text(doc, "expires_at"),
+            container=_text(doc, "container") if bound else None,
+            package_sha256=_digest(doc, "package_sha256") if bound else None,
             rollback=doc.get("rollback"),
             promoted_from=doc.get("promoted_from"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise VerificationError(f"{what} is malformed: {exc}") from None
     return pointer
+
+
+def _text(doc: dict[str, Any], key: str) -> str:
+    value = doc[key]
+    if not isinstance(value, str):
+        raise ValueError(f"{key} is not a string")
+    return value
+
+
+def _digest(doc: dict[str, Any], key: str) -> str:
+    value = _text(doc, key)
+    if not _HEX64.fullmatch(value):
+        raise ValueError(f"{key} is not a sha256 hex digest")
+    return value
 
 
 def check_fresh(pointer: Pointer, what: str, now: float | None = None, last_seen_sequence: int | None = None) -> None:

@@ -33,6 +33,7 @@ from b2release.formats.names import compare_versions
 from b2release.repoint import (
     Move,
     check_purge_settings,
+    new_pointer,
     nothing_changed,
     purge_follow_up,
     resolve_targets,
@@ -42,7 +43,7 @@ from b2release.repoint import (
 )
 from b2release.stages import StageResult
 from b2release.stores import open_store
-from b2release.stores.channels import read_channel, verify_release
+from b2release.stores.channels import ReleaseDigests, read_channel, verify_release
 
 NAME = "promote"
 
@@ -77,7 +78,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
     with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
         # 1-2. Every check, in every container, before anything is written.
-        plan: dict[str, tuple[str, str]] = {}  # container -> (version, manifest sha256)
+        plan: dict[str, tuple[str, ReleaseDigests]] = {}  # container -> (version, what its pointer binds)
         try:
             sources = {c: read_channel(store, c, product, source, public) for c in targets.containers}
             dests = {c: read_channel(store, c, product, dest, public) for c in targets.containers}
@@ -89,10 +90,13 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                 if not trusted(state, product, source):
                     raise VerificationError(
                         f"{where} does not verify with the release key {public.key_id[:16]}... "
-                        "(or names another channel); refusing to promote from it"
+                        "(or names another channel or container); refusing to promote from it"
                     )
                 version = state.pointer.version
-                manifest = verify_release(store, container, product, version, public, state.pointer.manifest_sha256)
+                digests = verify_release(store, container, product, version, public, state.pointer.manifest_sha256)
+                if digests.package_sha256 != state.pointer.package_sha256:
+                    raise VerificationError(f"{where} names a package that is not the one {container} holds "
+                                            f"for {version}; refusing to promote from it")
                 current = dests[container].pointer
                 if current is not None and compare_versions(current.version, version) > 0:
                     raise CheckFailed(
@@ -100,27 +104,27 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                         f"{source}: promote never moves a channel down (use `b2release rollback --channel {dest} "
                         f"--to {version} --reason ...`)"
                     )
-                plan[container] = (version, manifest)
+                plan[container] = (version, digests)
         except B2ReleaseError as exc:
             raise nothing_changed(exc, failing) from None
 
         now = time.time()
         moves: list[Move] = []
         for container in targets.containers:
-            version, manifest = plan[container]
+            version, digests = plan[container]
             src_pointer = sources[container].pointer
             if pointer_fmt.parse_rfc3339(src_pointer.expires_at) <= now:
                 logger.warning("%s/%s expired at %s; promoting its version %s anyway", container,
                                sources[container].path, src_pointer.expires_at, version)
             state = dests[container]
             if state.pointer is not None and not trusted(state, product, dest):
-                logger.warning("%s/%s does not verify with the release key (or names another channel); "
-                               "rewritten", container, state.path)
+                logger.warning("%s/%s does not verify with the release key (or names another channel or "
+                               "container); rewritten", container, state.path)
             move = Move(container, state, state.pointer.version if state.pointer else None, version)
-            if not serves(state, product, dest, version, manifest, now):
+            if not serves(state, product, dest, version, digests, now):
                 sequence = state.pointer.sequence + 1 if state.pointer is not None else 1
-                move.pointer = pointer_fmt.new(product, dest, version, manifest, sequence, targets.ttl, now=now,
-                                               promoted_from=source)
+                move.pointer = new_pointer(targets, container, dest, version, digests, sequence, now,
+                                           promoted_from=source)
             moves.append(move)
 
         # 3. Tenants first, the release container last.

@@ -25,7 +25,16 @@ from b2release.config import parse_duration
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed
 from b2release.formats import pointer as pointer_fmt
-from b2release.repoint import Move, check_purge_settings, nothing_changed, purge_follow_up, resolve_targets, trusted, write_moves
+from b2release.repoint import (
+    Move,
+    check_purge_settings,
+    new_pointer,
+    nothing_changed,
+    purge_follow_up,
+    resolve_targets,
+    trusted,
+    write_moves,
+)
 from b2release.stages import StageResult
 from b2release.stores import open_store
 from b2release.stores.channels import read_channel, verify_release
@@ -66,16 +75,19 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                 if current is None:
                     raise CheckFailed(f"{where} does not exist: channel {channel} was never uploaded there")
                 if not trusted(state, product, channel):
-                    raise CheckFailed(f"{where} does not verify with the release key (or names another channel); "
-                                      "refusing to re-sign it: upload, promote or roll back to a verified release")
-                # Complete, signed, and the very manifest the pointer names.
-                verify_release(store, container, product, current.version, public, current.manifest_sha256)
+                    raise CheckFailed(f"{where} does not verify with the release key (or names another channel or "
+                                      "container); refusing to re-sign it: upload, promote or roll back to a verified "
+                                      "release")
+                # Complete, signed, and the very manifest and package the pointer names.
+                digests = verify_release(store, container, product, current.version, public, current.manifest_sha256)
+                if digests.package_sha256 != current.package_sha256:
+                    raise CheckFailed(f"{where} names a package that is not the one {container} holds for "
+                                      f"{current.version}; refusing to re-sign it")
                 move = Move(container, state, current.version, current.version)
                 if pointer_fmt.parse_rfc3339(current.expires_at) - now <= within:
-                    move.pointer = pointer_fmt.new(
-                        product, channel, current.version, current.manifest_sha256, current.sequence + 1,
-                        targets.ttl, now=now, rollback=current.rollback, promoted_from=current.promoted_from,
-                    )
+                    move.pointer = new_pointer(targets, container, channel, current.version, digests,
+                                               current.sequence + 1, now, rollback=current.rollback,
+                                               promoted_from=current.promoted_from)
                 moves.append(move)
         except B2ReleaseError as exc:
             raise nothing_changed(exc, failing) from None

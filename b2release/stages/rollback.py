@@ -32,6 +32,7 @@ from b2release.formats.names import compare_versions, validate_version
 from b2release.repoint import (
     Move,
     check_purge_settings,
+    new_pointer,
     nothing_changed,
     purge_follow_up,
     resolve_targets,
@@ -41,7 +42,7 @@ from b2release.repoint import (
 )
 from b2release.stages import StageResult
 from b2release.stores import open_store
-from b2release.stores.channels import read_channel, verify_release
+from b2release.stores.channels import ReleaseDigests, read_channel, verify_release
 
 NAME = "rollback"
 MAX_REASON = 500  # the reason is signed into every pointer; keep it a sentence, not a file
@@ -88,7 +89,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
         # 1-2. Every check, in every container, before anything is written.
         moves: list[Move] = []
-        manifests: dict[str, str] = {}
+        releases: dict[str, ReleaseDigests] = {}
         try:
             states = {c: read_channel(store, c, product, channel, public) for c in targets.containers}
             for container in targets.containers:
@@ -102,10 +103,10 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                         f"{where} serves {current.version}, lower than {target}: a rollback only goes back "
                         "(to move forward use `b2release upload` or `b2release promote`)"
                     )
-                manifests[container] = verify_release(store, container, product, target, public)
-            if len(set(manifests.values())) > 1:
-                raise CheckFailed(f"{product} {target} has different manifests in "
-                                  f"{', '.join(sorted(manifests))}: the store was changed outside b2release")
+                releases[container] = verify_release(store, container, product, target, public)
+            if len(set(releases.values())) > 1:
+                raise CheckFailed(f"{product} {target} has different manifests or packages in "
+                                  f"{', '.join(sorted(releases))}: the store was changed outside b2release")
         except B2ReleaseError as exc:
             raise nothing_changed(exc, failing) from None
 
@@ -114,16 +115,15 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             state = states[container]
             current = state.pointer
             if not trusted(state, product, channel):
-                logger.warning("%s/%s does not verify with the release key (or names another channel); "
-                               "rewritten", container, state.path)
+                logger.warning("%s/%s does not verify with the release key (or names another channel or "
+                               "container); rewritten", container, state.path)
             from_version = current.version
             if current.version == target and isinstance(current.rollback, dict):
                 from_version = str(current.rollback.get("from", from_version))  # finishing an earlier run
             move = Move(container, state, from_version, target)
-            if not serves(state, product, channel, target, manifests[container], now):
-                move.pointer = pointer_fmt.new(product, channel, target, manifests[container], current.sequence + 1,
-                                               targets.ttl, now=now,
-                                               rollback={"from": from_version, "reason": reason})
+            if not serves(state, product, channel, target, releases[container], now):
+                move.pointer = new_pointer(targets, container, channel, target, releases[container],
+                                           current.sequence + 1, now, rollback={"from": from_version, "reason": reason})
             moves.append(move)
 
         # 3. Tenants first, the release container last (the order of targets.containers).

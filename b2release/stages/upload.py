@@ -33,11 +33,11 @@ from b2release.formats import pointer as pointer_fmt
 from b2release.formats.manifest import CHECKSUMS_NAME, MANIFEST_NAME
 from b2release.formats.names import compare_versions
 from b2release.fsutil import sha256_file
-from b2release.repoint import Move, resolve_targets, serves, write_moves
+from b2release.repoint import Move, new_pointer, resolve_targets, serves, write_moves
 from b2release.stages import StageResult
 from b2release.stores import open_store
 from b2release.stores.base import IMMUTABLE_CACHE_CONTROL, AlreadyExists, Store
-from b2release.stores.channels import read_channel, verify_version
+from b2release.stores.channels import ReleaseDigests, read_channel, verify_version
 
 NAME = "upload"
 # Test-only: after this many files were uploaded to the release container, print a
@@ -251,6 +251,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     package, files = release_files(ctx)
     targets = resolve_targets(ctx, opts.tenants, product=package.product)
     product, version, manifest_sha256 = package.product, package.version, package.manifest_sha256
+    package_sha256 = next(f.sha256 for f in files if f.name == package.package)
     key = ctx.signing_key(opts.signing_key)
     if package.key_id and key.key_id != package.key_id:
         raise KeyFileError(
@@ -294,15 +295,15 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
         # 4. pointers, only onto complete versions; tenants first, the release container last.
         now = time.time()
-        to_write = [c for c in targets.containers if not serves(channels[c], product, channel, version,
-                                                                 manifest_sha256, now)]
+        digests = ReleaseDigests(manifest_sha256, package_sha256)
+        to_write = [c for c in targets.containers if not serves(channels[c], product, channel, version, digests, now)]
         previous = max((s.pointer.sequence for s in channels.values() if s.pointer is not None), default=0)
         sequence = previous + 1 if to_write else previous
-        pointer = pointer_fmt.new(product, channel, version, manifest_sha256, sequence, targets.ttl, now=now)
         for container in to_write:
             verify_version(store, container, product, version, manifest_sha256)
         moves = [Move(c, channels[c], channels[c].pointer.version if channels[c].pointer else None, version,
-                      pointer if c in to_write else None) for c in targets.containers]
+                      new_pointer(targets, c, channel, version, digests, sequence, now) if c in to_write else None)
+                 for c in targets.containers]
         # 5. the purge stage turns the queued paths into CDN URLs and clears the queue after purging.
         written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME)
         store_description = store.description

@@ -15,6 +15,7 @@ from b2release.context import Context
 from b2release.errors import UsageError
 from b2release.signers.audit import AuthenticodeAudit
 from b2release.stages import StageResult
+from b2release.stores.tenants import tenant_container
 from b2release.verification import last_seen as last_seen_file
 from b2release.verification.package import Report, verify_path
 from b2release.verification.remote import parse_target, verify_remote
@@ -31,6 +32,7 @@ class Options:
     remote: str | None = None
     last_seen: Path | None = None
     allow_insecure_http: bool = False
+    tenant: str | None = None  # with --remote: whose pointer this must be (default: the URL's container)
 
 
 def _add_authenticode(report: Report, audit: AuthenticodeAudit) -> None:
@@ -46,8 +48,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         if opts.path is not None:
             raise UsageError("give either PATH or --remote URL, not both")
         return _remote(ctx, opts)
-    if opts.last_seen is not None or opts.allow_insecure_http:
-        raise UsageError("--last-seen and --allow-insecure-http need --remote URL")
+    if opts.last_seen is not None or opts.allow_insecure_http or opts.tenant is not None:
+        raise UsageError("--last-seen, --tenant and --allow-insecure-http need --remote URL")
     if opts.path is None:
         raise UsageError("verify needs a PATH: a package zip or a release folder")
     key = ctx.public_key(opts.public_key)
@@ -74,10 +76,13 @@ def _remote(ctx: Context, opts: Options) -> StageResult:
                               "only the signatures vouch for the files")
     if target.kind == "package" and opts.last_seen is not None:
         raise UsageError("--last-seen applies to channel pointers; this URL names a versioned package")
+    container = tenant_container(opts.tenant) if opts.tenant is not None else target.container
     key = ctx.public_key(opts.public_key)
+    if opts.last_seen is not None:
+        last_seen_file.check_writable(opts.last_seen)
     seen = last_seen_file.load_last_seen(opts.last_seen)
     audit = AuthenticodeAudit.create(opts.ca)
-    outcome = verify_remote(target, key, seen, audit)
+    outcome = verify_remote(target, container, key, seen, audit)
     report, pointer = outcome.report, outcome.pointer
     _add_authenticode(report, audit)
     shown = target.display(target.self_rel)
@@ -90,14 +95,14 @@ def _remote(ctx: Context, opts: Options) -> StageResult:
         return StageResult(stage=NAME, summary=summary, data=data)
 
     data["pointer"] = pointer.to_dict()
-    if opts.last_seen is not None:
-        seen["pointers"][f"{target.product}/{target.channel}"] = {
+    if opts.last_seen is not None and container is not None:
+        last_seen_file.record(opts.last_seen, target.last_seen_key(container), {
             "sequence": pointer.sequence,
             "version": pointer.version,
             "manifest_sha256": pointer.manifest_sha256,
+            "package_sha256": pointer.package_sha256,
             "issued_at": pointer.issued_at,
-        }
-        last_seen_file.save_last_seen(opts.last_seen, seen)
+        })
         data["last_seen"] = str(opts.last_seen)
     summary = (f"verified channel {target.channel} of {target.product}: {pointer.version} "
                f"(sequence {pointer.sequence}, expires {pointer.expires_at}), {report.files} files, "

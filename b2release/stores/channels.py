@@ -30,6 +30,10 @@ def version_prefix(product: str, version: str) -> str:
     return f"{product}/{version}/"
 
 
+def package_name(product: str, version: str) -> str:
+    return f"{product}-{version}.zip"
+
+
 def signature_path(pointer_path: str) -> str:
     return pointer_path + ".sig"
 
@@ -52,7 +56,10 @@ def read_channel(store: Store, container: str, product: str, channel: str,
     """Read (and, given a public key, verify) a channel pointer.
 
     A pointer that does not parse raises VerificationError. With `public_key`, a missing
-    or non-verifying signature sets `verified=False` (the caller decides what to do).
+    or non-verifying signature sets `verified=False` (the caller decides what to do: a
+    torn write is rewritten). A pointer whose signature verifies but which is bound to
+    another place (container, product or channel) was copied here: VerificationError,
+    because nothing read from it can be believed and the copy must be looked into.
     """
     path = pointer_fmt.pointer_path(product, channel)
     state = ChannelState(container=container, path=path)
@@ -73,6 +80,13 @@ def read_channel(store: Store, container: str, product: str, channel: str,
                 state.verified = True
             except VerificationError:
                 state.verified = False
+        p = state.pointer
+        if state.verified and p.bound and (p.container, p.product, p.channel) != (container, product, channel):
+            raise VerificationError(
+                f"{container}/{path} is validly signed but bound to {p.container}/{p.product}/{p.channel}: a pointer "
+                f"was copied between containers (tampering or a faulty sync); remove {container}/{path} and its .sig, "
+                "then publish again"
+            )
     return state
 
 
@@ -105,9 +119,17 @@ def verify_version(store: Store, container: str, product: str, version: str,
     return [blobs[prefix + name] for name in sorted(sums)] + [blobs[prefix + CHECKSUMS_NAME]]
 
 
+@dataclass(frozen=True)
+class ReleaseDigests:
+    """What a pointer binds a version to: its manifest's and its package zip's sha256."""
+
+    manifest_sha256: str
+    package_sha256: str
+
+
 def verify_release(store: Store, container: str, product: str, version: str, public_key: PublicKey,
-                   manifest_sha256: str | None = None) -> str:
-    """`verify_version`, plus the signed manifest: returns the manifest's sha256.
+                   manifest_sha256: str | None = None) -> ReleaseDigests:
+    """`verify_version`, plus the signed manifest: returns the digests a pointer names.
 
     For commands that point a channel at a version already in the store (rollback,
     promote): the version must be complete (every SHA256SUMS file present with its
@@ -135,7 +157,10 @@ def verify_release(store: Store, container: str, product: str, version: str, pub
         raise VerificationError(
             f"{where}{MANIFEST_NAME} describes {manifest.product} {manifest.version}, not {product} {version}"
         )
-    return digest
+    package = blobs.get(prefix + package_name(product, version))
+    if package is None or package.sha256 is None:
+        raise CheckFailed(f"{where}{CHECKSUMS_NAME} does not list {package_name(product, version)}")
+    return ReleaseDigests(digest, package.sha256)
 
 
 def write_channel(store: Store, container: str, pointer: pointer_fmt.Pointer, key: SigningKey,

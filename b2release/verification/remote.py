@@ -15,7 +15,6 @@ lower than the last one seen (rollback protection).
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +25,11 @@ from b2release.errors import RemoteError, UsageError, VerificationError
 from b2release.formats import checksums
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.manifest import CHECKSUMS_NAME, MANIFEST_NAME
-from b2release.formats.names import validate_product_name, validate_version
+from b2release.formats.names import container_name_problem, validate_product_name, validate_version
 from b2release.fsutil import sha256_file
 from b2release.http import HttpClient
 from b2release.redact import MASK, register_secret
-from b2release.verification import package
+from b2release.verification import last_seen, package
 
 # Size caps: a hostile or broken server must not fill the disk or the memory.
 MAX_POINTER = 64 << 10
@@ -43,7 +42,6 @@ MAX_LISTED_FILES = 64  # SHA256SUMS is not signed: do not let it make us downloa
 TIMEOUT_S = 30.0
 RETRIES = 4
 CHUNK = 1 << 16
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 # --- the URL -------------------------------------------------------------------------------
@@ -57,6 +55,11 @@ class Target:
     channel: str = ""
     version: str = ""
     query: str = ""
+    host: str = ""  # host[:port], no user info: part of the last-seen key
+    container: str | None = None  # the path segment before <product>, when it is a container name
+
+    def last_seen_key(self, container: str) -> str:
+        return last_seen.key_for(self.host, container, self.product, self.channel)
 
     def url(self, rel: str) -> str:
         """Download URL of a file `rel` (relative to the prefix), carrying the SAS query if any."""
@@ -100,16 +103,24 @@ def parse_target(url: str, allow_insecure_http: bool = False) -> Target:
     )
     if len(segs) < 4:
         raise UsageError(expected)
+    try:
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:  # a malformed host or port (e.g. "[::1" or ":99999")
+        raise UsageError(f"--remote {shown}: the host or port is malformed") from None
+    host = f"[{host}]" if ":" in host else host
+    host += f":{port}" if port else ""
     prefix = f"{parts.scheme}://{parts.netloc}{'/'.join(raw[:-3])}/"
+    container = segs[-4] if len(segs) >= 5 and container_name_problem(segs[-4]) is None else None
     first, second, last = segs[-3], segs[-2], segs[-1]
     if second == "channels" and last.endswith(".json"):
         product = validate_product_name(first)
         channel = pointer_fmt.validate_channel(last[: -len(".json")])
-        return Target("pointer", prefix, product, channel=channel, query=parts.query)
+        return Target("pointer", prefix, product, channel=channel, query=parts.query, host=host, container=container)
     if last == f"{first}-{second}.zip":
         product = validate_product_name(first)
         version = validate_version(second)
-        return Target("package", prefix, product, version=version, query=parts.query)
+        return Target("package", prefix, product, version=version, query=parts.query, host=host, container=container)
     raise UsageError(expected)
 
 
@@ -179,8 +190,10 @@ def _fetch_small(dl: Downloader, target: Target, rel: str, tmp: Path, limit: int
     return dest.read_bytes()
 
 
-def verify_pointer(target: Target, key: Any, dl: Downloader, tmp: Path,
-                   last_seen: dict[str, Any], audit: Any = None) -> tuple[package.Report, pointer_fmt.Pointer]:
+def verify_pointer(target: Target, container: str, key: Any, dl: Downloader, tmp: Path,
+                   seen_so_far: dict[str, Any], audit: Any = None) -> tuple[package.Report, pointer_fmt.Pointer]:
+    """The pointer at `target`, which must be the one written for `container`, and the
+    release it names, downloaded into `tmp` and verified."""
     rel = target.self_rel
     shown = target.display(rel)
     what = f"channel pointer {shown}"
@@ -198,14 +211,18 @@ def verify_pointer(target: Target, key: Any, dl: Downloader, tmp: Path,
         raise VerificationError(
             f"{what} is signed for {pointer.product}/{pointer.channel}, not {target.product}/{target.channel}"
         )
+    if not pointer.bound:
+        raise VerificationError(f"{what} is a {pointer_fmt.LEGACY_FORMAT} pointer, which names neither its container "
+                                "nor its package; re-publish the channel (upload, promote or refresh) to bind it")
+    if pointer.container != container:
+        raise VerificationError(f"{what} was signed for container {pointer.container}, not {container}: "
+                                "another tenant's pointer (or a copy of it) is served here; refusing")
     try:
         validate_version(pointer.version)
     except UsageError:
         raise VerificationError(f"{what} names an invalid version {pointer.version!r}") from None
-    if not _HEX64.match(pointer.manifest_sha256):
-        raise VerificationError(f"{what}: manifest_sha256 is not a sha256 hex digest")
 
-    seen = last_seen["pointers"].get(f"{target.product}/{target.channel}")
+    seen = seen_so_far["pointers"].get(target.last_seen_key(container))
     pointer_fmt.check_fresh(pointer, what, last_seen_sequence=seen["sequence"] if seen else None)
     if seen and pointer.sequence == seen["sequence"] and (
         pointer.manifest_sha256 != seen.get("manifest_sha256") or pointer.version != seen.get("version")
@@ -264,13 +281,21 @@ def verify_pointer(target: Target, key: Any, dl: Downloader, tmp: Path,
                 f"{shown_folder}{MANIFEST_NAME} has sha256 {digest[:16]}..., but {what} names "
                 f"{pointer.manifest_sha256[:16]}..."
             )
+        zip_name = f"{pointer.product}-{pointer.version}.zip"
+        digest, _ = sha256_file(folder / zip_name)
+        if digest != pointer.package_sha256:
+            raise VerificationError(
+                f"{shown_folder}{zip_name} has sha256 {digest[:16]}..., but {what} names "
+                f"{str(pointer.package_sha256)[:16]}..."
+            )
     except VerificationError as exc:
         raise _rewrite_paths(exc, folder, shown_folder) from None
     report.checks.insert(0, f"channel pointer signature valid (key {key.key_id[:16]}...)")
     report.checks.insert(1, f"pointer not expired (expires {pointer.expires_at})")
     if seen:
         report.checks.insert(2, f"sequence {pointer.sequence} not lower than the last seen {seen['sequence']}")
-    report.checks.append(f"{MANIFEST_NAME} sha256 equals the pointer's manifest_sha256")
+    report.checks.insert(1, f"pointer bound to container {container}")
+    report.checks.append(f"{MANIFEST_NAME} and the package's sha256 equal the pointer's")
     report.notes = [n.replace(str(folder) + "/", shown_folder).replace(str(folder), shown_folder) for n in report.notes]
     if pointer.rollback:
         report.notes.append(f"deliberate rollback: {json.dumps(pointer.rollback, sort_keys=True)}")
@@ -310,14 +335,19 @@ class RemoteOutcome:
     downloaded_files: int
 
 
-def verify_remote(target: Target, key: Any, last_seen: dict[str, Any], audit: Any = None) -> RemoteOutcome:
-    """Download what `target` names into a temp dir of ours and verify it; nothing is kept."""
+def verify_remote(target: Target, container: str | None, key: Any, seen_so_far: dict[str, Any],
+                  audit: Any = None) -> RemoteOutcome:
+    """Download what `target` names into a temp dir of ours and verify it; nothing is kept.
+    A pointer must be the one written for `container`."""
     dl = Downloader()
     try:
         with tempfile.TemporaryDirectory(prefix="b2release-remote-") as tmp_name:
             tmp = Path(tmp_name)
             if target.kind == "pointer":
-                report, pointer = verify_pointer(target, key, dl, tmp, last_seen, audit)
+                if container is None:
+                    raise UsageError(f"{target.display(target.self_rel)} names no container before "
+                                     f"{target.product}/: pass --tenant ID to say whose pointer this must be")
+                report, pointer = verify_pointer(target, container, key, dl, tmp, seen_so_far, audit)
             else:
                 report, pointer = verify_package(target, key, dl, tmp, audit), None
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -258,7 +259,8 @@ def test_verify_remote_accepts_the_rolled_back_pointer(file_backend, releaser, t
         after = verify()
         assert after.exit_code == 0, after.output
         assert (after.json()["pointer"]["version"], after.json()["pointer"]["sequence"]) == ("1.0.0", 3)
-        assert json.loads(seen.read_text())["pointers"][f"{PRODUCT}/stable"]["sequence"] == 3
+        key = f"{urlsplit(server.url).netloc}/{container}/{PRODUCT}/stable"
+        assert json.loads(seen.read_text())["pointers"][key]["sequence"] == 3
     finally:
         server.stop()
 

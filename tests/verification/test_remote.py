@@ -7,6 +7,7 @@ import json
 import shutil
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -40,10 +41,16 @@ def manifest_sha(release: Path) -> str:
     return hashlib.sha256((release / "manifest.json").read_bytes()).hexdigest()
 
 
+def package_sha(release: Path) -> str:
+    return hashlib.sha256((release / f"{PRODUCT}-{VERSION}.zip").read_bytes()).hexdigest()
+
+
 def make_pointer(release: Path, sequence: int = 5, ttl: int = 3600, now: float | None = None, channel: str = "stable",
                  **kw) -> pointer_fmt.Pointer:
-    return pointer_fmt.new(PRODUCT, channel, VERSION, kw.pop("manifest_sha256", manifest_sha(release)), sequence, ttl,
-                           now=now, **kw)
+    return pointer_fmt.new(product=PRODUCT, channel=channel, container=kw.pop("container", CONTAINER), version=VERSION,
+                           manifest_sha256=kw.pop("manifest_sha256", manifest_sha(release)),
+                           package_sha256=kw.pop("package_sha256", package_sha(release)), sequence=sequence,
+                           ttl_s=ttl, now=now, **kw)
 
 
 @pytest.fixture
@@ -52,6 +59,11 @@ def served(http_store, release, dev_keys):
     http_store.publish_release(CONTAINER, PRODUCT, VERSION, release)
     http_store.write_pointer(CONTAINER, make_pointer(release), dev_keys / "release-signing.key")
     return http_store
+
+
+def seen_key(store, channel: str = "stable", container: str = CONTAINER) -> str:
+    """The --last-seen entry of a pointer: per store host, container, product and channel."""
+    return f"{urlsplit(store.url).netloc}/{container}/{PRODUCT}/{channel}"
 
 
 def pointer_url(store, channel: str = "stable", query: str = "") -> str:
@@ -78,10 +90,10 @@ def test_a_fresh_pointer_is_accepted_and_last_seen_written(cli, served, dev_keys
     assert (doc["product"], doc["version"], doc["pointer"]["sequence"]) == (PRODUCT, VERSION, 5)
     # pointer, its .sig, SHA256SUMS, manifest.json, manifest.json.sig, the zip
     assert doc["files"] > 0 and doc["downloaded_files"] == 6
-    assert any("manifest_sha256" in check for check in doc["checks"])
+    assert any("sha256 equal the pointer's" in check for check in doc["checks"])
     seen = json.loads(last_seen.read_text())
     assert seen["format"] == "b2release-last-seen/1"
-    entry = seen["pointers"][f"{PRODUCT}/stable"]
+    entry = seen["pointers"][seen_key(served)]
     assert (entry["sequence"], entry["version"], entry["manifest_sha256"]) == (5, VERSION, manifest_sha(release))
     assert "plain http" in result.stderr  # the insecure switch warns
     # The same pointer again is fine (equal sequence, same release).
@@ -114,13 +126,13 @@ def test_a_lower_sequence_than_last_seen_is_refused(cli, served, dev_keys, relea
     ok = verify_remote(cli, dev_keys, pointer_url(served), "--last-seen", last_seen, json_out=True)
     assert ok.exit_code == 0, ok.output
     assert any("bug 42" in note for note in ok.json()["notes"])
-    assert json.loads(last_seen.read_text())["pointers"][f"{PRODUCT}/stable"]["sequence"] == 10
+    assert json.loads(last_seen.read_text())["pointers"][seen_key(served)]["sequence"] == 10
 
 
 def test_same_sequence_naming_another_release_is_refused(cli, served, dev_keys, release, tmp_path):
     last_seen = tmp_path / "last-seen.json"
     last_seen.write_text(json.dumps({"format": "b2release-last-seen/1", "pointers": {
-        f"{PRODUCT}/stable": {"sequence": 5, "version": "1.1.0", "manifest_sha256": "0" * 64}}}))
+        seen_key(served): {"sequence": 5, "version": "1.1.0", "manifest_sha256": "0" * 64}}}))
     result = verify_remote(cli, dev_keys, pointer_url(served), "--last-seen", last_seen)
     assert_user_error(result, 1, "same sequence 5")
 
