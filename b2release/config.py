@@ -269,7 +269,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 def parse_duration(text: str, what: str) -> int:
     """'90s', '15m', '24h', '7d', '2w' -> seconds. `what` names the key or flag."""
-    match = _DURATION.match(str(text))
+    match = _DURATION.fullmatch(str(text))
     if not match or int(match.group(1)) <= 0:
         raise ConfigError(f"{what}: invalid duration {text!r} (use e.g. 30m, 24h, 7d)")
     return int(match.group(1)) * _UNITS[match.group(2)]

@@ -1,7 +1,8 @@
 """One exception hierarchy; each error owns its exit code and its one-line message.
 
 The CLI catches `B2ReleaseError` once, prints `message` (redacted), and exits with
-`exit_code`. Anything that is not a `B2ReleaseError` is a bug and may show a traceback.
+`exit_code`. Anything else is turned into an `InternalError` (exit 3, one masked line)
+by the runner or, outside a command, by the CLI: a user never sees a traceback.
 Exit codes (docs/architecture.md): 1 a check failed, 2 usage or configuration, 3 a tool or service.
 """
 
@@ -89,3 +90,9 @@ class ToolMissingError(ToolError):
 
 class RemoteError(ToolError):
     kind = "remote"
+
+
+class InternalError(ToolError):
+    """Something no check foresaw (a bug, a disk that vanished): still one masked line, exit 3."""
+
+    kind = "internal"

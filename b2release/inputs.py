@@ -1,20 +1,22 @@
 """A folder of prebuilt binaries as package entries (`package --input`, `sign --input`).
 
-Every regular file under the folder becomes one entry named by its relative path. What a
-package may not hold is refused here, before any work: symbolic links and special files
-(a package holds regular files only), names unsafe on Windows or Linux, the reserved
-`.b2release/` folder, and names that collide on Windows.
+Every regular file under the folder becomes one entry named by its relative path, in
+Unicode NFC (a package holds NFC names whatever the file system gave: macOS, for one,
+hands out decomposed names). What a package may not hold is refused here, before any
+work: symbolic links and special files (a package holds regular files only), names unsafe
+on Windows or Linux, the reserved `.b2release/` folder, and names that collide on Windows.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import unicodedata
 from pathlib import Path
 
 from b2release.errors import InputError
 from b2release.formats.manifest import RESERVED_DIR
-from b2release.formats.names import entry_path_problem
+from b2release.formats.names import entry_path_problem, windows_name_key
 
 Entries = list[tuple[str, Path]]  # (entry name, source file)
 
@@ -38,7 +40,7 @@ def collect_input_dir(root: Path) -> Entries:
                 continue
             if not stat.S_ISREG(mode):
                 raise InputError(f"{full} is not a regular file (device, socket or pipe); refusing to package it")
-            files.append((rel, full))
+            files.append((unicodedata.normalize("NFC", rel), full))
     if not files:
         raise InputError(f"input folder {root} contains no files")
     return files
@@ -53,10 +55,11 @@ def check_entry_names(files: Entries) -> None:
             raise InputError(f"{source}: name {name!r} {problem}; it would be unsafe in a package")
         if name.split("/")[0] == RESERVED_DIR:
             raise InputError(f"{source}: the folder {RESERVED_DIR}/ is reserved for the package's own metadata")
-        folded = name.casefold()
-        if folded in seen:
-            raise InputError(f"{source}: {name!r} and {seen[folded]!r} differ only in case, which Windows cannot hold")
-        seen[folded] = name
+        key = windows_name_key(name)
+        if key in seen:
+            raise InputError(f"{source}: {name!r} and {seen[key]!r} are one name on Windows (case or Unicode "
+                             "composition differs only)")
+        seen[key] = name
 
 
 def collect_entries(root: Path) -> Entries:

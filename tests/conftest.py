@@ -128,3 +128,24 @@ def _clean_env(monkeypatch):
         if key.startswith("B2RELEASE_") or key in ("SOURCE_DATE_EPOCH", "AZURE_STORAGE_CONNECTION_STRING",
                                                    "CLOUDFLARE_API_TOKEN"):
             monkeypatch.delenv(key, raising=False)
+
+
+# Files b2release writes into work dirs and stores: none may hold a secret registered during
+# the run (a storage key, a SAS, a token, a passphrase), whichever test put it into play.
+OUTPUT_NAMES = {"state.json", "build.log", "build-info.json", "scan-report.json", "scan.sarif", "sbom.cdx.json",
+                "manifest.json", "SHA256SUMS", "junit.xml", "last-seen.json"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_registered_secret_in_any_output(tmp_path_factory):
+    yield
+    from b2release.redact import registered
+
+    secrets = [s for s in registered() if len(s) >= 12]
+    base = tmp_path_factory.getbasetemp()
+    leaks = []
+    for path in base.rglob("*"):
+        if path.is_file() and (path.name in OUTPUT_NAMES or path.suffix == ".jsonl"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            leaks += [f"{path.relative_to(base)}: {secret[:4]}..." for secret in secrets if secret in text]
+    assert not leaks, f"registered secrets found in b2release outputs: {leaks[:10]}"

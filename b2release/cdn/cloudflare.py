@@ -121,7 +121,7 @@ def from_config(config: Config) -> CloudflareProvider:
     zone_id = config.get("cdn.zone_id") or ""
     if not zone_id:
         raise ConfigError("cdn.zone_id is not set (needed for cdn.provider = cloudflare)")
-    if not _ZONE_ID.match(zone_id):
+    if not _ZONE_ID.fullmatch(zone_id):
         raise ConfigError(f"cdn.zone_id must be the zone's identifier (letters and digits), got {zone_id!r}")
     api_base = check_api_base(config.get("cdn.api_base"))
     batch_size = config.get("cdn.batch_size")

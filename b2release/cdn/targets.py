@@ -36,7 +36,7 @@ def _problem(entry: Any) -> str | None:
     parts = entry["path"].split("/")
     if len(parts) != 3 or parts[1] != "channels":
         return "not a channel pointer (<product>/channels/<channel>.json); versioned files are immutable"
-    match = _POINTER_FILE.match(parts[2])
+    match = _POINTER_FILE.fullmatch(parts[2])
     if not match:
         return "not a channel pointer (<product>/channels/<channel>.json); versioned files are immutable"
     try:

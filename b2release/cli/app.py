@@ -174,3 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stderr.write(f"error: {exc}\n")
         return getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - outside a command (the runner handles those): still one line
+        from b2release.stages.runner import internal_error
+
+        error = internal_error(exc, "b2release")
+        error.__cause__ = exc
+        return report_error(error, session)

@@ -109,7 +109,7 @@ class AuditRecord:
 
     def check(self) -> AuditRecord:
         """Refuse records b2release must never write (raises InputError)."""
-        if not _TIME.match(self.time or ""):
+        if not _TIME.fullmatch(self.time or ""):
             raise InputError(f"audit time {self.time!r} is not RFC 3339 UTC (YYYY-MM-DDTHH:MM:SSZ)")
         if self.command not in COMMANDS:
             raise InputError(f"audit command {self.command!r} is not one of {', '.join(COMMANDS)}")
@@ -118,9 +118,9 @@ class AuditRecord:
         if not self.actor or not self.correlation_id:
             raise InputError("an audit line needs an actor and a correlation id")
         for tenant in self.tenants:
-            if not isinstance(tenant, str) or not _TENANT.match(tenant):
+            if not isinstance(tenant, str) or not _TENANT.fullmatch(tenant):
                 raise InputError(f"audit tenant {tenant!r} is not a tenant id")
-        if self.grant_id is not None and not _GRANT_ID.match(self.grant_id):
+        if self.grant_id is not None and not _GRANT_ID.fullmatch(self.grant_id):
             # A SAS token contains '=', '&', '%' or '?': none of them can get through here.
             raise InputError("audit grant id must be the stored access policy id (1-64 letters, digits, '.', '_', '-'), "
                              "never a SAS token")
@@ -149,7 +149,7 @@ def blob_name(time: str | _dt.datetime) -> str:
     if isinstance(time, _dt.datetime):
         utc = time.astimezone(_dt.timezone.utc) if time.tzinfo else time
         return f"{AUDIT_PREFIX}{utc.year:04d}/{utc.month:02d}.jsonl"
-    match = _TIME.match(time or "")
+    match = _TIME.fullmatch(time or "")
     if not match:
         raise InputError(f"audit time {time!r} is not RFC 3339 UTC (YYYY-MM-DDTHH:MM:SSZ)")
     return f"{AUDIT_PREFIX}{match.group(1)}/{match.group(2)}.jsonl"
@@ -319,7 +319,7 @@ def parse_line(raw: bytes, file: str, lineno: int) -> AuditLine:
     seq = doc["seq"]
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         raise chain_error(file, lineno, "changed", "changed: seq is not a positive integer")
-    if not isinstance(doc["prev"], str) or not _HEX64.match(doc["prev"]):
+    if not isinstance(doc["prev"], str) or not _HEX64.fullmatch(doc["prev"]):
         raise chain_error(file, lineno, "changed", "changed: prev is not a sha256 hex digest")
     if not isinstance(doc["keyid"], str) or not isinstance(doc["sig"], str):
         raise chain_error(file, lineno, "changed", "changed: keyid and sig must be strings")

@@ -6,7 +6,10 @@ import re
 from pathlib import Path
 
 from b2release.errors import VerificationError
+from b2release.formats.names import entry_path_problem
 from b2release.fsutil import atomic_write_bytes
+
+MAX_NAME_BYTES = 255  # what file systems hold in one path component
 
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 
@@ -27,12 +30,16 @@ def parse(data: bytes, source: str = "SHA256SUMS") -> dict[str, str]:
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        match = _LINE.match(line)
+        match = _LINE.fullmatch(line)
         if not match:
             raise VerificationError(f"{source} line {number} is not '<sha256>  <name>'")
         digest, name = match.groups()
         if "/" in name or "\\" in name or name in (".", ".."):
             raise VerificationError(f"{source} line {number} names a path outside the folder: {name!r}")
+        problem = entry_path_problem(name) or ("is longer than a file name may be (255 bytes)"
+                                               if len(name.encode("utf-8")) > MAX_NAME_BYTES else None)
+        if problem:
+            raise VerificationError(f"{source} line {number}: file name {name[:80]!r} {problem}")
         if name in entries:
             raise VerificationError(f"{source} lists {name} twice")
         entries[name] = digest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from b2release.errors import UsageError
 
@@ -11,7 +12,7 @@ _PRODUCT = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
 
 def validate_product_name(name: str) -> str:
     # Product names become blob prefixes and file names: keep them boring.
-    if not _PRODUCT.match(name or "") or ".." in name:
+    if not _PRODUCT.fullmatch(name or "") or ".." in name:
         raise UsageError(
             f"invalid product name {name!r}: use 1-64 lowercase letters, digits, '.', '_' or '-', "
             "starting and ending with a letter or digit"
@@ -22,7 +23,9 @@ def validate_product_name(name: str) -> str:
 def validate_version(version: str) -> str:
     import semver
 
-    text = str(version).strip()
+    text = str(version)
+    if text != text.strip():
+        raise UsageError(f"invalid version {version!r}: no spaces or line breaks around it")
     if text.startswith("v"):
         raise UsageError(f"invalid version {version!r}: write it without the leading 'v' (e.g. {text[1:]})")
     try:
@@ -54,7 +57,7 @@ def container_name_problem(name: str) -> str | None:
         return "must be 3-63 characters long"
     if name != name.lower():
         return "must be lowercase"
-    if not CONTAINER_NAME.match(name):
+    if not CONTAINER_NAME.fullmatch(name):
         return ("may contain only lowercase letters, digits and '-', must start and end with a letter or digit, "
                 "and must not contain '--'")
     return None
@@ -65,6 +68,19 @@ def validate_container_name(name: str, what: str = "container name") -> str:
     if problem:
         raise UsageError(f"invalid {what} {name!r}: Azure container names {problem}")
     return name
+
+
+def windows_name_key(name: str) -> str:
+    """The key under which Windows finds a file name: two names with one key cannot sit side by side.
+
+    Unicode NFC first (a package holds NFC names, so `café` composed and decomposed are one
+    name), then Windows' case rule: each character mapped to its simple uppercase form, one
+    character to one, as NTFS's upcase table does. Not Python's casefold or upper: they map
+    `ß` to `ss`/`SS`, so they would call `straße.txt` and `strasse.txt` one name, which Windows
+    keeps apart.
+    """
+    nfc = unicodedata.normalize("NFC", name)
+    return "".join(upper if len(upper := ch.upper()) == 1 else ch for ch in nfc)
 
 
 # --- archive entry names ----------------------------------------------------------------

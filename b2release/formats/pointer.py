@@ -28,7 +28,7 @@ _CHANNEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 
 
 def validate_channel(name: str) -> str:
-    if not _CHANNEL.match(name or ""):
+    if not _CHANNEL.fullmatch(name or ""):
         raise UsageError(f"invalid channel name {name!r}: use 1-32 lowercase letters, digits or '-'")
     return name
 

@@ -186,7 +186,7 @@ def _check_inputs(inputs: ProvenanceInputs) -> None:
     if not inputs.zip_name or "/" in inputs.zip_name or "\\" in inputs.zip_name:
         raise InputError(f"subject name {inputs.zip_name!r} must be a plain file name")
     for label, value in (("startedOn", inputs.started_on), ("finishedOn", inputs.finished_on)):
-        if not _RFC3339.match(value or ""):
+        if not _RFC3339.fullmatch(value or ""):
             raise InputError(f"provenance {label} {value!r} is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ)")
     if inputs.source is not None and not _COMMIT.match(inputs.source.commit):
         raise InputError(f"source commit {inputs.source.commit!r} is not a full hex git commit id")

@@ -34,7 +34,7 @@ class NuGetVersion:
 
     @classmethod
     def parse(cls, text: str) -> NuGetVersion:
-        match = _PATTERN.match(str(text))
+        match = _PATTERN.fullmatch(str(text))
         if not match:
             raise InvalidVersion(f"not a NuGet version: {text!r}")
         nums = [int(n) for n in match.group("nums").split(".")]
@@ -104,7 +104,7 @@ def resolve_requested(spec: str) -> tuple[NuGetVersion | None, str]:
         return None, f"floating version {spec!r} depends on the feed"
     if "$(" in spec:
         return None, f"MSBuild property {spec!r} could not be resolved"
-    match = _RANGE.match(spec)
+    match = _RANGE.fullmatch(spec)
     if match:
         low = match.group("low")
         if not low:

@@ -207,7 +207,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     logger = log.get(NAME)
     version = resolve_version(ctx, opts)
     configuration = opts.configuration or ctx.config.get("build.configuration")
-    if not _CONFIGURATION.match(configuration or ""):
+    if not _CONFIGURATION.fullmatch(configuration or ""):
         raise UsageError(f"invalid configuration {configuration!r}: use letters, digits, '.', '_' or '-'")
     properties = resolve_properties(ctx, opts)
     secrets = [v for k, v in properties if is_secret_property(k)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +63,8 @@ def collect_payload(ctx: Context, opts: Options) -> Payload:
     binaries = ctx.state.consume(Kind.BINARY, rehash=False)
     if not binaries:
         raise UsageError("nothing to package: run `b2release build` first, or pass --input DIR with prebuilt binaries")
-    files = [(a.extra.get("name") or Path(a.path).name, ctx.state.abs(a.path)) for a in binaries]
+    files = [(unicodedata.normalize("NFC", a.extra.get("name") or Path(a.path).name), ctx.state.abs(a.path))
+             for a in binaries]
     check_entry_names(files)
     return Payload(files, "build", None, binaries)
 

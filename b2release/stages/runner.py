@@ -17,19 +17,36 @@ from typing import Any
 from b2release import config as config_mod
 from b2release import log
 from b2release.context import Context
-from b2release.errors import B2ReleaseError
+from b2release.errors import B2ReleaseError, InternalError
 from b2release.formats.names import validate_version
-from b2release.redact import redact
+from b2release.redact import redact, register_known_secrets, register_secret
 from b2release.stages import Skip, StageResult, load, select
 from b2release.state import StageRecord
+from b2release.toolchains import is_secret_property
 
 
 def make_context(*, work_dir: Path, config_file: Path | None, json_output: bool, verbosity: int,
                  log_format: str, correlation_id: str) -> Context:
     """The Context of one CLI invocation: logging set up, then config file + environment."""
     log.setup(log_format, verbosity, correlation_id)
-    return Context(config=config_mod.load(config_file), work_dir=work_dir, json_output=json_output,
-                   verbosity=verbosity, log_format=log_format, correlation_id=correlation_id)
+    # Every secret is known before any stage runs or any tool starts: whatever prints one
+    # (a build's own targets, an SDK error) is masked.
+    register_known_secrets()
+    config = config_mod.load(config_file)
+    for prop in config.get("build.properties") or []:
+        name, _, value = str(prop).partition("=")
+        if is_secret_property(name):
+            register_secret(value)
+    return Context(config=config, work_dir=work_dir, json_output=json_output, verbosity=verbosity,
+                   log_format=log_format, correlation_id=correlation_id)
+
+
+def internal_error(exc: BaseException, name: str) -> InternalError:
+    """An exception no check foresaw, as one masked line (the cause is kept for -v)."""
+    detail = redact(" ".join(str(exc).split()))[:300]
+    what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return InternalError(f"{name} failed unexpectedly ({what}); this is a b2release bug or a problem of the "
+                         "machine (disk, permissions): run again with -v for the cause")
 
 
 def _record(ctx: Context, name: str, started: float, *, status: str, reason: str = "",
@@ -74,6 +91,11 @@ def run_command(ctx: Context, name: str, options: Any = None) -> StageResult:
         if recorded:
             _record(ctx, name, started, status="failed", reason=redact(exc.message))
         raise
+    except Exception as exc:  # noqa: BLE001 - the one place a stray exception becomes a clean error
+        error = internal_error(exc, name)
+        if recorded:
+            _record(ctx, name, started, status="failed", reason=error.message)
+        raise error from exc
     if recorded:
         _record(ctx, name, started, status=result.status, reason=result.reason,
                 data=result.record.to_dict() if result.record is not None else {})

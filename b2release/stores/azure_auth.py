@@ -47,10 +47,27 @@ def parse_connection_string(conn: str) -> dict[str, str]:
     return settings
 
 
+def check_endpoint(url: str, where: str) -> None:
+    """A usable http(s) endpoint URL, or ConfigError naming where it came from."""
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        usable = False
+    if not usable:
+        raise ConfigError(f"{where} {url!r} is not an http(s) URL with a valid host "
+                          "(e.g. https://acct.blob.core.windows.net)")
+
+
 def account_name_from_url(url: str) -> str:
     """acct from https://acct.blob.core.windows.net, or from the path for emulators (IP/localhost)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise ConfigError(f"Azure endpoint {url!r} is malformed (host or port)") from None
     if host in ("localhost",) or host.replace(".", "").isdigit() or ":" in host:
         segment = parts.path.strip("/").split("/")[0]
         if not segment:
@@ -83,6 +100,7 @@ def resolve_auth(store_url: str, account_url: str) -> AzureAuth:
                 protocol = settings.get("DEFAULTENDPOINTSPROTOCOL", "https")
                 suffix = settings.get("ENDPOINTSUFFIX", "core.windows.net")
                 endpoint = f"{protocol}://{name}.blob.{suffix}"
+            check_endpoint(endpoint, "AZURE_STORAGE_CONNECTION_STRING BlobEndpoint")
             if not name:
                 name = account_name_from_url(endpoint)
         return AzureAuth(
@@ -98,8 +116,7 @@ def resolve_auth(store_url: str, account_url: str) -> AzureAuth:
             "no Azure storage account: set AZURE_STORAGE_CONNECTION_STRING, or [store] account_url "
             "(B2RELEASE_STORE_ACCOUNT_URL), or use store.url azure://<account>"
         )
-    if not urlsplit(account_url).scheme or not urlsplit(account_url).hostname:
-        raise ConfigError(f"store.account_url {account_url!r} is not a URL (e.g. https://acct.blob.core.windows.net)")
+    check_endpoint(account_url, "store.account_url")
     auth = AzureAuth(account_url=account_url.rstrip("/"), account_name=account_name_from_url(account_url),
                      source=source)
     auth.account_key = secret_from_env(AZURE_KEY_ENV)

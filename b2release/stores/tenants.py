@@ -26,7 +26,7 @@ def validate_tenant_id(tenant: str) -> str:
     if len(text) > MAX_TENANT_ID:
         raise UsageError(f"invalid tenant id {tenant!r}: at most {MAX_TENANT_ID} characters "
                          f"(the container {TENANT_PREFIX}<id> must fit in 63)")
-    if not CONTAINER_NAME.match(text):
+    if not CONTAINER_NAME.fullmatch(text):
         raise UsageError(
             f"invalid tenant id {tenant!r}: use lowercase letters, digits and single '-' between them "
             f"(it becomes the Azure container name {TENANT_PREFIX}<id>)"

@@ -40,7 +40,7 @@ def parse_property(text: str, where: str = "--property") -> tuple[str, str]:
     """'K=V' -> (K, V); the name must be an MSBuild property name."""
     name, sep, value = str(text).partition("=")
     name = name.strip()
-    if not sep or not _PROPERTY_NAME.match(name):
+    if not sep or not _PROPERTY_NAME.fullmatch(name):
         raise UsageError(f"{where}: expected NAME=VALUE with an MSBuild property name, got {text!r}")
     if name.lower() in RESERVED_PROPERTIES:
         raise UsageError(f"{where}: {name} is set by b2release (the output goes to the work dir's build/ folder)")

@@ -28,7 +28,7 @@ from b2release.formats.manifest import (
     ZIP_MANIFEST,
     ZIP_SIGNATURE,
 )
-from b2release.formats.names import entry_path_problem
+from b2release.formats.names import entry_path_problem, windows_name_key
 from b2release.formats.signature import PublicKey
 from b2release.fsutil import sha256_file
 
@@ -134,16 +134,17 @@ def verify_zip(zip_path: Path, key: PublicKey, report: Report, entry_hook: Entry
                 raise VerificationError(f"{label}: unexpected directory entry {name!r}")
             if name in names:
                 raise VerificationError(f"{label}: entry {name} appears more than once")
-            if name.casefold() in folded:
-                raise VerificationError(f"{label}: entries {name} and {folded[name.casefold()]} differ only in case")
+            if windows_name_key(name) in folded:
+                raise VerificationError(f"{label}: entries {name} and {folded[windows_name_key(name)]} are one name "
+                                        "on Windows")
             names[name] = info
-            folded[name.casefold()] = name
+            folded[windows_name_key(name)] = name
         if ZIP_MANIFEST not in names or ZIP_SIGNATURE not in names:
             raise VerificationError(f"{label}: no embedded {ZIP_MANIFEST} and {ZIP_SIGNATURE}; not a b2release package")
         try:
             manifest_bytes = _read_small(zf, names[ZIP_MANIFEST], MAX_MANIFEST, label)
             signature = _read_small(zf, names[ZIP_SIGNATURE], MAX_SIGNATURE, label)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
             raise VerificationError(f"{label}: embedded manifest or signature is corrupt: {exc}") from None
         key.verify(manifest_bytes, signature, f"{label}: {ZIP_MANIFEST}")
         report.checks.append(f"{ZIP_MANIFEST} signature valid ({key.algorithm}, key {key.key_id[:16]}...)")
@@ -174,7 +175,8 @@ def verify_zip(zip_path: Path, key: PublicKey, report: Report, entry_hook: Entry
                 digest, actual = _hash_entry(zf, names[name], size, label, copy_to)
             except zipfile.BadZipFile as exc:
                 raise VerificationError(f"{label}: entry {name} is corrupt ({exc})") from None
-            except (OSError, EOFError, ValueError, zlib.error) as exc:
+            except (OSError, EOFError, ValueError, zlib.error, NotImplementedError, RuntimeError) as exc:
+                # zipfile: an unknown compression method (NotImplementedError) or encryption (RuntimeError)
                 raise VerificationError(f"{label}: entry {name} cannot be read ({exc})") from None
             if actual != size or digest != sha:
                 raise VerificationError(f"{label}: entry {name} does not match the manifest (sha256 {digest[:16]}...)")

@@ -78,14 +78,23 @@ class Target:
 
 
 def parse_target(url: str, allow_insecure_http: bool = False) -> Target:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise UsageError("--remote is not a URL (malformed host)") from None
     if parts.query:
         # Register before any message can mention the URL: the query is a SAS credential.
         register_secret(parts.query)
         for name, value in parse_qsl(parts.query, keep_blank_values=True):
             if name.lower() == "sig":
                 register_secret(value)
-    shown = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{MASK}" if parts.query else "")
+    netloc = parts.netloc.rpartition("@")[2]  # never show user info
+    shown = f"{parts.scheme}://{netloc}{parts.path}" + (f"?{MASK}" if parts.query else "")
+    if "@" in parts.netloc:
+        register_secret(parts.netloc.rpartition("@")[0])
+        register_secret(parts.password)
+        raise UsageError(f"--remote {shown}: a user name or password in the URL is not accepted; a download "
+                         "grant is a SAS query (b2release grant)")
     if parts.scheme == "http":
         if not allow_insecure_http:
             raise UsageError(

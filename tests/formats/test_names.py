@@ -44,3 +44,25 @@ def test_unsafe_entry_names(name, problem):
 @pytest.mark.parametrize("name", ["Enventa.Connector.dll", "tools/x64/app.exe.config", "d\u00e9j\u00e0.txt"])
 def test_safe_entry_names(name):
     assert entry_path_problem(name) is None
+
+
+def test_windows_name_key_follows_windows_not_python_case_rules():
+    from b2release.formats.names import windows_name_key
+
+    # Windows keeps straße and strasse apart (ß has no one-character uppercase).
+    assert windows_name_key("straße.txt") != windows_name_key("strasse.txt")
+    assert windows_name_key("Readme.TXT") == windows_name_key("readme.txt")
+    # Composed and decomposed é are one name once a package holds NFC names.
+    assert windows_name_key("caf\u00e9.dll") == windows_name_key("cafe\u0301.dll")
+
+
+def test_validators_match_the_whole_value():
+    from b2release.formats.names import validate_container_name, validate_product_name, validate_version
+    from b2release.formats.pointer import validate_channel
+    from b2release.stores.tenants import validate_tenant_id
+
+    for check, good in ((validate_tenant_id, "acme"), (validate_container_name, "tenant-acme"),
+                        (validate_product_name, "app"), (validate_channel, "stable"), (validate_version, "1.0.0")):
+        assert check(good) == good
+        with pytest.raises(UsageError):
+            check(good + "\n")  # `$` alone would let a trailing newline through

@@ -186,7 +186,7 @@ def test_case_collision_and_reserved_folder_refused(cli, tmp_path, dev_keys, sam
     (sample_input / "readme.TXT").write_text("x")
     r = cli("--work-dir", tmp_path / "d", "package", "--input", sample_input, "--name", "p", "--version", "1.0.0",
             "--signing-key", dev_keys / "release-signing.key")
-    assert_user_error(r, 2, "differ only in case")
+    assert_user_error(r, 2, "one name on Windows")
     (sample_input / "readme.TXT").unlink()
     (sample_input / ".b2release").mkdir()
     (sample_input / ".b2release" / "manifest.json").write_text("{}")

@@ -208,3 +208,27 @@ def test_verify_streams_large_entry(cli, tmp_path, dev_keys, sample_input):
     grown = _verify_peak_kb(work, dev_keys) - _verify_peak_kb(small, dev_keys)
     assert grown < 24 * 1024, f"verifying a 64 MiB entry raised the peak RSS by {grown} KiB"
     shutil.rmtree(big)
+
+
+def _set_in_every_header(zip_path: Path, name: str, offset_local: int, offset_central: int, value: bytes) -> None:
+    """Overwrite a field of `name`'s local header and central record (offsets from each header's start)."""
+    data = bytearray(zip_path.read_bytes())
+    raw = name.encode()
+    for signature, offset in ((b"PK\x03\x04", offset_local), (b"PK\x01\x02", offset_central)):
+        start = 0
+        while (start := data.find(signature, start)) != -1:
+            name_at = start + (30 if signature == b"PK\x03\x04" else 46)
+            if data[name_at:name_at + len(raw)] == raw:
+                data[start + offset:start + offset + len(value)] = value
+            start += 4
+    zip_path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(("local", "central", "value"), [
+    (8, 10, struct.pack("<H", 99)),  # compression method 99 (AES): zipfile raised NotImplementedError
+    (6, 8, struct.pack("<H", 0x0001)),  # the encryption flag: zipfile raised RuntimeError
+])
+def test_unsupported_method_or_encryption_is_exit_1_not_a_traceback(cli, release, dev_keys, local, central, value):
+    zip_path = release / ZIP
+    _set_in_every_header(zip_path, "Enventa.Connector.dll", local, central, value)
+    assert_user_error(verify(cli, zip_path, dev_keys), 1, ZIP)

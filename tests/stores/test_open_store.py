@@ -48,7 +48,7 @@ def test_account_url_forms(monkeypatch):
     emulator = resolve_auth("azure", "https://127.0.0.1:10000/devstoreaccount1")
     assert emulator.account_name == "devstoreaccount1" and emulator.account_key
     assert account_name_from_url("https://localhost:1/acct2/") == "acct2"
-    with pytest.raises(ConfigError, match="is not a URL"):
+    with pytest.raises(ConfigError, match=r"is not an http\(s\) URL"):
         resolve_auth("azure", "not a url")
 
 

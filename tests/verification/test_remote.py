@@ -311,3 +311,18 @@ def test_a_timeout_is_retried(cli, served, dev_keys, no_sleep, monkeypatch):
     assert result.exit_code == 0, result.output
     assert no_sleep == [1.0]
     assert "(ReadTimeout); retrying in 1s" in result.stderr
+
+
+def test_a_hostile_sha256sums_name_is_refused_without_touching_the_disk(cli, served, dev_keys):
+    sums = served.root / CONTAINER / PRODUCT / VERSION / "SHA256SUMS"
+    sums.write_bytes(sums.read_bytes() + f"{'0' * 64}  {'x' * 300}\n".encode())
+    result = verify_remote(cli, dev_keys, pointer_url(served))
+    assert_user_error(result, 1, "SHA256SUMS line", "longer than a file name may be")
+
+
+def test_an_unwritable_last_seen_fails_before_anything_is_downloaded(cli, served, dev_keys, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    result = verify_remote(cli, dev_keys, pointer_url(served), "--last-seen", blocker / "seen.json")
+    assert_user_error(result, 2, "--last-seen", "cannot write beside it")
+    assert served.hits == []  # refused before the first request
