@@ -172,8 +172,9 @@ def test_an_unreadable_secret_file_names_the_variable_not_the_content(monkeypatc
     assert info.value.exit_code == 2
 
 
-@pytest.mark.xfail(strict=True, reason="secret_from_env catches only OSError: a NAME_FILE that is not UTF-8 "
-                                        "escapes as a UnicodeDecodeError (a crash with traceback, exit 1)")
+@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError,
+                   reason="secret_from_env catches only OSError: a NAME_FILE that is not UTF-8 "
+                          "escapes as a UnicodeDecodeError (a crash with traceback, exit 1)")
 def test_a_secret_file_that_is_not_utf8_is_an_input_error(monkeypatch, tmp_path: Path):
     """A NAME_FILE holding bytes that are not UTF-8 (a PFX given by mistake): an InputError naming the
     variable, like any other unreadable file, and never the bytes themselves."""
