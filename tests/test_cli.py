@@ -67,19 +67,6 @@ def test_secrets_are_redacted_in_errors_and_logs(cli, tmp_path, dev_keys, sample
     assert secret not in r.output
 
 
-def test_redaction_patterns():
-    from b2release.redact import redact, register_secret
-
-    register_secret("tok-ABCDEF123")
-    text = ("https://acct.blob.core.windows.net/c/x.zip?sv=2024-01-01&sp=r&sig=abc%2Bdef "
-            "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=S3cr3tKey==;EndpointSuffix=x "
-            "Authorization: Bearer tok-ABCDEF123 password=hunter22")
-    out = redact(text)
-    for leaked in ("abc%2Bdef", "S3cr3tKey==", "tok-ABCDEF123", "hunter22"):
-        assert leaked not in out
-    assert "sig=***" in out and "AccountKey=***" in out
-
-
 def test_package_and_verify_in_fresh_processes(tmp_path, dev_keys, sample_input, cli):
     work = package_dir(cli, tmp_path, dev_keys, sample_input)
     r = run_subprocess("verify", work, "--public-key", dev_keys / "release-signing.pub")

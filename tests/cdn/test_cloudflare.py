@@ -6,7 +6,6 @@ import pytest
 
 from b2release.cdn.cloudflare import CloudflareProvider, check_api_base
 from b2release.errors import ConfigError, RemoteError
-from b2release.http import backoff_delay, parse_retry_after
 from tests.fixtures.cloudflare import FAKE_TOKEN, FAKE_ZONE_ID
 
 
@@ -73,7 +72,6 @@ def test_backoff_is_bounded_and_gives_up(fake_cloudflare, no_sleep):
     assert "after 4 attempts: HTTP 502" in info.value.message
     assert len(fake_cloudflare.requests) == 4
     assert no_sleep == [1.0, 2.0, 4.0]
-    assert backoff_delay(10) == 30.0
 
 
 def test_success_false_is_final_and_carries_codes_and_messages(fake_cloudflare, no_sleep):
@@ -123,14 +121,6 @@ def test_unreachable_api_fails_after_bounded_retries(no_sleep):
         p.purge(urls(1))
     assert "after 3 attempts: connection failed" in info.value.message
     assert FAKE_TOKEN not in info.value.message
-
-
-def test_retry_after_parsing():
-    assert parse_retry_after("12") == 12.0
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after("999999") == 300.0  # capped
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
 
 
 def test_api_base_must_be_https_except_on_loopback():
