@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, TypeVar
 
@@ -59,6 +60,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
             return None
         if when is None:
             return None
+        if when.tzinfo is None:  # the asctime form carries no zone: HTTP dates are UTC (RFC 9110)
+            when = when.replace(tzinfo=timezone.utc)
         seconds = when.timestamp() - (time.time() if now is None else now)
     return max(0.0, min(seconds, RETRY_AFTER_CAP_S))
 

@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 
-from b2release.redact import redact
+from b2release.redact import redact, redact_obj
 
 LOGGER_NAME = "b2release"
 
@@ -41,7 +41,7 @@ class _RedactingFormatter(logging.Formatter):
             if stage:
                 doc["stage"] = stage
             # Structured fields a caller adds with extra={"fields": {...}} (the CLI's error line).
-            doc.update(getattr(record, "fields", None) or {})
+            doc.update(redact_obj(getattr(record, "fields", None) or {}))
             return json.dumps(doc, sort_keys=True)
         prefix = {"WARNING": "warning: ", "ERROR": "error: "}.get(record.levelname, "")
         return f"{prefix}{message}"

@@ -39,8 +39,8 @@ _secrets: set[str] = set()
 # Shapes of credentials, redacted wherever they appear. Group 1 is kept, the rest masked.
 _PATTERNS: list[re.Pattern[str]] = [
     # SAS signature and the whole SAS query string marker
-    # (also after ';', as in an HTML-encoded "&amp;sig=" of a Storage Analytics log line)
-    re.compile(r"((?:^|[?&;])sig=)[^&\s\"'<>]+", re.IGNORECASE),
+    # (also after ';' or a space, as in an XML/HTML-encoded "&amp;sig=" of an Azure error or log line)
+    re.compile(r"((?:^|[?&;\s])sig=)[^&\s\"'<>]+", re.IGNORECASE | re.MULTILINE),
     re.compile(r"((?:AccountKey|SharedAccessSignature|SharedAccessKey)=)[^;\s\"'<>]+", re.IGNORECASE),
     re.compile(r"((?:Authorization:\s*)?Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE),
     re.compile(r"((?:password|passwd|pwd|passphrase)\s*[=:]\s*)[^\s;\"'&]+", re.IGNORECASE),

@@ -173,8 +173,6 @@ def test_retry_after_in_gmt_does_not_depend_on_the_local_time_zone(tokyo_time):
     assert parse_retry_after("Wednesday, 21-Oct-15 07:28:00 GMT", now=now) == 10.0  # obsolete RFC 850 form
 
 
-@pytest.mark.xfail(strict=True, reason="parse_retry_after reads a date without a zone (asctime form, which RFC 9110 "
-                                        "says recipients must accept and which is UTC) as local time")
 def test_retry_after_in_asctime_form_is_utc(tokyo_time):
     assert parse_retry_after("Wed Oct 21 07:28:00 2015", now=1445412470.0) == 10.0
 

