@@ -20,7 +20,8 @@ terms), the one the writer produces, and every zip reader reads it the same way:
   its data (the writer stores entries that do not shrink); a stored one has equal sizes;
 - flags, "version made by", "version needed", attributes and timestamp as the writer sets them;
 - names valid UTF-8 in NFC, safe on Windows and Linux (`names.entry_path_problem`), no
-  directories, unique even under Windows' case-insensitive comparison.
+  directories, unique even under Windows' case-insensitive comparison, no file that is
+  also another entry's folder, sorted by code point as the writer sorts them.
 
 Anything else raises `VerificationError` with a one-line message naming the archive and the
 rule; no other exception escapes for any input bytes. Only headers are read by `open`;
@@ -319,8 +320,7 @@ class PackageArchive:
     def _parse(self) -> None:
         count, cd_size, cd_offset = self._parse_end()
         central = self._read_exact(cd_size, cd_offset, "central directory")
-        records = self._parse_central(central, count, cd_offset)
-        self._check_locals(records, cd_offset)
+        self.entries = self._parse_central(central, count, cd_offset)
 
     def _parse_end(self) -> tuple[int, int, int]:
         if self.size < END.size:
@@ -360,9 +360,12 @@ class PackageArchive:
             )
         return count, cd_size, cd_offset
 
-    def _parse_central(self, central: bytes, count: int, cd_offset: int) -> list[tuple[ZipEntry, bytes, tuple]]:
-        records: list[tuple[ZipEntry, bytes, tuple]] = []
+    def _parse_central(self, central: bytes, count: int, cd_offset: int) -> list[ZipEntry]:
+        """Each central record, then its local header (before the next record, so that a
+        local header's own fault is named rather than the offsets it shifts)."""
+        entries: list[ZipEntry] = []
         names = NameSet()
+        previous: str | None = None
         pos = 0
         expected_offset = 0
         timestamp: tuple[int, int] | None = None
@@ -422,9 +425,13 @@ class PackageArchive:
             problem = name_problem(name) or names.add(name)
             if problem:
                 raise bad(f"name {problem}")
+            if previous is not None and not previous < name:
+                raise bad(f"is not in name order after {previous!r} (the writer sorts entries)")
+            previous = name
             data_offset = offset + LOCAL.size + name_len
             entry = ZipEntry(name, method, flags, crc, csize, size, offset, data_offset, index)
-            records.append((entry, raw, (needed, flags, method, mtime, mdate, crc, csize, size)))
+            self._check_local(entry, raw, (needed, flags, method, mtime, mdate, crc, csize, size))
+            entries.append(entry)
             expected_offset = data_offset + csize
             if expected_offset > cd_offset:
                 raise bad(f"data runs into the central directory (ends at {expected_offset}, directory at {cd_offset})")
@@ -435,7 +442,7 @@ class PackageArchive:
             raise self._fail(
                 f"{cd_offset - expected_offset} bytes between the last entry's data and the central directory"
             )
-        return records
+        return entries
 
     def _decode_name(self, index: int, raw: bytes) -> str:
         try:
@@ -459,23 +466,26 @@ class PackageArchive:
             rule = "has a non-ASCII name without the UTF-8 flag (other readers would decode it as CP437)"
         raise self._entry_fail(index, name, f"{where} {rule}")
 
-    def _check_locals(self, records: list[tuple[ZipEntry, bytes, tuple]], cd_offset: int) -> None:
-        labels = ("version needed", "flags", "method", "time", "date", "crc32", "compressed size", "size")
-        for entry, raw, central_fields in records:
-            header = self._read_exact(LOCAL.size + len(raw), entry.header_offset, f"local header of entry {entry.index}")
-            sig, *local_fields, name_len, extra_len = LOCAL.unpack_from(header, 0)
-            if sig != LOCAL_SIG:
-                raise self._entry_fail(entry.index, entry.name, f"no local header at offset {entry.header_offset}")
-            if extra_len:
-                raise self._entry_fail(entry.index, entry.name, f"local header has a {extra_len}-byte extra field")
-            for label, local_value, central_value in zip(labels, local_fields, central_fields, strict=True):
-                if local_value != central_value:
-                    raise self._entry_fail(entry.index, entry.name, f"local header differs from its central record ({label})")
-            if name_len != len(raw):
-                raise self._entry_fail(entry.index, entry.name, "local header differs from its central record (name length)")
-            if header[LOCAL.size :] != raw:
-                raise self._entry_fail(entry.index, entry.name, "local header differs from its central record (name)")
-            self.entries.append(entry)
+    _LOCAL_LABELS = ("version needed", "flags", "method", "time", "date", "crc32", "compressed size", "size")
+
+    def _check_local(self, entry: ZipEntry, raw: bytes, central_fields: tuple[int, ...]) -> None:
+        header = self._read_exact(LOCAL.size + len(raw), entry.header_offset, f"local header of entry {entry.index}")
+        sig, *local_fields, name_len, extra_len = LOCAL.unpack_from(header, 0)
+
+        def bad(rule: str) -> VerificationError:
+            return self._entry_fail(entry.index, entry.name, rule)
+
+        if sig != LOCAL_SIG:
+            raise bad(f"no local header at offset {entry.header_offset}")
+        if extra_len:
+            raise bad(f"local header has a {extra_len}-byte extra field")
+        for label, local_value, central_value in zip(self._LOCAL_LABELS, local_fields, central_fields, strict=True):
+            if local_value != central_value:
+                raise bad(f"local header differs from its central record ({label})")
+        if name_len != len(raw):
+            raise bad("local header differs from its central record (name length)")
+        if header[LOCAL.size :] != raw:
+            raise bad("local header differs from its central record (name)")
 
     # data --------------------------------------------------------------------------------
     def _raw_chunks(self, entry: ZipEntry, cancel: Callable[[], bool] | None = None) -> Iterator[bytes]:
