@@ -85,6 +85,7 @@ LARGE_FILE = 32 << 20  # above this, a file is deflated as a stream (zlib-ng) in
 # peak RSS on any core count (a 32 MiB file costs 64 MiB of it).
 MEMORY_BUDGET = 96 << 20
 _MIN_DOS_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
+_MAX_DOS_EPOCH = 4354819198  # 2107-12-31T23:59:58Z, the latest
 
 # The `deflate` package bundles libdeflate and does not export its version: this maps the
 # package versions we know to the libdeflate they bundle (read from each sdist's libdeflate.h).
@@ -112,7 +113,8 @@ class Entry:
 
 
 def dos_datetime(epoch: int) -> tuple[int, int]:
-    t = time.gmtime(max(int(epoch), _MIN_DOS_EPOCH))
+    """DOS time and date (UTC) of an epoch, clamped to what a zip can hold (1980 to 2107)."""
+    t = time.gmtime(min(max(int(epoch), _MIN_DOS_EPOCH), _MAX_DOS_EPOCH))
     dos_time = (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2)
     dos_date = ((t.tm_year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday
     return dos_time, dos_date

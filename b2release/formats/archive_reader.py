@@ -116,6 +116,13 @@ def windows_key(name: str) -> str:
     return "".join(up if len(up := ch.upper()) == 1 else ch for ch in name)
 
 
+def _valid_dos_datetime(dos_time: int, dos_date: int) -> bool:
+    """What the writer's `dos_datetime` can produce; readers differ on the rest (some throw)."""
+    month, day = (dos_date >> 5) & 0xF, dos_date & 0x1F
+    hour, minute, second2 = dos_time >> 11, (dos_time >> 5) & 0x3F, dos_time & 0x1F
+    return 1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second2 < 30
+
+
 class NameSet:
     """Names added so far; `add` says why a new name cannot join them (duplicates under
     Windows' rules, a file that is also another entry's folder), or None."""
@@ -406,6 +413,8 @@ class PackageArchive:
             if external != EXTERNAL_ATTR:
                 raise bad(f"external attributes are 0x{external:08x}, not a regular file with mode 0644")
             if timestamp is None:
+                if not _valid_dos_datetime(mtime, mdate):
+                    raise bad(f"timestamp 0x{mdate:04x}/0x{mtime:04x} is not a valid DOS date and time")
                 timestamp = (mtime, mdate)
             elif (mtime, mdate) != timestamp:
                 raise bad("timestamp differs from the other entries' (the writer uses one)")
