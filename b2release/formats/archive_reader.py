@@ -18,7 +18,8 @@ terms), the one the writer produces, and every zip reader reads it the same way:
   date, CRC-32, sizes); no extra fields, no comments, no zip64, no data descriptors, no
   encryption; methods stored (0) and deflate (8) only; a deflated entry is smaller than
   its data (the writer stores entries that do not shrink); a stored one has equal sizes;
-- flags, "version made by", "version needed", attributes and timestamp as the writer sets them;
+- flags, "version made by", "version needed" and attributes as the writer sets them; one
+  valid DOS timestamp for all entries;
 - names valid UTF-8 in NFC, safe on Windows and Linux (`names.entry_path_problem`), no
   directories, unique even under Windows' case-insensitive comparison, no file that is
   also another entry's folder, sorted by code point as the writer sorts them.

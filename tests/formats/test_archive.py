@@ -55,6 +55,10 @@ def test_dos_time_clamps_to_1980():
     assert archive.dos_datetime(0) == archive.dos_datetime(315532800)
 
 
+def test_dos_time_clamps_to_2107():
+    assert archive.dos_datetime(10**12) == archive.dos_datetime(4354819198) == (0xBF7D, 0xFF9F)
+
+
 def test_stored_entry_changed_between_hash_and_write_is_refused(tmp_path):
     src = tmp_path / "r.bin"
     src.write_bytes(os.urandom(4096))

@@ -338,6 +338,14 @@ def timestamp_differs(lay):
     return lay.build()
 
 
+@rule(r"entry 1 \(\.b2release/manifest\.json\): timestamp 0x0000/0x0000 is not a valid DOS date and time")
+def invalid_dos_timestamp(lay):
+    for i in range(len(lay.locals)):  # the same everywhere, so only validity is at stake
+        lay.set_both(i, "date", 0)
+        lay.set_both(i, "time", 0)
+    return lay.build()
+
+
 @rule(r"entry 4 \(lib/X\.dll\): holds a zip64 marker value")
 def size_zip64_marker(lay):
     lay.set_both(X_DLL, "size", 0xFFFFFFFF)
