@@ -270,6 +270,38 @@ class _Cancelled(Exception):
     """Raised inside a worker when an earlier entry already failed; never escapes."""
 
 
+@dataclass(frozen=True)
+class _Record:
+    """One central record while it is checked."""
+
+    archive: PackageArchive
+    index: int
+    raw: bytes
+    name: str
+    fields: tuple[int, ...]  # CENTRAL's fields, in order
+
+    @property
+    def offset(self) -> int:
+        return self.fields[16]
+
+    @property
+    def shared_fields(self) -> tuple[int, ...]:
+        """version needed, flags, method, time, date, crc32, sizes: what the local header repeats."""
+        return self.fields[2:10]
+
+    @property
+    def timestamp(self) -> tuple[int, int]:
+        return self.fields[5], self.fields[6]
+
+    def fail(self, rule: str) -> VerificationError:
+        return self.archive._entry_fail(self.index, self.name, rule)
+
+    def entry(self) -> ZipEntry:
+        (_, _, _, flags, method, _, _, crc, csize, size, name_len, *_rest) = self.fields
+        return ZipEntry(self.name, method, flags, crc, csize, size, self.offset, self.offset + LOCAL.size + name_len,
+                        self.index)
+
+
 # --- the archive ---------------------------------------------------------------------------
 class PackageArchive:
     """A package zip whose whole layout has been checked. Use `open` or `from_bytes`."""
@@ -373,79 +405,30 @@ class PackageArchive:
         local header's own fault is named rather than the offsets it shifts)."""
         entries: list[ZipEntry] = []
         names = NameSet()
-        previous: str | None = None
         pos = 0
         expected_offset = 0
-        timestamp: tuple[int, int] | None = None
+        timestamp: tuple[int, int] | None = None  # the first entry's: all share it
         for index in range(1, count + 1):
-            if pos + CENTRAL.size > len(central):
-                raise self._fail(f"central record {index} runs past the end of the central directory")
-            fields = CENTRAL.unpack_from(central, pos)
-            (sig, made_by, needed, flags, method, mtime, mdate, crc, csize, size,
-             name_len, extra_len, comment_len, disk, internal, external, offset) = fields
-            if sig != CENTRAL_SIG:
-                raise self._fail(f"central record {index} has a bad signature (0x{sig:08x})")
-            if name_len > MAX_NAME_BYTES:
-                raise self._fail(f"central record {index} has a {name_len}-byte name (at most {MAX_NAME_BYTES})")
-            end = pos + CENTRAL.size + name_len + extra_len + comment_len
-            if end > len(central):
-                raise self._fail(f"central record {index} runs past the end of the central directory")
-            raw = bytes(central[pos + CENTRAL.size : pos + CENTRAL.size + name_len])
-            name = self._decode_name(index, raw)
-
-            def bad(rule: str, _i: int = index, _n: str = name) -> VerificationError:
-                return self._entry_fail(_i, _n, rule)
-
-            if extra_len:
-                raise bad(f"central record has a {extra_len}-byte extra field (e.g. zip64 or Unicode Path)")
-            if comment_len:
-                raise bad(f"central record has a {comment_len}-byte file comment")
-            if made_by != VERSION_MADE_BY:
-                raise bad(f"central record 'version made by' is 0x{made_by:04x}, not 0x{VERSION_MADE_BY:04x}")
-            if needed != VERSION_NEEDED:
-                raise bad(f"central record 'version needed' is {needed}, not {VERSION_NEEDED}")
-            self._check_flags(index, name, raw, flags, "central record")
-            if method not in (STORED, DEFLATED):
-                raise bad(f"compression method {method} (only stored and deflate are allowed)")
-            if disk != 0:
-                raise bad(f"central record names disk {disk}")
-            if internal != 0:
-                raise bad(f"central record internal attributes are 0x{internal:04x}, not 0")
-            if external != EXTERNAL_ATTR:
-                raise bad(f"external attributes are 0x{external:08x}, not a regular file with mode 0644")
-            if timestamp is None:
-                if not _valid_dos_datetime(mtime, mdate):
-                    raise bad(f"timestamp 0x{mdate:04x}/0x{mtime:04x} is not a valid DOS date and time")
-                timestamp = (mtime, mdate)
-            elif (mtime, mdate) != timestamp:
-                raise bad("timestamp differs from the other entries' (the writer uses one)")
-            if 0xFFFFFFFF in (csize, size, offset):
-                raise bad("holds a zip64 marker value (0xFFFFFFFF)")
-            if method == STORED and csize != size:
-                raise bad(f"stored entry has compressed size {csize} but size {size}")
-            if method == DEFLATED and not csize < size:
-                raise bad(f"deflated entry does not shrink ({csize} >= {size}); the writer stores such entries")
-            if method == DEFLATED and size > csize * MAX_DEFLATE_RATIO:
-                raise bad(f"claims {size} bytes from {csize} compressed bytes, more than deflate can produce")
-            if offset != expected_offset:
+            record, pos = self._central_record(central, pos, index)
+            self._check_record(record, timestamp)
+            timestamp = timestamp or record.timestamp
+            bad = record.fail
+            if record.offset != expected_offset:
                 raise bad(
-                    f"local header offset is {offset}, expected {expected_offset} "
+                    f"local header offset is {record.offset}, expected {expected_offset} "
                     "(entries must be contiguous, in central-directory order, from offset 0)"
                 )
-            problem = name_problem(name) or names.add(name)
+            problem = name_problem(record.name) or names.add(record.name)
             if problem:
                 raise bad(f"name {problem}")
-            if previous is not None and not previous < name:
-                raise bad(f"is not in name order after {previous!r} (the writer sorts entries)")
-            previous = name
-            data_offset = offset + LOCAL.size + name_len
-            entry = ZipEntry(name, method, flags, crc, csize, size, offset, data_offset, index)
-            self._check_local(entry, raw, (needed, flags, method, mtime, mdate, crc, csize, size))
+            if entries and not entries[-1].name < record.name:
+                raise bad(f"is not in name order after {entries[-1].name!r} (the writer sorts entries)")
+            entry = record.entry()
+            self._check_local(entry, record.raw, record.shared_fields)
             entries.append(entry)
-            expected_offset = data_offset + csize
+            expected_offset = entry.data_offset + entry.compressed_size
             if expected_offset > cd_offset:
                 raise bad(f"data runs into the central directory (ends at {expected_offset}, directory at {cd_offset})")
-            pos = end
         if pos != len(central):
             raise self._fail(f"central directory has {len(central) - pos} bytes after its {count} records")
         if expected_offset != cd_offset:
@@ -453,6 +436,57 @@ class PackageArchive:
                 f"{cd_offset - expected_offset} bytes between the last entry's data and the central directory"
             )
         return entries
+
+    def _central_record(self, central: bytes, pos: int, index: int) -> tuple[_Record, int]:
+        """The record at `pos` (bounds checked before unpacking) and where the next one starts."""
+        if pos + CENTRAL.size > len(central):
+            raise self._fail(f"central record {index} runs past the end of the central directory")
+        fields = CENTRAL.unpack_from(central, pos)
+        if fields[0] != CENTRAL_SIG:
+            raise self._fail(f"central record {index} has a bad signature (0x{fields[0]:08x})")
+        name_len, extra_len, comment_len = fields[10:13]
+        if name_len > MAX_NAME_BYTES:
+            raise self._fail(f"central record {index} has a {name_len}-byte name (at most {MAX_NAME_BYTES})")
+        end = pos + CENTRAL.size + name_len + extra_len + comment_len
+        if end > len(central):
+            raise self._fail(f"central record {index} runs past the end of the central directory")
+        raw = bytes(central[pos + CENTRAL.size : pos + CENTRAL.size + name_len])
+        return _Record(self, index, raw, self._decode_name(index, raw), fields), end
+
+    def _check_record(self, record: _Record, timestamp: tuple[int, int] | None) -> None:
+        """The central record's fields, as the writer sets them."""
+        (_, made_by, needed, flags, method, mtime, mdate, crc, csize, size,
+         _, extra_len, comment_len, disk, internal, external, offset) = record.fields
+        bad = record.fail
+        if extra_len:
+            raise bad(f"central record has a {extra_len}-byte extra field (e.g. zip64 or Unicode Path)")
+        if comment_len:
+            raise bad(f"central record has a {comment_len}-byte file comment")
+        if made_by != VERSION_MADE_BY:
+            raise bad(f"central record 'version made by' is 0x{made_by:04x}, not 0x{VERSION_MADE_BY:04x}")
+        if needed != VERSION_NEEDED:
+            raise bad(f"central record 'version needed' is {needed}, not {VERSION_NEEDED}")
+        self._check_flags(record.index, record.name, record.raw, flags, "central record")
+        if method not in (STORED, DEFLATED):
+            raise bad(f"compression method {method} (only stored and deflate are allowed)")
+        if disk != 0:
+            raise bad(f"central record names disk {disk}")
+        if internal != 0:
+            raise bad(f"central record internal attributes are 0x{internal:04x}, not 0")
+        if external != EXTERNAL_ATTR:
+            raise bad(f"external attributes are 0x{external:08x}, not a regular file with mode 0644")
+        if timestamp is None and not _valid_dos_datetime(mtime, mdate):
+            raise bad(f"timestamp 0x{mdate:04x}/0x{mtime:04x} is not a valid DOS date and time")
+        if timestamp is not None and (mtime, mdate) != timestamp:
+            raise bad("timestamp differs from the other entries' (the writer uses one)")
+        if 0xFFFFFFFF in (csize, size, offset):
+            raise bad("holds a zip64 marker value (0xFFFFFFFF)")
+        if method == STORED and csize != size:
+            raise bad(f"stored entry has compressed size {csize} but size {size}")
+        if method == DEFLATED and not csize < size:
+            raise bad(f"deflated entry does not shrink ({csize} >= {size}); the writer stores such entries")
+        if method == DEFLATED and size > csize * MAX_DEFLATE_RATIO:
+            raise bad(f"claims {size} bytes from {csize} compressed bytes, more than deflate can produce")
 
     def _decode_name(self, index: int, raw: bytes) -> str:
         try:
