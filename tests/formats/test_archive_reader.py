@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import struct
 import zipfile
 import zlib
@@ -450,6 +451,13 @@ def test_each_rule_is_enforced_with_its_message(layout, mutate, pattern):
         open_bytes(data)
     assert "\n" not in caught.value.message
     assert caught.value.message.startswith("pkg.zip: ")
+
+
+@pytest.mark.parametrize("raw,message", [(b"/etc/cron.d/x", "is absolute"), (b"readme.txt", "appears twice")])
+def test_added_entries_are_checked_like_the_others(layout, raw, message):
+    layout.add_entry(raw, b"x")
+    with pytest.raises(VerificationError, match=rf"entry 6 \({re.escape(raw.decode())}\): name .*{message}"):
+        open_bytes(layout.build())
 
 
 def test_folder_that_is_also_a_file_is_rejected_in_either_order(layout):

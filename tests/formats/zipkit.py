@@ -244,6 +244,17 @@ class Layout:
         self.set_both(index, "size", size if size is not None else len(plain if plain is not None else data))
         self.set_both(index, "crc32", crc if crc is not None else zlib.crc32(plain if plain is not None else data))
 
+    def add_entry(self, raw_name: bytes, data: bytes, at: int | None = None) -> None:
+        """A stored entry with any name (the writer would refuse unsafe or duplicate ones),
+        in the writer's layout otherwise: for tests of what the reader says about names."""
+        index = len(self.locals) if at is None else at
+        local = Local(bytearray(self.locals[0].header), raw_name, b"", data)
+        central = Central(bytearray(self.centrals[0].header), raw_name)
+        self.locals.insert(index, local)
+        self.centrals.insert(index, central)
+        self.rename(index, raw_name)
+        self.replace_data(index, data, method=0)
+
     def index_of(self, name: str) -> int:
         return [c.name for c in self.centrals].index(name.encode())
 
