@@ -150,6 +150,9 @@ class NameSet:
         return None
 
 
+_UNSAFE_CHARS = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def name_problem(name: str) -> str | None:
     """Why a name cannot be an entry of a package, or None. The writer applies the same rules."""
     if name.endswith("/"):
@@ -163,7 +166,14 @@ def name_problem(name: str) -> str | None:
     if not unicodedata.is_normalized("NFC", name):
         return "is not in Unicode normal form NFC"
     problem = entry_path_problem(name)
-    return f"is unsafe: {problem}" if problem else None
+    if problem:
+        return f"is unsafe: {problem}"
+    odd = sorted({ch for ch in name if ch in _UNSAFE_CHARS or unicodedata.category(ch) == "Cc"})
+    if odd:
+        # DEL is dropped from names by unzip (found by the mutation tests); C1 controls, line
+        # separators and bidi overrides change how a name is listed or shown, not just stored.
+        return f"is unsafe: contains {', '.join(f'U+{ord(ch):04X}' for ch in odd)} (control, line separator or bidi override)"
+    return None
 
 
 class EntrySink(Protocol):

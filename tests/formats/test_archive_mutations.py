@@ -4,7 +4,8 @@ A real writer-made archive with a few entries (deflated, stored, empty, non-ASCI
 mutated systematically: every header byte flipped, every field of every local header,
 central record and end record set to edge values, bytes inserted and removed at every
 structural boundary (raw, and with offsets fixed up so that only one rule breaks), records
-duplicated, extra fields, zip64 records, comments and flags added, then seeded random edits.
+duplicated, extra fields, zip64 records, comments and flags added; then seeded random edits,
+half of them raw bytes, half fields, names and data with lengths and offsets kept consistent.
 
 Each case must be either rejected with VerificationError (never another exception, never a
 hang) or accepted; an accepted case must extract identically (names, order, bytes) with our
@@ -49,7 +50,7 @@ from tests.formats.zipkit import (
 
 FUZZ = os.environ.get("B2RELEASE_FUZZ") == "1"
 SEED = int(os.environ.get("B2RELEASE_FUZZ_SEED", "1"))
-RANDOM_CASES = int(os.environ.get("B2RELEASE_FUZZ_CASES", "200000")) if FUZZ else 5000
+RANDOM_CASES = int(os.environ.get("B2RELEASE_FUZZ_CASES", "200000")) if FUZZ else 8000
 
 FILES = {
     "lib/A.dll": pe_like("mut-a", 6000),  # deflated
@@ -276,13 +277,51 @@ def random_edits(data: bytes, count: int, seed: int) -> Iterator[Case]:
         yield Case(f"random #{number} (seed {seed})", bytes(mutated))
 
 
+NAME_BYTES = [0x00, 0x01, 0x2E, 0x2F, 0x3A, 0x5C, 0x41, 0x61, 0x7F, 0x80, 0xC3, 0xA9, 0xE2, 0xFF]
+SHARED = [f for f in LOCAL_FIELDS if f not in ("signature", "name_length", "extra_length")]
+
+
+def random_structured(data: bytes, count: int, seed: int) -> Iterator[Case]:
+    """Random edits of fields, names and data that `build` keeps consistent (lengths, offsets,
+    counts), so that the checks past the layout (names, flags, sizes, streams) are reached."""
+    rng = random.Random(seed)
+    base = Layout.parse(data)
+    for number in range(count):
+        layout = base.copy()
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(layout.locals))
+            kind = rng.random()
+            if kind < 0.4:  # a field, in the local header, the central record or both
+                field = rng.choice(SHARED)
+                value = rng.choice((0, 1, 8, 0x800, 0xFFFF, rng.randrange(1 << 16), layout.locals[i].get(field) + 1))
+                if field in ("crc32", "compressed_size", "size"):
+                    value = rng.choice((value, rng.randrange(1 << 32), 0xFFFFFFFF))
+                for record in rng.choice(((layout.locals[i],), (layout.centrals[i],), (layout.locals[i], layout.centrals[i]))):
+                    record.set(field, value & (0xFFFF if LOCAL_FIELDS[field][1] == "H" else 0xFFFFFFFF))
+            elif kind < 0.7:  # a name byte, in both records
+                name = bytearray(layout.centrals[i].name)
+                name[rng.randrange(len(name))] = rng.choice(NAME_BYTES)
+                layout.rename(i, bytes(name), utf8_flag=rng.random() < 0.5)
+            elif kind < 0.85:  # a data byte
+                if layout.locals[i].data:
+                    blob = bytearray(layout.locals[i].data)
+                    blob[rng.randrange(len(blob))] ^= 1 << rng.randrange(8)
+                    layout.locals[i].data = bytes(blob)
+            else:  # a central-only field
+                field = rng.choice(("version_made_by", "disk_start", "internal_attr", "external_attr"))
+                value = rng.choice((0, 1, 0x0314, 0x0014, 0o100644 << 16, 0x10, rng.randrange(1 << 16)))
+                layout.centrals[i].set(field, value & (0xFFFF if CENTRAL_FIELDS[field][1] == "H" else 0xFFFFFFFF))
+        yield Case(f"structured #{number} (seed {seed})", layout.build())
+
+
 def all_cases(data: bytes) -> Iterator[Case]:
     yield from flipped_bytes(data)
     yield from field_values(data)
     yield from raw_inserts_and_removals(data)
     yield from fixed_up_edits(data)
     yield from accepted_by_design(data)
-    yield from random_edits(data, RANDOM_CASES, SEED)
+    yield from random_edits(data, RANDOM_CASES // 2, SEED)
+    yield from random_structured(data, RANDOM_CASES - RANDOM_CASES // 2, SEED)
 
 
 # --- the test ------------------------------------------------------------------------------------------

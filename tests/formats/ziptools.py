@@ -69,7 +69,7 @@ def unzip(path: Path) -> Listing | Unreadable:
     listed = subprocess.run(["unzip", "-Z1", str(path)], capture_output=True, env=env)
     if listed.returncode != 0:
         return Unreadable("unzip", (listed.stdout + listed.stderr).decode("utf-8", "replace").strip())
-    names = listed.stdout.decode("utf-8", "surrogateescape").splitlines()
+    names = listed.stdout.decode("utf-8", "surrogateescape").split("\n")[:-1]  # not splitlines: U+0085 is a name
     with tempfile.TemporaryDirectory(prefix="unzip-") as tmp:
         proc = subprocess.run(["unzip", "-qq", "-o", str(path), "-d", tmp], capture_output=True, env=env)
         if proc.returncode != 0:
