@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -144,8 +145,6 @@ class _Spool:
 
 
 def _mkstemp(spool_dir: Path) -> tuple[int, str]:
-    import tempfile
-
     return tempfile.mkstemp(prefix="spool-", suffix=".deflate", dir=spool_dir)
 
 
