@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TOOLS := .tools
 AZURITE := $(TOOLS)/node_modules/.bin/azurite
 
-.PHONY: install demo test lint bench clean tools
+.PHONY: install demo test lint bench fuzz clean tools
 
 $(BIN)/b2release: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: install tools
 lint: install
 	$(BIN)/ruff check b2release tests benchmarks
 	$(BIN)/lint-imports
+
+# Long mutation / fault runs; `make test` runs a bounded, seeded set of the same cases.
+fuzz: install tools
+	B2RELEASE_FUZZ=1 $(BIN)/python -m pytest tests/formats/test_archive_mutations.py
 
 bench: install tools
 	$(BIN)/python benchmarks/bench_package.py

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from b2release.errors import InputError
 from b2release.formats.manifest import RESERVED_DIR
-from b2release.formats.names import entry_path_problem, windows_name_key
+from b2release.formats.names import NameSet, entry_name_problem
 
 Entries = list[tuple[str, Path]]  # (entry name, source file)
 
@@ -47,19 +47,17 @@ def collect_input_dir(root: Path) -> Entries:
 
 
 def check_entry_names(files: Entries) -> None:
-    """Refuse names a package may not hold (see the module docstring)."""
-    seen: dict[str, str] = {}
+    """Refuse names a package may not hold (see the module docstring): the package writer's
+    and the strict reader's own rules (formats.names), named here with the source file."""
+    seen = NameSet()
     for name, source in files:
-        problem = entry_path_problem(name)
-        if problem:
-            raise InputError(f"{source}: name {name!r} {problem}; it would be unsafe in a package")
         if name.split("/")[0] == RESERVED_DIR:
             raise InputError(f"{source}: the folder {RESERVED_DIR}/ is reserved for the package's own metadata")
-        key = windows_name_key(name)
-        if key in seen:
-            raise InputError(f"{source}: {name!r} and {seen[key]!r} are one name on Windows (case or Unicode "
-                             "composition differs only)")
-        seen[key] = name
+        problem = entry_name_problem(name) or seen.add(name)
+        if problem == "appears twice":  # two files on disk, one name once in Unicode NFC
+            problem = "is the name of another file too once written in Unicode NFC (one name on Windows)"
+        if problem:
+            raise InputError(f"{source}: name {name!r} {problem}; a package cannot hold it")
 
 
 def collect_entries(root: Path) -> Entries:

@@ -20,17 +20,19 @@ def package_dir(cli, tmp_path: Path, keys: Path, input_dir: Path, version: str =
 
 
 def rewrite_zip(src: Path, dst: Path, *, drop: set[str] = frozenset(), replace: dict[str, bytes] | None = None,
-                add: dict[str, bytes] | None = None) -> None:
-    """Copy a zip entry by entry with changes (CRCs stay consistent, like a careful attacker)."""
+                add: dict[str, bytes] | None = None, epoch: int = 1700000000) -> None:
+    """Rebuild a package with changes in the writer's exact layout (a careful attacker keeps
+    the zip valid: CRCs consistent, nothing the strict reader rejects for its structure)."""
+    from b2release.formats import archive
+    from b2release.formats.archive_reader import PackageArchive
+
     replace = replace or {}
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            if info.filename in drop:
-                continue
-            data = replace.get(info.filename, zin.read(info))
-            zout.writestr(zipfile.ZipInfo(info.filename, info.date_time), data)
-        for name, data in (add or {}).items():
-            zout.writestr(zipfile.ZipInfo(name), data)
+    with PackageArchive.open(src) as pkg:
+        entries = [archive.prepare_bytes(e.name, replace.get(e.name) or pkg.read(e, 1 << 30))
+                   for e in pkg.entries if e.name not in drop]
+    entries += [archive.prepare_bytes(name, data) for name, data in (add or {}).items()]
+    with open(dst, "wb") as out:
+        archive.write(out, entries, epoch)
 
 
 def payload_names(zip_path: Path) -> list[str]:

@@ -38,7 +38,8 @@ import deflate
 from zlib_ng import zlib_ng
 
 from b2release.errors import InputError
-from b2release.formats.archive_reader import (
+from b2release.formats.names import NameSet, entry_name_problem
+from b2release.formats.zip_layout import (
     CENTRAL,
     CENTRAL_SIG,
     DEFLATED,
@@ -55,8 +56,6 @@ from b2release.formats.archive_reader import (
     UTF8_FLAG,
     VERSION_MADE_BY,
     VERSION_NEEDED,
-    NameSet,
-    name_problem,
 )
 
 __all__ = [
@@ -302,7 +301,7 @@ def _check_names(entries: list[Entry]) -> None:
     names = NameSet()
     central_bytes = 0
     for entry in entries:
-        problem = name_problem(entry.name) or names.add(entry.name)
+        problem = entry_name_problem(entry.name) or names.add(entry.name)
         if problem:
             raise InputError(f"entry name {entry.name!r} {problem}; it cannot be part of a package")
         if entry.size > MAX_FIELD or entry.compressed_size > MAX_FIELD:

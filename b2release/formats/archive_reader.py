@@ -6,275 +6,59 @@ Zip readers disagree on malformed or merely unusual archives, so an archive that
 System.IO.Compression (what the connector's installer uses): a zip64 end record that only
 some readers follow, a prefix that shifts absolute offsets for some readers and not others,
 an Info-ZIP Unicode Path extra field that renames an entry for unzip only. Instead of
-guessing how each reader resolves such things, this reader accepts one layout (APPNOTE.TXT
-terms), the one the writer produces, and every zip reader reads it the same way:
-
-    [local header 1][name 1][data 1] ... [local header n][name n][data n]
-    [central record 1][name 1] ...       [central record n][name n]
-    [end of central directory record, no comment]
-
-- the first local header at offset 0, entries contiguous in central-directory order;
-- each local header equal to its central record (name, version, flags, method, time,
-  date, CRC-32, sizes); no extra fields, no comments, no zip64, no data descriptors, no
-  encryption; methods stored (0) and deflate (8) only; a deflated entry is smaller than
-  its data (the writer stores entries that do not shrink); a stored one has equal sizes;
-- flags, "version made by", "version needed" and attributes as the writer sets them; one
-  valid DOS timestamp for all entries;
-- names valid UTF-8 in NFC, safe on Windows and Linux (`names.entry_path_problem`), no
-  directories, unique even under Windows' case-insensitive comparison, no file that is
-  also another entry's folder, sorted by code point as the writer sorts them.
+guessing how each reader resolves such things, this reader accepts one layout, the one the
+writer produces and formats.zip_layout describes, which every zip reader reads the same way.
 
 Anything else raises `VerificationError` with a one-line message naming the archive and the
 rule; no other exception escapes for any input bytes. Only headers are read by `open`;
 entry data is inflated in bounded chunks by `stream` (flat memory, decompression bombs
 stop at the size the header declares) and checked against its size and CRC-32 at the end.
-`hash_entries` hashes many entries on all cores (zlib and hashlib release the GIL).
+formats.archive_hash hashes many entries on all cores.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import stat
 import struct
-import threading
-import unicodedata
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Callable, Iterator
 
 from b2release.errors import VerificationError
-from b2release.formats.names import entry_path_problem
+from b2release.formats.names import MAX_NAME_BYTES, NameSet, entry_name_problem, windows_name_key
+from b2release.formats.zip_layout import (
+    CENTRAL,
+    CENTRAL_SIG,
+    CHUNK,
+    DEFLATED,
+    END,
+    END_SIG,
+    EXTERNAL_ATTR,
+    LOCAL,
+    LOCAL_SIG,
+    MAX_CENTRAL_BYTES,
+    MAX_DEFLATE_RATIO,
+    MAX_ENTRIES,
+    MAX_FIELD,
+    OUT_CHUNK,
+    STORED,
+    UTF8_FLAG,
+    VERSION_MADE_BY,
+    VERSION_NEEDED,
+    ZIP64_LOCATOR_SIG,
+    BytesSource,
+    FileSource,
+    Source,
+    ZipEntry,
+    valid_dos_datetime,
+)
 
 try:  # libdeflate's CRC-32 is ~10x faster than zlib's; same polynomial, same values
     from deflate import crc32 as _crc32
 except ImportError:  # pragma: no cover - the writer's dependency; verify works without it
     _crc32 = zlib.crc32
 
-__all__ = [
-    "DEFLATED",
-    "EntrySink",
-    "FileSink",
-    "NameSet",
-    "PackageArchive",
-    "STORED",
-    "ZipEntry",
-    "hash_entries",
-    "name_problem",
-    "windows_key",
-]
-
-# --- the layout the writer produces (formats.archive imports these) ----------------------
-LOCAL_SIG = 0x04034B50
-CENTRAL_SIG = 0x02014B50
-END_SIG = 0x06054B50
-ZIP64_END_SIG = 0x06064B50
-ZIP64_LOCATOR_SIG = 0x07064B50
-LOCAL = struct.Struct("<IHHHHHIIIHH")  # 30 bytes, APPNOTE 4.3.7
-CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")  # 46 bytes, APPNOTE 4.3.12
-END = struct.Struct("<IHHHHIIH")  # 22 bytes, APPNOTE 4.3.16
-STORED, DEFLATED = 0, 8
-VERSION_NEEDED = 20  # 2.0: deflate, no zip64
-VERSION_MADE_BY = (3 << 8) | 20  # Unix, 2.0: so that the external attributes are a Unix mode
-FILE_MODE = 0o100644  # regular file, rw-r--r--
-EXTERNAL_ATTR = FILE_MODE << 16
-UTF8_FLAG = 0x800  # bit 11: the name is UTF-8 (set only for non-ASCII names)
-MAX_ENTRIES = 0xFFFE  # 0xFFFF in the end record means "see zip64" to other readers
-MAX_NAME_BYTES = 4096
-MAX_CENTRAL_BYTES = 64 << 20
-MAX_FIELD = 0xFFFFFFFE  # 0xFFFFFFFF in a size or offset means "see zip64" to other readers
-# Deflate cannot expand data more than 1032:1 (a 258-byte match in at most 2 bits); a header
-# claiming more is a lie told to make a reader allocate or loop.
-MAX_DEFLATE_RATIO = 1032
-
-CHUNK = 1 << 20  # compressed bytes read at once
-OUT_CHUNK = 1 << 20  # inflated bytes produced at once
-
-
-@dataclass(frozen=True)
-class ZipEntry:
-    name: str
-    method: int
-    flags: int
-    crc32: int
-    compressed_size: int
-    size: int
-    header_offset: int
-    data_offset: int
-    index: int = 0  # 1-based position in the archive, for messages
-
-
-def windows_key(name: str) -> str:
-    """The form under which Windows (NTFS, .NET) sees two names as the same file.
-
-    NTFS compares names by upper-casing each UTF-16 unit with a one-to-one table. Python's
-    `upper` and `casefold` apply full mappings ('ß' -> 'SS' / 'ss') that Windows does not,
-    so only single-character mappings are applied here.
-    """
-    name = unicodedata.normalize("NFC", name)
-    return "".join(up if len(up := ch.upper()) == 1 else ch for ch in name)
-
-
-def _valid_dos_datetime(dos_time: int, dos_date: int) -> bool:
-    """What the writer's `dos_datetime` can produce; readers differ on the rest (some throw)."""
-    month, day = (dos_date >> 5) & 0xF, dos_date & 0x1F
-    hour, minute, second2 = dos_time >> 11, (dos_time >> 5) & 0x3F, dos_time & 0x1F
-    return 1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second2 < 30
-
-
-class NameSet:
-    """Names added so far; `add` says why a new name cannot join them (duplicates under
-    Windows' rules, a file that is also another entry's folder), or None."""
-
-    def __init__(self) -> None:
-        self._files: dict[str, str] = {}  # windows_key -> name
-        self._folders: dict[str, str] = {}  # windows_key of every folder -> a name inside it
-
-    def add(self, name: str) -> str | None:
-        key = windows_key(name)
-        if key in self._files:
-            other = self._files[key]
-            return "appears twice" if other == name else f"differs only in case from {other!r} (one file on Windows)"
-        if key in self._folders:
-            return f"is also the folder of {self._folders[key]!r}"
-        parts = key.split("/")
-        for depth in range(1, len(parts)):
-            folder = "/".join(parts[:depth])
-            if folder in self._files:
-                return f"uses the file {self._files[folder]!r} as a folder"
-        for depth in range(1, len(parts)):
-            self._folders.setdefault("/".join(parts[:depth]), name)
-        self._files[key] = name
-        return None
-
-
-_UNSAFE_CHARS = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def name_problem(name: str) -> str | None:
-    """Why a name cannot be an entry of a package, or None. The writer applies the same rules."""
-    if name.endswith("/"):
-        return "is a directory entry"
-    try:
-        encoded = name.encode("utf-8")
-    except UnicodeEncodeError:
-        return "is not valid Unicode (lone surrogate)"
-    if len(encoded) > MAX_NAME_BYTES:
-        return f"is longer than {MAX_NAME_BYTES} bytes"
-    if not unicodedata.is_normalized("NFC", name):
-        return "is not in Unicode normal form NFC"
-    problem = entry_path_problem(name)
-    if problem:
-        return f"is unsafe: {problem}"
-    odd = sorted({ch for ch in name if ch in _UNSAFE_CHARS or unicodedata.category(ch) == "Cc"})
-    if odd:
-        # DEL is dropped from names by unzip (found by the mutation tests); C1 controls, line
-        # separators and bidi overrides change how a name is listed or shown, not just stored.
-        return f"is unsafe: contains {', '.join(f'U+{ord(ch):04X}' for ch in odd)} (control, line separator or bidi override)"
-    return None
-
-
-class EntrySink(Protocol):
-    """Receives the bytes of one entry from `hash_entries` (in a worker thread)."""
-
-    def write(self, data: bytes) -> None: ...
-
-    def finish(self, sha256: str, size: int) -> None:
-        """Called once all bytes were written and the entry's size and CRC-32 checked."""
-
-    def abort(self) -> None:
-        """Called instead of `finish` when the entry fails to read or check."""
-
-
-SinkFactory = Callable[[ZipEntry], "EntrySink | None"]
-
-
-class FileSink:
-    """Copies an entry to a file, calls `on_complete(entry, path, sha256, size)`, then deletes it.
-
-    For `hash_entries(..., sink=lambda e: FileSink(e, tmp / f"entry-{e.index}", check) if wanted(e) else None)`:
-    at most one copy per worker exists at a time, so disk and memory stay bounded.
-    """
-
-    def __init__(self, entry: ZipEntry, path: Path, on_complete: Callable[[ZipEntry, Path, str, int], None]):
-        self.entry, self.path, self.on_complete = entry, path, on_complete
-        self._fh = open(path, "wb")
-
-    def write(self, data: bytes) -> None:
-        self._fh.write(data)
-
-    def finish(self, sha256: str, size: int) -> None:
-        try:
-            self._fh.close()
-            self.on_complete(self.entry, self.path, sha256, size)
-        finally:
-            self.path.unlink(missing_ok=True)
-
-    def abort(self) -> None:
-        self._fh.close()
-        self.path.unlink(missing_ok=True)
-
-
-# --- byte sources: a file read with pread (thread-safe), or bytes ----------------------------
-class _Source(Protocol):
-    size: int
-
-    def pread(self, length: int, offset: int) -> bytes: ...
-
-    def close(self) -> None: ...
-
-
-class _FileSource:
-    def __init__(self, path: Path, label: str):
-        flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
-        try:
-            self._fd = os.open(path, flags)
-        except OSError as exc:
-            raise VerificationError(f"{label}: cannot be opened ({exc.strerror or exc})") from None
-        try:
-            info = os.fstat(self._fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise VerificationError(f"{label}: is not a regular file")
-        except BaseException:
-            os.close(self._fd)
-            raise
-        self.size = info.st_size
-        self._lock = threading.Lock()  # for systems without os.pread (Windows)
-
-    def pread(self, length: int, offset: int) -> bytes:
-        if hasattr(os, "pread"):
-            parts = []
-            while length > 0:
-                piece = os.pread(self._fd, length, offset)
-                if not piece:
-                    break
-                parts.append(piece)
-                length -= len(piece)
-                offset += len(piece)
-            return b"".join(parts)
-        with self._lock:  # pragma: no cover - Windows
-            os.lseek(self._fd, offset, os.SEEK_SET)
-            return os.read(self._fd, length)
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-
-class _BytesSource:
-    def __init__(self, data: bytes):
-        self._data = memoryview(bytes(data))
-        self.size = len(self._data)
-
-    def pread(self, length: int, offset: int) -> bytes:
-        return bytes(self._data[offset : offset + length])
-
-    def close(self) -> None:
-        pass
-
+__all__ = ["DEFLATED", "STORED", "NameSet", "PackageArchive", "ZipEntry", "entry_name_problem", "windows_name_key"]
 
 class _Cancelled(Exception):
     """Raised inside a worker when an earlier entry already failed; never escapes."""
@@ -316,7 +100,7 @@ class _Record:
 class PackageArchive:
     """A package zip whose whole layout has been checked. Use `open` or `from_bytes`."""
 
-    def __init__(self, source: _Source, label: str):
+    def __init__(self, source: Source, label: str):
         self._source = source
         self.label = label
         self.entries: list[ZipEntry] = []
@@ -327,7 +111,7 @@ class PackageArchive:
     def open(cls, path: Path, label: str | None = None) -> PackageArchive:
         """Parse and check the whole layout (headers only). Raises VerificationError."""
         path = Path(path)
-        archive = cls(_FileSource(path, label or path.name), label or path.name)
+        archive = cls(FileSource(path, label or path.name), label or path.name)
         try:
             archive._parse()
         except BaseException:
@@ -337,7 +121,7 @@ class PackageArchive:
 
     @classmethod
     def from_bytes(cls, data: bytes, label: str = "<memory>") -> PackageArchive:
-        archive = cls(_BytesSource(data), label)
+        archive = cls(BytesSource(data), label)
         archive._parse()
         return archive
 
@@ -428,7 +212,7 @@ class PackageArchive:
                     f"local header offset is {record.offset}, expected {expected_offset} "
                     "(entries must be contiguous, in central-directory order, from offset 0)"
                 )
-            problem = name_problem(record.name) or names.add(record.name)
+            problem = entry_name_problem(record.name) or names.add(record.name)
             if problem:
                 raise bad(f"name {problem}")
             if entries and not entries[-1].name < record.name:
@@ -485,7 +269,7 @@ class PackageArchive:
             raise bad(f"central record internal attributes are 0x{internal:04x}, not 0")
         if external != EXTERNAL_ATTR:
             raise bad(f"external attributes are 0x{external:08x}, not a regular file with mode 0644")
-        if timestamp is None and not _valid_dos_datetime(mtime, mdate):
+        if timestamp is None and not valid_dos_datetime(mtime, mdate):
             raise bad(f"timestamp 0x{mdate:04x}/0x{mtime:04x} is not a valid DOS date and time")
         if timestamp is not None and (mtime, mdate) != timestamp:
             raise bad("timestamp differs from the other entries' (the writer uses one)")
@@ -611,84 +395,3 @@ class PackageArchive:
             if entry.name == name:
                 return entry
         return None
-
-
-# --- hashing on all cores -------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Result:
-    sha256: str
-    size: int
-
-
-class _FirstFailure:
-    """The lowest entry position that failed so far: later entries stop early, earlier ones finish.
-
-    The error raised is then always the one of the first bad entry in archive order,
-    whatever the thread timing.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.position: int | None = None
-
-    def record(self, position: int) -> None:
-        with self._lock:
-            if self.position is None or position < self.position:
-                self.position = position
-
-    def after(self, position: int) -> bool:
-        first = self.position
-        return first is not None and first < position
-
-
-def _hash_one(archive: PackageArchive, entry: ZipEntry, position: int, failure: _FirstFailure,
-              sink: SinkFactory | None) -> _Result:
-    target = sink(entry) if sink is not None else None
-    digest = hashlib.sha256()
-    try:
-        for chunk in archive.stream(entry, _cancel=lambda: failure.after(position)):
-            digest.update(chunk)
-            if target is not None:
-                target.write(chunk)
-    except BaseException:
-        failure.record(position)
-        if target is not None:
-            target.abort()
-        raise
-    result = _Result(digest.hexdigest(), entry.size)
-    if target is not None:
-        target.finish(result.sha256, result.size)
-    return result
-
-
-def hash_entries(archive: PackageArchive, entries: Iterable[ZipEntry] | None = None, *, workers: int | None = None,
-                 sink: SinkFactory | None = None) -> dict[str, tuple[str, int]]:
-    """sha256 and size of each entry (all by default), entries inflated and hashed in parallel.
-
-    Each worker streams one entry at a time in 1 MiB chunks, so memory stays flat. `sink`,
-    if given, is called in the worker with each entry and returns an `EntrySink` that
-    receives the entry's bytes, or None to skip it. Raises the `VerificationError` of the
-    first bad entry in archive order.
-    """
-    chosen = list(archive.entries if entries is None else entries)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(chosen) or 1))
-    failure = _FirstFailure()
-    results: dict[str, tuple[str, int]] = {}
-    if workers == 1:
-        for position, entry in enumerate(chosen):
-            result = _hash_one(archive, entry, position, failure, sink)
-            results[entry.name] = (result.sha256, result.size)
-        return results
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hash-entries") as pool:
-        # Largest entries first, so that one big entry does not start last and run alone.
-        order = sorted(range(len(chosen)), key=lambda i: -chosen[i].compressed_size)
-        futures = {i: pool.submit(_hash_one, archive, chosen[i], i, failure, sink) for i in order}
-        try:
-            for position, entry in enumerate(chosen):
-                result = futures[position].result()
-                results[entry.name] = (result.sha256, result.size)
-        except BaseException:
-            for future in futures.values():
-                future.cancel()
-            raise
-    return results

@@ -86,6 +86,8 @@ def windows_name_key(name: str) -> str:
 # --- archive entry names ----------------------------------------------------------------
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 _WINDOWS_BAD_CHARS = set('<>:"|?*\\')
+_UNSAFE_CHARS = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+MAX_NAME_BYTES = 4096  # an entry's whole path, in UTF-8
 
 
 def entry_path_problem(name: str) -> str | None:
@@ -101,8 +103,12 @@ def entry_path_problem(name: str) -> str | None:
         return "is absolute"
     if re.match(r"^[A-Za-z]:", name):
         return "has a drive letter"
-    if "\x00" in name or any(ord(c) < 32 for c in name):
-        return "contains a control character"
+    odd = sorted({ch for ch in name if ch in _UNSAFE_CHARS or unicodedata.category(ch) == "Cc"})
+    if odd:
+        # Control characters (C0, DEL, C1), line separators and bidi overrides change how a name
+        # is listed or shown, not just stored (unzip silently drops DEL, for one).
+        return (f"contains {', '.join(f'U+{ord(ch):04X}' for ch in odd)} (a control character, line separator "
+                "or bidi override)")
     parts = name.split("/")
     for part in parts:
         if part in ("", "."):
@@ -116,4 +122,49 @@ def entry_path_problem(name: str) -> str | None:
             return "has a component ending in a space or dot, which Windows drops"
         if part.split(".")[0].upper() in _WINDOWS_RESERVED:
             return f"uses the reserved Windows device name {part.split('.')[0]!r}"
+    return None
+
+
+class NameSet:
+    """Names added so far; `add` says why a new name cannot join them (duplicates under
+    Windows' rules, a file that is also another entry's folder), or None."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, str] = {}  # windows_key -> name
+        self._folders: dict[str, str] = {}  # windows_key of every folder -> a name inside it
+
+    def add(self, name: str) -> str | None:
+        key = windows_name_key(name)
+        if key in self._files:
+            other = self._files[key]
+            return ("appears twice" if other == name
+                    else f"differs only in case from {other!r} (one name on Windows)")
+        if key in self._folders:
+            return f"is also the folder of {self._folders[key]!r}"
+        parts = key.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in self._files:
+                return f"uses the file {self._files[folder]!r} as a folder"
+        for depth in range(1, len(parts)):
+            self._folders.setdefault("/".join(parts[:depth]), name)
+        self._files[key] = name
+        return None
+
+
+def entry_name_problem(name: str) -> str | None:
+    """Why a name cannot be an entry of a package, or None. The writer applies the same rules."""
+    if name.endswith("/"):
+        return "is a directory entry"
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (lone surrogate)"
+    if len(encoded) > MAX_NAME_BYTES:
+        return f"is longer than {MAX_NAME_BYTES} bytes"
+    if not unicodedata.is_normalized("NFC", name):
+        return "is not in Unicode normal form NFC"
+    problem = entry_path_problem(name)
+    if problem:
+        return f"is unsafe: {problem}"
     return None

@@ -9,10 +9,7 @@ end here.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -20,6 +17,8 @@ from typing import Any, Callable
 from b2release.errors import UsageError, VerificationError
 from b2release.formats import checksums
 from b2release.formats import manifest as manifest_fmt
+from b2release.formats.archive_hash import FileSink, hash_entries
+from b2release.formats.archive_reader import PackageArchive, ZipEntry
 from b2release.formats.manifest import (
     CHECKSUMS_NAME,
     MANIFEST_NAME,
@@ -28,11 +27,9 @@ from b2release.formats.manifest import (
     ZIP_MANIFEST,
     ZIP_SIGNATURE,
 )
-from b2release.formats.names import entry_path_problem, windows_name_key
 from b2release.formats.signature import PublicKey
 from b2release.fsutil import sha256_file
 
-CHUNK = 1 << 20
 MAX_MANIFEST = 16 << 20
 MAX_SIGNATURE = 4096
 
@@ -78,79 +75,30 @@ class Report:
 EntryHook = Callable[[str, Path], None]
 
 
-def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, label: str) -> bytes:
-    if info.file_size > limit:
-        raise VerificationError(f"{label}: entry {info.filename} is implausibly large ({info.file_size} bytes)")
-    with zf.open(info) as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise VerificationError(f"{label}: entry {info.filename} is larger than its header says")
-    return data
-
-
-def _hash_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, expected_size: int, label: str,
-                copy_to: Path | None) -> tuple[str, int]:
-    """Stream an entry: sha256 and size, stopping early if it grows past the expected size."""
-    digest = hashlib.sha256()
-    size = 0
-    out = open(copy_to, "wb") if copy_to is not None else None
-    try:
-        with zf.open(info) as fh:
-            while chunk := fh.read(CHUNK):
-                size += len(chunk)
-                if size > expected_size:
-                    raise VerificationError(f"{label}: entry {info.filename} is larger than the manifest says")
-                digest.update(chunk)
-                if out is not None:
-                    out.write(chunk)
-    finally:
-        if out is not None:
-            out.close()
-    return digest.hexdigest(), size
-
-
 def verify_zip(zip_path: Path, key: PublicKey, report: Report, entry_hook: EntryHook | None = None,
                temp_dir: Path | None = None) -> bytes:
-    """Verify a package; returns the embedded manifest bytes."""
+    """Verify a package; returns the embedded manifest bytes.
+
+    The strict reader (formats.archive_reader) checks the whole zip layout first: the
+    signature covers the manifest, not the zip's structure, so only the writer's exact
+    layout is accepted and every zip reader (Info-ZIP, 7-Zip, .NET) sees the entries
+    verified here. Entries are then inflated and hashed in parallel, streaming.
+    """
     label = zip_path.name
     if not zip_path.is_file():
         raise VerificationError(f"{zip_path} does not exist or is not a file")
-    try:
-        zf = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise VerificationError(f"{label} is not a readable zip archive (truncated or corrupt): {exc}") from None
-    with zf:
-        infos = zf.infolist()
-        names: dict[str, zipfile.ZipInfo] = {}
-        folded: dict[str, str] = {}
-        for info in infos:
-            name = info.filename
-            problem = entry_path_problem(name.rstrip("/") if info.is_dir() else name)
-            # zipfile turns backslashes into slashes on Windows only; check the raw name too.
-            raw_problem = entry_path_problem(info.orig_filename) if info.orig_filename != name else None
-            if problem or raw_problem:
-                raise VerificationError(f"{label}: entry {info.orig_filename!r} {problem or raw_problem}")
-            if info.is_dir():
-                raise VerificationError(f"{label}: unexpected directory entry {name!r}")
-            if name in names:
-                raise VerificationError(f"{label}: entry {name} appears more than once")
-            if windows_name_key(name) in folded:
-                raise VerificationError(f"{label}: entries {name} and {folded[windows_name_key(name)]} are one name "
-                                        "on Windows")
-            names[name] = info
-            folded[windows_name_key(name)] = name
+    with PackageArchive.open(zip_path) as pkg:
+        names = {entry.name: entry for entry in pkg.entries}
         if ZIP_MANIFEST not in names or ZIP_SIGNATURE not in names:
             raise VerificationError(f"{label}: no embedded {ZIP_MANIFEST} and {ZIP_SIGNATURE}; not a b2release package")
-        try:
-            manifest_bytes = _read_small(zf, names[ZIP_MANIFEST], MAX_MANIFEST, label)
-            signature = _read_small(zf, names[ZIP_SIGNATURE], MAX_SIGNATURE, label)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
-            raise VerificationError(f"{label}: embedded manifest or signature is corrupt: {exc}") from None
+        manifest_bytes = pkg.read(names[ZIP_MANIFEST], MAX_MANIFEST)
+        signature = pkg.read(names[ZIP_SIGNATURE], MAX_SIGNATURE)
         key.verify(manifest_bytes, signature, f"{label}: {ZIP_MANIFEST}")
         report.checks.append(f"{ZIP_MANIFEST} signature valid ({key.algorithm}, key {key.key_id[:16]}...)")
         manifest = manifest_fmt.parse(manifest_bytes, f"{label}: {ZIP_MANIFEST}")
         if manifest.key_id != key.key_id:
             raise VerificationError(f"{label}: manifest names key {manifest.key_id[:16]}..., not {key.key_id[:16]}...")
+        report.checks.append("zip layout is exactly the writer's (one reading for every zip reader)")
 
         expected = manifest.file_map()
         attachments = {f"{RESERVED_DIR}/{a['path']}": a for a in (manifest.attachments or [])}
@@ -165,26 +113,31 @@ def verify_zip(zip_path: Path, key: PublicKey, report: Report, entry_hook: Entry
             if name not in names:
                 raise VerificationError(f"{label}: attachment {name} listed in the manifest is missing")
 
-        checked = [(n, expected[n].size, expected[n].sha256) for n in sorted(expected)]
-        checked += [(n, int(a["size"]), a["sha256"]) for n, a in sorted(attachments.items())]
-        for index, (name, size, sha) in enumerate(checked):
-            copy_to = None
-            if entry_hook is not None and temp_dir is not None and name in expected:
-                copy_to = temp_dir / f"entry-{index}"
-            try:
-                digest, actual = _hash_entry(zf, names[name], size, label, copy_to)
-            except zipfile.BadZipFile as exc:
-                raise VerificationError(f"{label}: entry {name} is corrupt ({exc})") from None
-            except (OSError, EOFError, ValueError, zlib.error, NotImplementedError, RuntimeError) as exc:
-                # zipfile: an unknown compression method (NotImplementedError) or encryption (RuntimeError)
-                raise VerificationError(f"{label}: entry {name} cannot be read ({exc})") from None
-            if actual != size or digest != sha:
-                raise VerificationError(f"{label}: entry {name} does not match the manifest (sha256 {digest[:16]}...)")
-            if copy_to is not None:
-                try:
-                    entry_hook(name, copy_to)
-                finally:
-                    copy_to.unlink(missing_ok=True)
+        checked = {n: (expected[n].size, expected[n].sha256) for n in sorted(expected)}
+        checked.update({n: (int(a["size"]), a["sha256"]) for n, a in sorted(attachments.items())})
+        for name, (size, _) in checked.items():  # before inflating anything
+            if names[name].size != size:
+                raise VerificationError(f"{label}: entry {name} does not match the manifest (size {names[name].size})")
+
+        def mismatch(name: str, digest: str) -> VerificationError:
+            return VerificationError(f"{label}: entry {name} does not match the manifest (sha256 {digest[:16]}...)")
+
+        def on_copy(entry: ZipEntry, path: Path, digest: str, size: int) -> None:
+            if digest != checked[entry.name][1]:  # the hook sees verified bytes only
+                raise mismatch(entry.name, digest)
+            assert entry_hook is not None
+            entry_hook(entry.name, path)
+
+        sink = None
+        if entry_hook is not None and temp_dir is not None:
+            def sink(entry: ZipEntry) -> FileSink | None:
+                return FileSink(entry, temp_dir / f"entry-{entry.index}", on_copy) if entry.name in expected else None
+
+        # One worker when a hook runs: hooks (Authenticode) need not be thread-safe.
+        digests = hash_entries(pkg, [names[n] for n in checked], sink=sink, workers=1 if sink else None)
+        for name, (size, digest) in checked.items():
+            if digests[name] != (digest, size):
+                raise mismatch(name, digests[name][0])
         report.checks.append(f"{len(expected)} payload entries match the manifest")
 
     report.product, report.version = manifest.product, manifest.version

@@ -12,6 +12,7 @@ import pytest
 
 from b2release.formats.manifest import ZIP_MANIFEST, ZIP_SIGNATURE
 from tests.conftest import REPO, assert_user_error
+from tests.formats.zipkit import Layout
 from tests.helpers import package_dir, rewrite_zip
 
 ZIP = "enventa-connector-1.2.3.zip"
@@ -82,9 +83,10 @@ def test_entry_missing(cli, release, dev_keys, tmp_path):
 
 def test_entry_duplicated(cli, release, dev_keys, tmp_path):
     bad = tmp_path / "bad.zip"
-    with pytest.warns(UserWarning):
-        rewrite_zip(release / ZIP, bad, add={"README.txt": b"second copy"})
-    assert_user_error(verify(cli, bad, dev_keys), 1, "README.txt", "more than once")
+    layout = Layout.parse((release / ZIP).read_bytes())
+    layout.add_entry(b"README.txt", b"second copy")
+    bad.write_bytes(layout.build())
+    assert_user_error(verify(cli, bad, dev_keys), 1, "README.txt", "appears twice")
 
 
 def test_changed_manifest(cli, release, dev_keys, tmp_path):
@@ -111,7 +113,7 @@ def test_missing_signature_entry(cli, release, dev_keys, tmp_path):
 def test_truncated_and_non_zip(cli, release, dev_keys, tmp_path):
     truncated = tmp_path / "t.zip"
     truncated.write_bytes((release / ZIP).read_bytes()[:-40])
-    assert_user_error(verify(cli, truncated, dev_keys), 1, "t.zip", "not a readable zip")
+    assert_user_error(verify(cli, truncated, dev_keys), 1, "t.zip", "does not end with an end-of-central-directory record")
     text = tmp_path / "n.zip"
     text.write_text("hello")
     assert_user_error(verify(cli, text, dev_keys), 1, "n.zip")
@@ -124,7 +126,9 @@ def test_truncated_and_non_zip(cli, release, dev_keys, tmp_path):
 )
 def test_unsafe_entry_paths(cli, release, dev_keys, tmp_path, name, needle):
     bad = tmp_path / "bad.zip"
-    rewrite_zip(release / ZIP, bad, add={name: b"x"})
+    layout = Layout.parse((release / ZIP).read_bytes())
+    layout.add_entry(name.encode(), b"x")
+    bad.write_bytes(layout.build())
     assert_user_error(verify(cli, bad, dev_keys), 1, needle)
 
 

@@ -1,0 +1,141 @@
+"""Hashing package entries on all cores, streaming, and handing chosen entries' bytes to
+a sink (verify copies PE files to a temp dir for an Authenticode check).
+
+Each worker streams one entry at a time (`PackageArchive.stream`, 1 MiB chunks: flat
+memory); zlib and hashlib release the GIL, so threads use every core. The error raised is
+always the one of the first bad entry in archive order, whatever the thread timing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Protocol
+
+from b2release.formats.archive_reader import PackageArchive
+from b2release.formats.zip_layout import ZipEntry
+
+
+class EntrySink(Protocol):
+    """Receives the bytes of one entry from `hash_entries` (in a worker thread)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def finish(self, sha256: str, size: int) -> None:
+        """Called once all bytes were written and the entry's size and CRC-32 checked."""
+
+    def abort(self) -> None:
+        """Called instead of `finish` when the entry fails to read or check."""
+
+
+SinkFactory = Callable[[ZipEntry], "EntrySink | None"]
+
+
+class FileSink:
+    """Copies an entry to a file, calls `on_complete(entry, path, sha256, size)`, then deletes it.
+
+    For `hash_entries(..., sink=lambda e: FileSink(e, tmp / f"entry-{e.index}", check) if wanted(e) else None)`:
+    at most one copy per worker exists at a time, so disk and memory stay bounded.
+    """
+
+    def __init__(self, entry: ZipEntry, path: Path, on_complete: Callable[[ZipEntry, Path, str, int], None]):
+        self.entry, self.path, self.on_complete = entry, path, on_complete
+        self._fh = open(path, "wb")
+
+    def write(self, data: bytes) -> None:
+        self._fh.write(data)
+
+    def finish(self, sha256: str, size: int) -> None:
+        try:
+            self._fh.close()
+            self.on_complete(self.entry, self.path, sha256, size)
+        finally:
+            self.path.unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        self._fh.close()
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class _Result:
+    sha256: str
+    size: int
+
+
+class _FirstFailure:
+    """The lowest entry position that failed so far: later entries stop early, earlier ones finish.
+
+    The error raised is then always the one of the first bad entry in archive order,
+    whatever the thread timing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.position: int | None = None
+
+    def record(self, position: int) -> None:
+        with self._lock:
+            if self.position is None or position < self.position:
+                self.position = position
+
+    def after(self, position: int) -> bool:
+        first = self.position
+        return first is not None and first < position
+
+
+def _hash_one(archive: PackageArchive, entry: ZipEntry, position: int, failure: _FirstFailure,
+              sink: SinkFactory | None) -> _Result:
+    target = sink(entry) if sink is not None else None
+    digest = hashlib.sha256()
+    try:
+        for chunk in archive.stream(entry, _cancel=lambda: failure.after(position)):
+            digest.update(chunk)
+            if target is not None:
+                target.write(chunk)
+    except BaseException:
+        failure.record(position)
+        if target is not None:
+            target.abort()
+        raise
+    result = _Result(digest.hexdigest(), entry.size)
+    if target is not None:
+        target.finish(result.sha256, result.size)
+    return result
+
+
+def hash_entries(archive: PackageArchive, entries: Iterable[ZipEntry] | None = None, *, workers: int | None = None,
+                 sink: SinkFactory | None = None) -> dict[str, tuple[str, int]]:
+    """sha256 and size of each entry (all by default), entries inflated and hashed in parallel.
+
+    Each worker streams one entry at a time in 1 MiB chunks, so memory stays flat. `sink`,
+    if given, is called in the worker with each entry and returns an `EntrySink` that
+    receives the entry's bytes, or None to skip it. Raises the `VerificationError` of the
+    first bad entry in archive order.
+    """
+    chosen = list(archive.entries if entries is None else entries)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(chosen) or 1))
+    failure = _FirstFailure()
+    results: dict[str, tuple[str, int]] = {}
+    if workers == 1:
+        for position, entry in enumerate(chosen):
+            result = _hash_one(archive, entry, position, failure, sink)
+            results[entry.name] = (result.sha256, result.size)
+        return results
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hash-entries") as pool:
+        # Largest entries first, so that one big entry does not start last and run alone.
+        order = sorted(range(len(chosen)), key=lambda i: -chosen[i].compressed_size)
+        futures = {i: pool.submit(_hash_one, archive, chosen[i], i, failure, sink) for i in order}
+        try:
+            for position, entry in enumerate(chosen):
+                result = futures[position].result()
+                results[entry.name] = (result.sha256, result.size)
+        except BaseException:
+            for future in futures.values():
+                future.cancel()
+            raise
+    return results
