@@ -102,3 +102,26 @@ def test_the_layout_checks_catch_each_reproduced_attack(release_folder, attack):
                 "unicode_path": lambda: zipkit.attack_unicode_path(signed, carrier=b"README.txt", target=dll)}[attack]
     zip_path.write_bytes(attacked())
     assert run_block(layout, release_folder).returncode != 0
+
+
+def test_the_signature_check_fails_after_a_one_byte_change(release_folder):
+    signature = blocks()[1]  # step 1: the manifest's signature
+    assert "openssl" in signature and run_block(signature, release_folder).returncode == 0
+    manifest = release_folder / "manifest.json"
+    data = bytearray(manifest.read_bytes())
+    data[10] ^= 0x01
+    manifest.write_bytes(bytes(data))
+    assert run_block(signature, release_folder).returncode != 0
+    assert run_block("sha256sum -c SHA256SUMS", release_folder).returncode != 0
+
+
+def test_the_signature_check_takes_an_ed25519_key(cli, tmp_path, sample_input):
+    from b2release.stages import keys
+    from tests.helpers import package_dir
+
+    keys.generate(tmp_path / "k", "ed25519")
+    work = package_dir(cli, tmp_path, tmp_path / "k", sample_input)
+    shutil.copy(tmp_path / "k" / "release-signing.pub", work / "release-signing.pub")
+    result = run_block(blocks()[1], work)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Signature Verified Successfully" in result.stdout

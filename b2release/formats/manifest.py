@@ -47,6 +47,8 @@ class Manifest:
     signing: dict[str, Any] | None = None
     # Files shipped beside the payload inside .b2release/ (e.g. the SBOM): path, kind, size, sha256.
     attachments: list[dict[str, Any]] | None = None
+    # How the zip was compressed (libraries, versions, levels): a rebuild is byte-comparable.
+    packaging: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -57,7 +59,7 @@ class Manifest:
             "files": [f.to_dict() for f in sorted(self.files, key=lambda f: f.path)],
             "timestamp": self.timestamp,
         }
-        for name in ("build", "scan", "signing", "attachments"):
+        for name in ("build", "scan", "signing", "attachments", "packaging"):
             value = getattr(self, name)
             if value is not None:
                 doc[name] = value
@@ -96,6 +98,7 @@ def parse(data: bytes, what: str = MANIFEST_NAME) -> Manifest:
             scan=doc.get("scan"),
             signing=doc.get("signing"),
             attachments=doc.get("attachments"),
+            packaging=doc.get("packaging"),
         )
         for att in manifest.attachments or []:
             if (not isinstance(att, dict) or not isinstance(att.get("path"), str) or "/" in att["path"]

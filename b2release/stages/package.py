@@ -111,6 +111,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             build=(built.manifest_info or None) if built else None,
             scan=(scanned.manifest_summary or None) if scanned else None,
             signing=signing_policy,
+            packaging={"compressor": archive.COMPRESSOR},
         )
         if attachment_info:
             manifest.attachments = sorted(attachment_info, key=lambda a: a["path"])
