@@ -15,10 +15,10 @@ import typer
 
 
 def stages(incomplete: str) -> list[str]:
-    """Pipeline stage names, for release --from / --to / --skip."""
-    from b2release.stages import PIPELINE  # the list only: no command module is loaded
+    """The stage names release --from / --to / --skip accept, in pipeline order."""
+    from b2release.stages import select  # stage names only: no command module is loaded
 
-    return [name for name in PIPELINE if name.startswith(incomplete)]
+    return [name for name in select(None, None, []) if name.startswith(incomplete)]
 
 
 def _config(ctx: typer.Context) -> Any:
