@@ -4,6 +4,11 @@ Precedence (docs/configuration.md): file < environment `B2RELEASE_<SECTION>_<KEY
 Paths in the file are relative to the file's folder; paths from the environment or the
 command line are relative to the current directory. Secrets never live here: they come
 from the environment or from files named here, and are read by the code that needs them.
+
+SCHEMA is the one description of every key: `load` validates against it, `b2release config
+schema` exports it as a JSON Schema, and docs/configuration.md's key tables are generated
+from that export (b2release/stages/config/). `load` is strict (the first problem raises)
+except with `collect=True`, which `config check` and `config show` use to see every problem.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from b2release.errors import ConfigError, UsageError
 from b2release.redact import MASK, SECRET_ENV_VARS, redact, redact_obj
 from b2release.stages import StageResult
 from b2release.stages.config import checks, schema
-from b2release.toolchains.base import is_secret_property
+from b2release.toolchains import is_secret_property
 
 NAME = "config"
 RECORDED = False

@@ -24,7 +24,7 @@ from b2release.errors import B2ReleaseError
 from b2release.formats.names import validate_product_name
 from b2release.formats.pointer import validate_channel
 from b2release.stores.tenants import validate_container_name, validate_tenant_id
-from b2release.toolchains.base import parse_property
+from b2release.toolchains import parse_property
 
 # A check yields the problems of one key, each a text starting with the key's name.
 KeyCheck = Callable[[Config, str, Any], Iterator[str]]
