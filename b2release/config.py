@@ -4,6 +4,11 @@ Precedence (docs/configuration.md): file < environment `B2RELEASE_<SECTION>_<KEY
 Paths in the file are relative to the file's folder; paths from the environment or the
 command line are relative to the current directory. Secrets never live here: they come
 from the environment or from files named here, and are read by the code that needs them.
+
+SCHEMA is the one description of every key: `load` validates against it, `b2release config
+schema` exports it as a JSON Schema, and docs/configuration.md's key tables are generated
+from that export (b2release/stages/config/). `load` is strict (the first problem raises)
+except with `collect=True`, which `config check` and `config show` use to see every problem.
 """
 
 from __future__ import annotations
@@ -30,82 +35,127 @@ class Key:
     type: type | str  # str, bool, int, "list", "path"
     default: Any = None
     choices: tuple[str, ...] | None = None
-    help: str = ""
+    help: str = ""  # one line of Markdown: the JSON Schema description and docs/configuration.md's "meaning"
+    # "duration" (30m, 24h, 7d: parse_duration) or "url": how `config check` and the JSON Schema read a string.
+    format: str = ""
+    # The value is a credential: `config show` masks it and the JSON Schema marks it writeOnly. No key is
+    # one today (secrets come from the environment, redact.SECRET_ENV_VARS), but a key that becomes one
+    # must never be printed.
+    secret: bool = False
 
 
-# The one schema of every config key. Stages that land later add their keys here.
+# What each section is for: the JSON Schema's section descriptions and the docs' headings.
+SECTIONS: dict[str, str] = {
+    "product": "what is released",
+    "build": "the build stage: tool, configuration, properties",
+    "sign": "Authenticode signing of the PE files (sign stage)",
+    "release": "the release signing key pair (manifests and channel pointers)",
+    "scan": "the scan stage: vulnerabilities (OSV), licences, secrets",
+    "store": "where releases go: store, tenants, channels",
+    "cdn": "the CDN in front of the store (purge stage)",
+}
+
+# The one schema of every config key. Stages that land later add their keys here (and a
+# section to SECTIONS); docs/configuration.md's key tables are generated from it.
 SCHEMA: dict[str, dict[str, Key]] = {
     "product": {
-        "name": Key(str, None, help="product name used in package and blob names"),
-        "project": Key("path", None, help="solution or project file to build"),
+        "name": Key(str, None, help="product name, used in package and blob names"),
+        "project": Key("path", None, help="solution or project file the build stage builds"),
     },
     "build": {
-        "tool": Key(str, "auto", ("auto", "msbuild", "dotnet", "xbuild")),
-        "configuration": Key(str, "Release"),
-        "warnings_as_errors": Key(bool, False),
+        "tool": Key(str, "auto", ("auto", "msbuild", "dotnet", "xbuild"), help="build tool"),
+        "configuration": Key(str, "Release", help="build configuration"),
+        "warnings_as_errors": Key(bool, False, help="a build warning fails the build"),
         "symbols": Key(bool, True, help="keep .pdb/.mdb symbols in the build output"),
-        "properties": Key("list", [], help="extra K=V build properties"),
-        "pass_env": Key("list", [], help="more environment variables (names or globs) the build tool may see"),
+        "properties": Key("list", [], help="extra `K=V` build properties (values of secret-looking names are masked)"),
+        "pass_env": Key("list", [], help=(
+            "more environment variables (names or globs such as `MYCO_*`) the build tool may see; build tools "
+            "otherwise see only an allowlist (PATH, locale, temp dirs, Windows, Mono, .NET, MSBuild and NuGet "
+            "variables), never b2release's secrets")),
     },
     "sign": {
-        "cert": Key("path", None),
-        "key": Key("path", None),
-        "pfx": Key("path", None),
-        "timestamp_url": Key(str, ""),
-        "required": Key(bool, True),
-        "description": Key(str, ""),
-        "url": Key(str, ""),
+        "cert": Key("path", None, help="code-signing certificate (PEM)"),
+        "key": Key("path", None, help="its private key (PEM; passphrase from `B2RELEASE_KEY_PASSPHRASE`)"),
+        "pfx": Key("path", None, help="or a PKCS#12 file (password from `B2RELEASE_PFX_PASSWORD`)"),
+        "timestamp_url": Key(str, "", format="url",
+                             help="RFC 3161 timestamp server; empty: signing time from `SOURCE_DATE_EPOCH`"),
+        "required": Key(bool, True, help="`package` refuses unsigned PE files"),
+        "description": Key(str, "", help="Authenticode description"),
+        "url": Key(str, "", help="Authenticode URL"),
     },
     "release": {
-        "signing_key": Key("path", None),
-        "public_key": Key("path", None),
+        "signing_key": Key("path", None, help="release signing key (package, upload, rollback, promote)"),
+        "public_key": Key("path", None, help="release public key (verify)"),
     },
     "scan": {
-        "advisories": Key("path", None),
-        "fail_on": Key(str, "high", ("critical", "high", "medium", "low", "none")),
-        "licenses_allow": Key("list", []),
-        "licenses_deny": Key("list", []),
-        "unknown_license": Key(str, "warn", ("warn", "fail")),
-        "online": Key(bool, False),
-        "osv_url": Key(str, "https://api.osv.dev"),
-        "source": Key("path", None),
-        "ignore_file": Key("path", None, help="accepted risks (default: .b2release-ignore.toml in cwd or source)"),
-        "tool_licenses": Key(bool, True, help="check b2release's own Python environment's licences too"),
+        "advisories": Key("path", None, help="offline OSV advisories: a folder of JSON files or an ecosystem zip"),
+        "fail_on": Key(str, "high", ("critical", "high", "medium", "low", "none"),
+                       help="lowest severity that fails the scan"),
+        "licenses_allow": Key("list", [], help="allowed SPDX licence ids"),
+        "licenses_deny": Key("list", [], help="denied SPDX licence ids"),
+        "unknown_license": Key(str, "warn", ("warn", "fail"), help="what an unknown licence does"),
+        "online": Key(bool, False, help="query OSV online"),
+        "osv_url": Key(str, "https://api.osv.dev", format="url", help="OSV API base URL"),
+        "source": Key("path", None, help="source tree to scan (default: the build's)"),
+        "ignore_file": Key("path", None, help=(
+            "accepted risks (default: `.b2release-ignore.toml` in the current folder, else the source tree)")),
+        "tool_licenses": Key(bool, True, help=(
+            "also check the licences of b2release's own Python environment (pip-licenses)")),
     },
     "store": {
-        "url": Key(str, "file://releases"),
-        "tenants": Key("list", []),
-        "channel": Key(str, "stable"),
-        "pointer_ttl": Key(str, "7d"),
-        "account_url": Key(str, ""),
-        "max_concurrency": Key(int, 4),
-        "pointer_cache_control": Key(str, "public, max-age=60"),
-        "max_grant_expiry": Key(str, "7d"),
-        "release_container": Key(str, "releases", help="container that receives each file once"),
-        "allow_http_emulator": Key(bool, False, help="allow a plain-http Azure endpoint (local emulators only)"),
+        "url": Key(str, "file://releases", help="`file://PATH`, `azure` or `azure://ACCOUNT`"),
+        "tenants": Key("list", [], help="tenant ids (container `tenant-<id>` each)"),
+        "channel": Key(str, "stable", help="channel the upload moves"),
+        "pointer_ttl": Key(str, "7d", format="duration", help=(
+            "lifetime of a channel pointer (renew with a scheduled `b2release refresh`)")),
+        "account_url": Key(str, "", format="url", help="Azure account URL (when not using a connection string)"),
+        "max_concurrency": Key(int, 4, help="parallel transfers per blob"),
+        "pointer_cache_control": Key(str, "public, max-age=60", help="Cache-Control of channel pointers"),
+        "max_grant_expiry": Key(str, "7d", format="duration", help="longest `grant --expires` allowed"),
+        "release_container": Key(str, "releases", help=(
+            "container that receives each file once (tenants get server-side copies)")),
+        "allow_http_emulator": Key(bool, False, help=(
+            "allow a plain-http Azure endpoint (local emulators such as Azurite only)")),
         "retries": Key(int, 4, help="retries of a transient Azure error (exponential backoff)"),
         "retry_backoff": Key(int, 2, help="backoff base in seconds: retry n waits about b + b**n"),
     },
     "cdn": {
-        "provider": Key(str, "none", ("cloudflare", "none")),
-        "zone_id": Key(str, ""),
-        "base_url": Key(str, ""),
-        "api_base": Key(str, "https://api.cloudflare.com/client/v4"),
-        "batch_size": Key(int, 30, help="URLs per purge request (plans differ)"),
+        "provider": Key(str, "none", ("cloudflare", "none"), help="CDN in front of the store"),
+        "zone_id": Key(str, "", help="Cloudflare zone id"),
+        "base_url": Key(str, "", format="url", help="public URL of the store: `{base_url}/{container}/{path}`"),
+        "api_base": Key(str, "https://api.cloudflare.com/client/v4", format="url", help="Cloudflare API base URL"),
+        "batch_size": Key(int, 30, help="URLs per purge request"),
         "timeout": Key(int, 30, help="seconds per purge API request"),
         "retries": Key(int, 5, help="retries after 429, 5xx or a timeout (bounded exponential backoff)"),
     },
 }
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One invalid setting found by a collecting load (`load(..., collect=True)`)."""
+
+    source: str  # the file, "environment variable X", or "command line"
+    key: str  # dotted key ("" for the file as a whole, a section name for a section)
+    message: str  # one line, naming the source: what a strict load would raise
+
+    def to_dict(self) -> dict[str, str]:
+        return {"source": self.source, "key": self.key, "message": self.message}
+
+
 @dataclass
 class Config:
-    """Validated configuration: values per dotted key, where each came from, and bases."""
+    """Validated configuration: values per dotted key, where each came from, and bases.
+
+    `problems` stays empty for a strict load (the first problem raises); a collecting load
+    (`config check`, `config show`) records every problem there and skips the bad values.
+    """
 
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     bases: dict[str, Path] = field(default_factory=dict)
     file: Path | None = None
+    problems: list[Problem] = field(default_factory=list)
 
     def get(self, dotted: str) -> Any:
         if dotted in self.values:
@@ -208,43 +258,80 @@ def find_config_file(explicit: Path | None) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def load(explicit: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
-    """Load the file (if any), validate it, then apply environment overrides."""
+def load(explicit: Path | None = None, environ: Mapping[str, str] | None = None, *, collect: bool = False) -> Config:
+    """Load the file (if any), validate it, then apply environment overrides.
+
+    Strict by default: the first problem raises a ConfigError naming the key and the file
+    or variable. With `collect=True` nothing raises: every problem goes to
+    `Config.problems` and the bad value is left out (the layer below shows through), so
+    `config check` can list them all and `config show` still shows the rest.
+    """
     environ = os.environ if environ is None else environ
     config = Config()
-    path = find_config_file(explicit)
+    problems = config.problems if collect else None
+    try:
+        path = find_config_file(explicit)
+    except ConfigError as exc:
+        if problems is None:
+            raise
+        problems.append(Problem(str(explicit), "", exc.message))
+        path = None
     if path is not None:
         config.file = path
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            msg = str(exc).split(" (at line")[0]
-            raise ConfigError(f"{path}: {_toml_error_location(exc)}: {msg}") from exc
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-        _apply_file(config, data, path)
-    _apply_env(config, environ)
+        data = _read_file(path, problems)
+        if data is not None:
+            _apply_file(config, data, path, problems)
+    _apply_env(config, environ, problems)
     return config
 
 
-def _apply_file(config: Config, data: dict, path: Path) -> None:
+def _report(problems: list[Problem] | None, source: str, key: str, message: str) -> None:
+    if problems is None:
+        raise ConfigError(message)
+    problems.append(Problem(source, key, message))
+
+
+def _read_file(path: Path, problems: list[Problem] | None) -> dict | None:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc).split(" (at line")[0]
+        if problems is None:
+            raise ConfigError(f"{path}: {_toml_error_location(exc)}: {msg}") from exc
+        _report(problems, str(path), "", f"{path}: {_toml_error_location(exc)}: {msg}")
+    except OSError as exc:
+        if problems is None:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        _report(problems, str(path), "", f"cannot read config file {path}: {exc.strerror}")
+    return None
+
+
+def _apply_file(config: Config, data: dict, path: Path, problems: list[Problem] | None = None) -> None:
     base = path.resolve().parent
+    source = str(path)
     for section, table in data.items():
         if section not in SCHEMA:
-            raise ConfigError(f"{path}: unknown config section [{section}] (known: {', '.join(SCHEMA)})")
+            _report(problems, source, section, f"{path}: unknown config section [{section}] (known: {', '.join(SCHEMA)})")
+            continue
         if not isinstance(table, dict):
-            raise ConfigError(f"{path}: {section} must be a table ([{section}])")
+            _report(problems, source, section, f"{path}: {section} must be a table ([{section}])")
+            continue
         for key, value in table.items():
             dotted = f"{section}.{key}"
             if key not in SCHEMA[section]:
-                raise ConfigError(f"{path}: unknown config key {dotted}")
-            config.values[dotted] = _coerce(SCHEMA[section][key], value, dotted, str(path))
-            config.sources[dotted] = str(path)
+                _report(problems, source, dotted, f"{path}: unknown config key {dotted}")
+                continue
+            try:
+                config.values[dotted] = _coerce(SCHEMA[section][key], value, dotted, source)
+            except ConfigError as exc:
+                _report(problems, source, dotted, exc.message)
+                continue
+            config.sources[dotted] = source
             config.bases[dotted] = base
 
 
-def _apply_env(config: Config, environ: Mapping[str, str]) -> None:
+def _apply_env(config: Config, environ: Mapping[str, str], problems: list[Problem] | None = None) -> None:
     for var, raw in environ.items():
         if not var.startswith(ENV_PREFIX):
             continue
@@ -255,16 +342,30 @@ def _apply_env(config: Config, environ: Mapping[str, str]) -> None:
             continue
         key = rest[len(section) + 1:]
         dotted = f"{section}.{key}"
+        source = f"environment variable {var}"
         if key not in SCHEMA[section]:
-            raise ConfigError(f"environment variable {var}: unknown config key {dotted}")
+            _report(problems, source, dotted, f"environment variable {var}: unknown config key {dotted}")
+            continue
         spec = SCHEMA[section][key]
-        config.values[dotted] = _coerce(spec, _from_env_string(spec, raw, dotted, var), dotted, var)
+        try:
+            config.values[dotted] = _coerce(spec, _from_env_string(spec, raw, dotted, var), dotted, var)
+        except ConfigError as exc:
+            _report(problems, source, dotted, exc.message)
+            continue
         config.sources[dotted] = f"environment {var}"
         config.bases[dotted] = Path.cwd()
 
 
+def env_var(dotted: str) -> str:
+    """The environment variable that overrides a key: store.pointer_ttl -> B2RELEASE_STORE_POINTER_TTL."""
+    section, key = _split(dotted)
+    return f"{ENV_PREFIX}{section}_{key}".upper()
+
+
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# parse_duration's rule as an ECMA-262 pattern, for the JSON Schema (editors, validators): no zero.
+DURATION_PATTERN = r"^\s*0*[1-9][0-9]*\s*[smhdw]\s*$"
 
 
 def parse_duration(text: str, what: str) -> int:
@@ -273,3 +374,11 @@ def parse_duration(text: str, what: str) -> int:
     if not match or int(match.group(1)) <= 0:
         raise ConfigError(f"{what}: invalid duration {text!r} (use e.g. 30m, 24h, 7d)")
     return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+_KINDS: dict[Any, str] = {str: "string", bool: "bool", int: "int", "list": "list", "path": "path"}
+
+
+def key_kind(spec: Key) -> str:
+    """What a value is, in the docs' words: string, bool, int, list, path, duration or url."""
+    return spec.format or _KINDS[spec.type]

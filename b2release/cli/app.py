@@ -25,7 +25,8 @@ app = typer.Typer(
     name="b2release",
     help="Build, scan, sign, package, upload and verify releases of the enventa Trade ERP connector.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion; value completers are in cli/completion.py.
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Plain click-style help: rich help rendering imports markdown-it and costs ~60 ms.
     rich_markup_mode=None,
@@ -82,8 +83,10 @@ def _session(typer_ctx: typer.Context) -> Session:
     return typer_ctx.find_root().obj
 
 
-def run(typer_ctx: typer.Context, body: Callable[[Any, Any], Any]) -> None:
-    """Build the Context from the global options, run `body(runner, ctx)`, print its result."""
+def run(typer_ctx: typer.Context, body: Callable[[Any, Any], Any], *, lenient_config: bool = False) -> None:
+    """Build the Context from the global options, run `body(runner, ctx)`, print its result.
+
+    `lenient_config`: collect config problems instead of refusing to run (the `config` commands)."""
     from b2release import log
     from b2release.stages import runner  # the rest of b2release, only when a command runs
 
@@ -91,7 +94,8 @@ def run(typer_ctx: typer.Context, body: Callable[[Any, Any], Any]) -> None:
     session.correlation_id = log.new_correlation_id()
     ctx = runner.make_context(work_dir=session.work_dir, config_file=session.config,
                               json_output=session.json_output, verbosity=session.verbosity,
-                              log_format=session.log_format, correlation_id=session.correlation_id)
+                              log_format=session.log_format, correlation_id=session.correlation_id,
+                              lenient_config=lenient_config)
     _emit(ctx, body(runner, ctx))
 
 
@@ -115,6 +119,10 @@ def _emit(ctx: Any, result: Any) -> None:
         sys.stdout.flush()
     elif ctx.json_output:
         sys.stdout.write(json.dumps(redact_obj(result.to_dict()), indent=2, sort_keys=True) + "\n")
+        sys.stdout.flush()
+    elif result.output:
+        # A document the user asked for (config schema): stdout, so `> file` captures it alone.
+        sys.stdout.write(redact(result.output))
         sys.stdout.flush()
     # A skip was already reported as a warning log line (by the runner): no second line.
     if result.summary and result.status != "skipped" and ctx.verbosity >= 0:

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from b2release.cli import options
+from b2release.cli import completion, options
 from b2release.cli.app import app, invoke
 
 
@@ -29,10 +29,13 @@ def rollback(
 @app.command()
 def promote(
     typer_ctx: typer.Context,
-    from_channel: Optional[str] = typer.Option(None, "--from", help="Channel whose release moves (e.g. canary)."),
-    to_channel: Optional[str] = typer.Option(None, "--to", help="Channel that gets it (e.g. stable)."),
+    from_channel: Optional[str] = typer.Option(None, "--from", help="Channel whose release moves (e.g. canary).",
+                                               autocompletion=completion.channels),
+    to_channel: Optional[str] = typer.Option(None, "--to", help="Channel that gets it (e.g. stable).",
+                                             autocompletion=completion.channels),
     tenant: Optional[list[str]] = typer.Option(
-        None, "--tenant", help="Tenant id (repeatable; a pilot ring; default: [store] tenants)."),
+        None, "--tenant", help="Tenant id (repeatable; a pilot ring; default: [store] tenants).",
+        autocompletion=completion.tenants),
     no_purge: options.NoPurge = False,
     store: options.Store = None,
     signing_key: options.SigningKey = None,

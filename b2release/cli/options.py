@@ -7,12 +7,15 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from b2release.cli import completion
+
 Store = Annotated[Optional[str], typer.Option(
     "--store", help="Store URL: file://DIR, azure, azure://ACCOUNT (default: [store] url).")]
 Tenants = Annotated[Optional[List[str]], typer.Option(
-    "--tenant", help="Tenant id (repeatable; default: [store] tenants).")]
-Tenant = Annotated[str, typer.Option("--tenant", help="Tenant id.")]
-Channel = Annotated[Optional[str], typer.Option("--channel", help="Channel (default: [store] channel).")]
+    "--tenant", help="Tenant id (repeatable; default: [store] tenants).", autocompletion=completion.tenants)]
+Tenant = Annotated[str, typer.Option("--tenant", help="Tenant id.", autocompletion=completion.tenants)]
+Channel = Annotated[Optional[str], typer.Option(
+    "--channel", help="Channel (default: [store] channel).", autocompletion=completion.channels)]
 SigningKey = Annotated[Optional[Path], typer.Option(
     "--signing-key", help="Release signing key (PEM; default: [release] signing_key).")]
 PublicKey = Annotated[Optional[Path], typer.Option(

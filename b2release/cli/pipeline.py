@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from b2release.cli import options
+from b2release.cli import completion, options
 from b2release.cli.app import app, invoke, run
 
 
@@ -118,9 +118,11 @@ def purge(
 def release(
     typer_ctx: typer.Context,
     version: str = typer.Option(..., "--version", help="Release version X.Y.Z."),
-    from_stage: Optional[str] = typer.Option(None, "--from", help="First stage to run."),
-    to_stage: Optional[str] = typer.Option(None, "--to", help="Last stage to run."),
-    skip: List[str] = typer.Option([], "--skip", help="Stage to leave out (repeatable)."),
+    from_stage: Optional[str] = typer.Option(None, "--from", help="First stage to run.",
+                                             autocompletion=completion.stages),
+    to_stage: Optional[str] = typer.Option(None, "--to", help="Last stage to run.", autocompletion=completion.stages),
+    skip: List[str] = typer.Option([], "--skip", help="Stage to leave out (repeatable).",
+                                   autocompletion=completion.stages),
 ) -> None:
     """Run the pipeline stages in order, stopping at the first failure."""
     run(typer_ctx, lambda runner, ctx: runner.run_pipeline(ctx, version, from_stage, to_stage, list(skip)))

@@ -25,7 +25,7 @@ from b2release.errors import UsageError
 # The pipeline `release` runs, in this order (`--from`, `--to` and `--skip` select from it).
 PIPELINE: list[str] = ["build", "scan", "sign", "package", "upload", "purge"]
 # Commands that are not pipeline stages: operations on a release or on what is published.
-OPERATIONS: list[str] = ["verify", "rollback", "promote", "refresh", "grant", "revoke", "doctor", "keys"]
+OPERATIONS: list[str] = ["verify", "rollback", "promote", "refresh", "grant", "revoke", "doctor", "keys", "config"]
 
 
 class Skip(Exception):
@@ -53,6 +53,9 @@ class StageResult:
     # into the document), never logged, never recorded in state.json.
     secret_text: str = ""
     secret_data: dict[str, Any] = field(default_factory=dict)
+    # The product of a command that is a document, not a secret (config schema): written to
+    # stdout (redacted) without --json, so it can be redirected to a file; `data` holds it for --json.
+    output: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"stage": self.stage, "status": self.status}

@@ -26,13 +26,17 @@ from b2release.toolchains import is_secret_property
 
 
 def make_context(*, work_dir: Path, config_file: Path | None, json_output: bool, verbosity: int,
-                 log_format: str, correlation_id: str) -> Context:
-    """The Context of one CLI invocation: logging set up, then config file + environment."""
+                 log_format: str, correlation_id: str, lenient_config: bool = False) -> Context:
+    """The Context of one CLI invocation: logging set up, then config file + environment.
+
+    A bad setting refuses the command (ConfigError, exit 2), except with `lenient_config`
+    (`config show` and `config check`): then the problems are collected in `config.problems`.
+    """
     log.setup(log_format, verbosity, correlation_id)
     # Every secret is known before any stage runs or any tool starts: whatever prints one
     # (a build's own targets, an SDK error) is masked.
     register_known_secrets()
-    config = config_mod.load(config_file)
+    config = config_mod.load(config_file, collect=lenient_config)
     for prop in config.get("build.properties") or []:
         name, _, value = str(prop).partition("=")
         if is_secret_property(name):

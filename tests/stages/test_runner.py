@@ -41,9 +41,10 @@ def runs(tmp_path: Path) -> dict[str, Any]:
 def test_the_real_read_only_commands_are_not_recorded():
     from b2release.stages import load
 
-    for name in ("verify", "doctor", "keys"):
+    read_only = ("verify", "doctor", "keys", "config")
+    for name in read_only:
         assert load(name).RECORDED is False, name
-    for name in PIPELINE + [n for n in OPERATIONS if n not in ("verify", "doctor", "keys")]:
+    for name in PIPELINE + [n for n in OPERATIONS if n not in read_only]:
         assert getattr(load(name), "RECORDED", True) is True, name
 
 
