@@ -37,6 +37,7 @@ from .signatures import (
 from .surface import (
     Accessor,
     ApiSurface,
+    ArrayOf,
     ByRef,
     DelegateSig,
     Forwarder,
@@ -63,6 +64,7 @@ IS_READ_ONLY = "System.Runtime.CompilerServices.IsReadOnlyAttribute"
 IS_BYREF_LIKE = "System.Runtime.CompilerServices.IsByRefLikeAttribute"
 EXTENSION = "System.Runtime.CompilerServices.ExtensionAttribute"
 DECIMAL_CONSTANT = "System.Runtime.CompilerServices.DecimalConstantAttribute"
+FIXED_BUFFER = "System.Runtime.CompilerServices.FixedBufferAttribute"
 IN_ATTRIBUTE = "System.Runtime.InteropServices.InAttribute"
 IS_VOLATILE = "System.Runtime.CompilerServices.IsVolatile"
 IS_EXTERNAL_INIT = "System.Runtime.CompilerServices.IsExternalInit"
@@ -134,7 +136,7 @@ def read_assembly(path: Path | str) -> AssemblyApi:
             md = open_metadata(data)
         except MetadataError:
             raise
-        except Exception as exc:  # noqa: BLE001 - dnfile/pefile on a corrupt file: any failure is "corrupt"
+        except Exception as exc:  # dnfile/pefile on a corrupt file: any failure means "corrupt"
             raise MetadataError(f"{type(exc).__name__}: {exc}") from None
         if md is None:
             return AssemblyApi(path, None, note=NOT_DOTNET)
@@ -315,6 +317,15 @@ class _Extractor:
             message = args[0] if isinstance(args[0], str) or args[0] is None else str(args[0])
             error = bool(args[1]) if len(args) > 1 else False
             return Obsolete(message, error)
+        return None
+
+    def fixed_buffer(self, field_row: int) -> TypeExpr | None:
+        for name, ctor, value in self.attrs(mdt.FIELD, field_row):
+            if name == FIXED_BUFFER:
+                args = self.attr_args(ctor, value)
+                if args and len(args) == 2 and isinstance(args[0], str) and isinstance(args[1], int):
+                    element = args[0].split(",", 1)[0].strip()
+                    return ArrayOf(Named((NameSeg(element),)), f"[{args[1]}]")
         return None
 
     def decimal_constant(self, table: int, row: int) -> str | None:
@@ -507,7 +518,13 @@ class _Extractor:
             volatile = False
             if isinstance(ftype, Modified) and ftype.required and _is(ftype.modifier, IS_VOLATILE):
                 ftype, volatile = ftype.element, True
-            if flags & FIELD_LITERAL:
+            fixed = self.fixed_buffer(f)
+            if fixed is not None:
+                # `fixed byte Data[16]`: the field's declared type is a compiler-generated
+                # struct; show the element type and length instead, as `fixed byte[16]`.
+                ftype = fixed
+                modifiers.append("fixed")
+            elif flags & FIELD_LITERAL:
                 modifiers.append("const")
                 constant = self.constants.get((mdt.FIELD, f))
                 if constant is not None:

@@ -264,7 +264,7 @@ def instantiate(base: TypeExpr, args: tuple[TypeExpr, ...]) -> TypeExpr:
         segs = list(base.segments)
         segs[-1] = NameSeg(segs[-1].name, tuple(args))
         return Named(tuple(segs), base.value_type)
-    for seg, (plain, arity) in zip(base.segments, arities):
+    for seg, (plain, arity) in zip(base.segments, arities, strict=True):
         taken, remaining = remaining[:arity], remaining[arity:]
         segments.append(NameSeg(plain if arity else seg.name, tuple(taken)))
     return Named(tuple(segments), base.value_type)
@@ -290,7 +290,9 @@ def _array_shape(r: BlobReader) -> str:
     if num_bounds > rank:
         raise SignatureError("more array lower bounds than dimensions")
     bounds = [r.compressed_signed() for _ in range(num_bounds)]
-    if not sizes and not bounds:
+    # A zero lower bound without a size is the default: C# compilers differ in whether they
+    # spell it out (mcs writes it, Roslyn does not), so it must not change the text.
+    if not sizes and not any(bounds):
         return "[*]" if rank == 1 else "[" + "," * (rank - 1) + "]"
     dims = []
     for i in range(rank):
@@ -443,10 +445,11 @@ def decode_utf16(blob: bytes) -> str:
 # --- custom attribute values (II.23.3) -----------------------------------------------------------
 
 def attribute_fixed_args(blob: bytes, param_types: tuple[TypeExpr, ...]) -> list[object] | None:
-    """The fixed arguments of a custom attribute blob, for primitive and string parameters.
+    """The fixed arguments of a custom attribute blob, for primitive, string and Type parameters.
 
-    Returns None when a parameter has a type this decoder does not handle (enums, Type,
-    arrays): callers only need a few well-known attributes with simple parameters.
+    A System.Type argument comes back as its (possibly assembly-qualified) name. Returns None
+    when a parameter has a type this decoder does not handle (enums, arrays, object): callers
+    only need a few well-known attributes with simple parameters.
     """
     r = BlobReader(blob)
     if r.unpack("<H")[0] != 0x0001:
@@ -464,6 +467,7 @@ def attribute_fixed_args(blob: bytes, param_types: tuple[TypeExpr, ...]) -> list
 
 
 _CODES_BY_NAME = {name: code for code, name in PRIMITIVES.items()}
+_CODES_BY_NAME["System.Type"] = ELEMENT_STRING  # serialized as a SerString type name
 
 
 def _element_code(t: TypeExpr) -> int | None:

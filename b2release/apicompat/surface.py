@@ -135,7 +135,7 @@ STRUCTURAL = set(" <>()[],:=*&?{};\"'+.!\\#")
 # parameter named `in` or a type named `ref` can never be mistaken for the keyword.
 RESERVED = frozenset(
     {"ref", "out", "in", "params", "this", "modreq", "modopt", "where", "delegate", "event", "const",
-     "static", "abstract", "virtual", "override", "sealed", "readonly", "volatile", "public", "protected",
+     "static", "abstract", "virtual", "override", "sealed", "readonly", "volatile", "fixed", "public", "protected",
      "get", "set", "init", "class", "struct", "interface", "enum", "new", "null", "true", "false",
      "default", "type", "member", "assembly", "forward", "unmanaged", "managed", "vararg"}
     | set(KEYWORD_TYPES)
@@ -239,7 +239,7 @@ def render_type(t: TypeExpr, key: bool = False) -> str:
 VISIBILITY_RANK = {"protected": 1, "public": 2}
 TYPE_KINDS = ("class", "struct", "interface", "enum", "delegate")
 TYPE_MODIFIERS = ("static", "abstract", "sealed", "readonly", "ref")
-MEMBER_MODIFIERS = ("static", "abstract", "virtual", "sealed", "override", "readonly", "volatile", "const")
+MEMBER_MODIFIERS = ("static", "abstract", "virtual", "sealed", "override", "readonly", "volatile", "const", "fixed")
 MEMBER_KINDS = ("field", "constructor", "property", "event", "method")
 PARAM_MODIFIERS = ("ref", "out", "in", "params")
 
