@@ -281,7 +281,7 @@ class _AssemblyDiff:
             news = by_name_added.get(key, [])
             if len(olds) == 1 and len(news) == 1:
                 o, n = olds[0], news[0]
-                reasons = self.member_reasons(o, n)
+                reasons = self.member_reasons(o, n, fallback=False)
                 reasons.append(("breaking", _signature_reason(o, n)))
                 self.add("breaking", "changed", n.display(), o.render(), n.render(), _join(reasons))
                 paired.update((o.key, n.key))
@@ -321,7 +321,7 @@ class _AssemblyDiff:
         else:
             self.add("additive", "added", m.display(), None, m.render(), f"new {m.kind}")
 
-    def member_reasons(self, o: Member, n: Member) -> list[tuple[str, str]]:
+    def member_reasons(self, o: Member, n: Member, fallback: bool = True) -> list[tuple[str, str]]:
         reasons: list[tuple[str, str]] = []
         if o.kind != n.kind:
             reasons.append(("breaking", f"{o.kind} became {n.kind}"))
@@ -359,7 +359,7 @@ class _AssemblyDiff:
         if o.varargs != n.varargs:
             reasons.append(("breaking", "__arglist changed"))
         reasons += _obsolete_reasons(o.obsolete, n.obsolete)
-        if not reasons and o.render() != n.render():
+        if fallback and not reasons and o.render() != n.render():
             reasons.append(("none", "only generic parameter names changed"))
         return reasons
 

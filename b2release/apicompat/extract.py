@@ -145,7 +145,7 @@ def read_assembly(path: Path | str) -> AssemblyApi:
         raise InputError(f"{path} is not a PE file dnfile can parse ({exc})")
     except (MetadataError, SignatureError, struct.error, IndexError, KeyError, ValueError, UnicodeError,
             RecursionError, OverflowError) as exc:
-        raise InputError(f"{path}: malformed .NET metadata ({exc})")
+        raise InputError(f"{path}: malformed .NET metadata: {exc}")
 
 
 class _Extractor:
