@@ -9,6 +9,8 @@ every table read, so a disagreement is caught instead of producing garbage.
 
 `open_metadata` returns None for a PE file without a CLR header (a native DLL) and raises
 `MetadataError` for anything malformed; `extract.py` turns that into an InputError.
+dnfile is imported only here, when a binary is read: comparing API text files does not
+need it.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import contextlib
 import logging
 import struct
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .signatures import SignatureError, read_blob
+
+if TYPE_CHECKING:
+    import dnfile
 
 
 class MetadataError(Exception):
@@ -82,7 +87,7 @@ CODED: dict[str, tuple[int, tuple[int | None, ...]]] = {
 }
 
 # Column kinds: "u8", "u16", "u32", "str", "guid", "blob", ("idx", table), ("coded", name).
-LAYOUTS: dict[int, tuple] = {
+LAYOUTS: dict[int, tuple[str | tuple[str, Any], ...]] = {
     MODULE: ("u16", "str", "guid", "guid", "guid"),
     TYPEREF: (("coded", "ResolutionScope"), "str", "str"),
     TYPEDEF: ("u32", "str", "str", ("coded", "TypeDefOrRef"), ("idx", FIELD), ("idx", METHODDEF)),
@@ -220,14 +225,14 @@ def open_metadata(data: bytes) -> Metadata | None:
         return _read_tables(pe)
 
 
-def _has_clr_directory(pe) -> bool:
+def _has_clr_directory(pe: dnfile.dnPE) -> bool:
     directories = getattr(getattr(pe, "OPTIONAL_HEADER", None), "DATA_DIRECTORY", None) or []
     if len(directories) <= COM_DESCRIPTOR:
         return False
     return bool(directories[COM_DESCRIPTOR].VirtualAddress)
 
 
-def _read_tables(pe) -> Metadata | None:
+def _read_tables(pe: dnfile.dnPE) -> Metadata | None:
     net = getattr(pe, "net", None)
     if net is None:
         if _has_clr_directory(pe):
@@ -264,13 +269,13 @@ def _read_tables(pe) -> Metadata | None:
     return Metadata(rows, _heap_bytes(net.strings), _heap_bytes(net.blobs))
 
 
-def _heap_bytes(heap) -> bytes:
+def _heap_bytes(heap: Any) -> bytes:
     if heap is None:
         return b""
     return bytes(heap.get_data_at_offset(0, heap.sizeof()))
 
 
-def _column_format(col, counts: list[int], sizes: dict[str, int]) -> str:
+def _column_format(col: str | tuple[str, Any], counts: list[int], sizes: dict[str, int]) -> str:
     if col == "u8":
         return "B"
     if col == "u16":

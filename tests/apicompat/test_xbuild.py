@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from b2release.apicompat import read_assembly
+from b2release.apicompat import read_assembly, write_api_files
 
 from .conftest import require_tool
 
@@ -67,10 +67,15 @@ def build(folder: Path, xbuild: str) -> Path:
     return folder / "bin" / "Release" / "Enventa.Tiny.dll"
 
 
-def test_two_xbuild_builds_in_different_folders_give_identical_api_text(tmp_path):
+def test_two_xbuild_builds_in_different_folders_give_identical_api_files(tmp_path):
     xbuild = require_tool("xbuild")
-    first = read_assembly(build(tmp_path / "one", xbuild)).surface.to_text().encode("utf-8")
-    second = read_assembly(build(tmp_path / "elsewhere" / "two", xbuild)).surface.to_text().encode("utf-8")
+    files = []
+    for folder in (tmp_path / "one", tmp_path / "elsewhere" / "two"):
+        dll = build(folder, xbuild)
+        [api] = write_api_files([read_assembly(dll).surface], folder / "api")
+        files.append(api)
+    assert [f.name for f in files] == ["Enventa.Tiny.api.txt", "Enventa.Tiny.api.txt"]
+    first, second = (f.read_bytes() for f in files)
     assert first == second
     assert b"member Enventa.Tiny.Greeter: public string Hello(string name = \"world\")\n" in first
     assert b"type public enum Enventa.Tiny.Mood : int\n" in first
