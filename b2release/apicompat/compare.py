@@ -112,7 +112,8 @@ def compare_surfaces(old: Mapping[str, ApiSurface] | Iterable[ApiSurface],
                      new: Mapping[str, ApiSurface] | Iterable[ApiSurface]) -> list[ApiChange]:
     """All changes from the old surfaces to the new ones, in a stable order."""
     old_map, new_map = _by_assembly(old), _by_assembly(new)
-    old_index, new_index = _Index(old_map.values()), _Index(new_map.values())
+    # Base types and forwarded types can live in another assembly of the new release.
+    new_index = _Index(new_map.values())
     changes: list[ApiChange] = []
     for name in sorted(old_map.keys() | new_map.keys()):
         before, after = old_map.get(name), new_map.get(name)
@@ -121,7 +122,7 @@ def compare_surfaces(old: Mapping[str, ApiSurface] | Iterable[ApiSurface],
         elif before is None:
             changes.append(ApiChange("additive", "added", name, name, None, f"assembly {name}", "new assembly"))
         else:
-            changes.extend(_AssemblyDiff(before, after, old_index, new_index).run())
+            changes.extend(_AssemblyDiff(before, after, new_index).run())
     changes.sort(key=lambda c: (c.assembly, -_LEVEL_RANK[c.kind], c.target, c.change, c.before or "", c.after or ""))
     return changes
 
@@ -142,7 +143,7 @@ class _Index:
         chain: list[str] = []
         base = t.base if t.kind == "class" else None
         while isinstance(base, Named) and len(chain) < 64:
-            key = _type_def_key(base)
+            key = decl_key(base)
             chain.append(key)
             decl = self.types.get(key)
             base = decl.base if decl is not None and decl.kind == "class" else None
@@ -160,7 +161,7 @@ class _Index:
             seen.add(decl.key)
             for i in decl.interfaces:
                 found.add(render_type(i, key=True))
-                sub = self.types.get(_type_def_key(i)) if isinstance(i, Named) else None
+                sub = self.types.get(decl_key(i)) if isinstance(i, Named) else None
                 if sub is not None:
                     todo.append(sub)
             for key in self.base_chain(decl)[:1]:
@@ -168,11 +169,6 @@ class _Index:
                 if base is not None:
                     todo.append(base)
         return found
-
-
-def _type_def_key(t: Named) -> str:
-    """The declaration key of the generic type definition of a (possibly constructed) type."""
-    return decl_key(t)
 
 
 def _type_text(t: TypeExpr | None) -> str:
@@ -186,9 +182,9 @@ def _same(a: TypeExpr | None, b: TypeExpr | None) -> bool:
 
 
 class _AssemblyDiff:
-    def __init__(self, old: ApiSurface, new: ApiSurface, old_index: _Index, new_index: _Index):
+    def __init__(self, old: ApiSurface, new: ApiSurface, new_index: _Index):
         self.old, self.new = old, new
-        self.old_index, self.new_index = old_index, new_index
+        self.new_index = new_index
         self.name = new.assembly
         self.changes: list[ApiChange] = []
 

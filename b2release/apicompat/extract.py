@@ -25,7 +25,9 @@ from b2release.errors import InputError
 from . import metadata as mdt
 from .metadata import Metadata, MetadataError, NotAPEFile, decode_coded, open_metadata
 from .signatures import (
+    ELEMENT_GENERICINST,
     EMPTY_CONTEXT,
+    BlobReader,
     GenericContext,
     MethodSig,
     SignatureError,
@@ -423,8 +425,16 @@ class _Extractor:
         return AssemblyApi(self.path, surface, culture, note)
 
     def _compiler_generated(self, row: int) -> bool:
-        name = self.md.string(self.md.row(mdt.TYPEDEF, row)[1])
-        return "<" in name or self.has_attr(mdt.TYPEDEF, row, COMPILER_GENERATED)
+        """A compiler-generated type, or a type nested in one."""
+        for _ in range(64):  # the NestedClass chain was already checked for cycles
+            name = self.md.string(self.md.row(mdt.TYPEDEF, row)[1])
+            if "<" in name or self.has_attr(mdt.TYPEDEF, row, COMPILER_GENERATED):
+                return True
+            outer = self.enclosing.get(row)
+            if outer is None:
+                return False
+            row = outer
+        return False
 
     def forwarders(self) -> Iterable[Forwarder]:
         for flags, _typedef_id, name, namespace, impl in self.md.table(mdt.EXPORTEDTYPE):
@@ -502,10 +512,8 @@ class _Extractor:
         tag, row = coded & 3, coded >> 2
         if tag == 2:  # a generic instantiation: look at its generic type definition
             blob = self.md.blob(self.md.row(mdt.TYPESPEC, row)[0])
-            if len(blob) < 3 or blob[0] != 0x15:
+            if len(blob) < 3 or blob[0] != ELEMENT_GENERICINST:
                 return False
-            from .signatures import BlobReader
-
             inner = BlobReader(blob, 2).compressed()
             tag, row = inner & 3, inner >> 2
         return tag == 0 and self.visibility(row) is None
