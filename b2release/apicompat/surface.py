@@ -131,17 +131,15 @@ def is_nullable(t: TypeExpr) -> bool:
 
 # Characters with a meaning in the line grammar: a name containing one is quoted 'like this'.
 STRUCTURAL = set(" <>()[],:=*&?{};\"'+.!\\#")
-# Words the parser reads as keywords in some position; a name equal to one is quoted, so a
-# parameter named `in` or a type named `ref` can never be mistaken for the keyword.
+# Words the parser reads as keywords where a name could also stand (modifiers, parameter
+# modifiers, variance, constraints, type suffixes); a name equal to one is quoted, so a
+# parameter named `in` or a type named `static` can never be mistaken for the keyword.
 RESERVED = frozenset(
-    {"ref", "out", "in", "params", "this", "modreq", "modopt", "where", "delegate", "event", "const",
-     "static", "abstract", "virtual", "override", "sealed", "readonly", "volatile", "fixed", "public", "protected",
-     "get", "set", "init", "class", "struct", "interface", "enum", "new", "null", "true", "false",
-     "default", "type", "member", "assembly", "forward", "unmanaged", "managed", "vararg"}
+    {"public", "protected", "static", "abstract", "virtual", "override", "sealed", "readonly", "volatile",
+     "const", "fixed", "event", "delegate", "ref", "out", "in", "params", "this", "class", "struct", "interface",
+     "enum", "modreq", "modopt", "where", "__arglist"}
     | set(KEYWORD_TYPES)
 )
-
-
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_`$@]*\Z")  # the common case, checked fast
 
 

@@ -10,7 +10,7 @@ a patch. The new version must be greater than the old. A pre-release baseline
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from b2release.errors import UsageError
 
@@ -23,13 +23,15 @@ _SEMVER = re.compile(
 BUMP_RANK = {"none": 0, "prerelease": 0, "patch": 1, "minor": 2, "major": 3}
 
 
-@dataclass(frozen=True, order=False)
+@dataclass(frozen=True)
 class Version:
+    """A semantic version; compare with sort_key() (build metadata does not order versions)."""
+
     major: int
     minor: int
     patch: int
     prerelease: tuple[str, ...] = ()
-    text: str = ""
+    text: str = field(default="", compare=False)  # as written, for messages
 
     @classmethod
     def parse(cls, text: str) -> Version:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from b2release.apicompat import NOT_DOTNET, parse_api_text, read_assembly, surfaces_of
+from b2release.apicompat import (
+    NOT_DOTNET,
+    find_assemblies,
+    parse_api_text,
+    read_assemblies,
+    read_assembly,
+    surfaces_of,
+)
 from b2release.errors import InputError
 
 from .conftest import compile_csharp
@@ -104,3 +111,26 @@ def test_corrupt_and_truncated_dlls_raise_only_input_error(rendering_dll, tmp_pa
             assert parse_api_text(text).to_text() == text
     # The loop exercised both paths: corruption that is caught, and harmless flips.
     assert outcomes["ok"] > 10 and outcomes["input-error"] > 50, outcomes
+
+
+@pytest.mark.mono
+def test_build_folder_scan(connector_builds, rendering_dll, tmp_path):
+    build = tmp_path / "build"
+    (build / "bin").mkdir(parents=True)
+    (build / "copy").mkdir()
+    for folder in ("bin", "copy"):  # the same assembly twice is one API
+        (build / folder / "Enventa.Connector.dll").write_bytes(connector_builds["v1"].read_bytes())
+    (build / "bin" / "Rendering.DLL").write_bytes(rendering_dll.read_bytes())
+    without_clr_header(rendering_dll, build / "bin" / "native.dll")
+    (build / "bin" / "readme.txt").write_text("not an assembly", encoding="utf-8")
+    results = read_assemblies(find_assemblies(build))
+    assert [r.path.name for r in results] == ["Enventa.Connector.dll", "Rendering.DLL", "native.dll",
+                                              "Enventa.Connector.dll"]
+    assert sorted(surfaces_of(results)) == ["Enventa.Connector", "Rendering"]
+
+
+@pytest.mark.mono
+def test_two_different_assemblies_with_one_name_are_refused(connector_builds):
+    results = read_assemblies([connector_builds["v1"], connector_builds["removed_method"]])
+    with pytest.raises(InputError, match="two different assemblies named Enventa.Connector"):
+        surfaces_of(results)

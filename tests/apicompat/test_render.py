@@ -187,7 +187,7 @@ MODIFIERS_EXPECTED = [
     "member Mods.Sample: public void Callbacks(delegate*<int, string, int> callback, "
     "delegate* unmanaged[Cdecl]<sbyte*, void> nativeCallback)",
     "member Mods.Sample: public void Bounded(int[1...5] a, int[-2...-3,0...3] b, int[*] c)",
-    "member Mods.Sample: public void 'get'(int 'in', string 'ref')",  # names equal to keywords are quoted
+    "member Mods.Sample: public void get(int 'in', string 'ref')",  # names equal to keywords are quoted
     "member Mods.Sample: public void 'odd name'()",
     "member Mods.Sample: [Obsolete(null, true)] public void Forbidden()",
 ]
