@@ -6,7 +6,8 @@
                                  {api.surface.assembly: api.surface}, "1.5.0")
     report.ok, report.required_bump, render_markdown(report)
 
-Modules: signatures (blob decoding), metadata (tables via dnfile), extract (metadata ->
+Modules: signatures (blob decoding), metadata (tables via dnfile), names (row -> name,
+type, attribute lookups), members (fields, methods, properties, events), extract (file ->
 surface), surface (model + canonical text), parse (text -> model), compare (changes),
 versions (semver rule), notes (Markdown), files (api/ folders). docs/compat.md has the
 text format and the rules.
