@@ -11,7 +11,8 @@ Each change gets a level:
   additive  new API that breaks no one;
   none      no effect on consumers (an override added or removed, a member moved to a
             base type, a type forwarded to another assembly, a generic parameter renamed).
-The rules follow .NET's ApiCompat where they overlap; docs/compat.md lists them.
+The per-field rules are in rules.py; they follow .NET's ApiCompat where the two overlap,
+and docs/compat.md lists them.
 """
 
 from __future__ import annotations
@@ -21,16 +22,24 @@ from typing import Iterable, Mapping
 
 from b2release.errors import CheckFailed, InputError
 
+from .rules import (
+    Reason,
+    accessor_reasons,
+    generic_reasons,
+    obsolete_reasons,
+    overridable,
+    param_reasons,
+    same_type,
+    signature_reason,
+    type_modifier_reasons,
+    type_text,
+    visibility_reasons,
+)
 from .surface import (
-    VISIBILITY_RANK,
     ApiSurface,
-    GenericParamDecl,
     Member,
     Named,
-    Obsolete,
-    Param,
     TypeDecl,
-    TypeExpr,
     decl_key,
     render_type,
 )
@@ -171,16 +180,6 @@ class _Index:
         return found
 
 
-def _type_text(t: TypeExpr | None) -> str:
-    return "(none)" if t is None else render_type(t)
-
-
-def _same(a: TypeExpr | None, b: TypeExpr | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return render_type(a, key=True) == render_type(b, key=True)
-
-
 class _AssemblyDiff:
     def __init__(self, old: ApiSurface, new: ApiSurface, new_index: _Index):
         self.old, self.new = old, new
@@ -219,22 +218,22 @@ class _AssemblyDiff:
 
     # --- types -----------------------------------------------------------------------------------
 
-    def type_reasons(self, o: TypeDecl, n: TypeDecl) -> list[tuple[str, str]]:
-        reasons: list[tuple[str, str]] = []
+    def type_reasons(self, o: TypeDecl, n: TypeDecl) -> list[Reason]:
+        reasons: list[Reason] = []
         if o.kind != n.kind:
             reasons.append(("breaking", f"{o.kind} became {n.kind}"))
-        reasons += _visibility_reasons(o.visibility, n.visibility)
-        reasons += _type_modifier_reasons(o.modifiers, n.modifiers)
-        if not _same(o.base, n.base):
+        reasons += visibility_reasons(o.visibility, n.visibility)
+        reasons += type_modifier_reasons(o.modifiers, n.modifiers)
+        if not same_type(o.base, n.base):
             if o.kind == "enum" and n.kind == "enum":
-                reasons.append(("breaking", f"underlying type changed from {_type_text(o.base)} to {_type_text(n.base)}"))
+                reasons.append(("breaking", f"underlying type changed from {type_text(o.base)} to {type_text(n.base)}"))
             elif o.base is None:
-                reasons.append(("additive", f"base type {_type_text(n.base)} added"))
+                reasons.append(("additive", f"base type {type_text(n.base)} added"))
             elif isinstance(o.base, Named) and decl_key(o.base) in self.new_index.base_chain(n):
-                reasons.append(("additive", f"base type changed from {_type_text(o.base)} to {_type_text(n.base)}"
-                                            f" ({_type_text(o.base)} is still a base type)"))
+                reasons.append(("additive", f"base type changed from {type_text(o.base)} to {type_text(n.base)}"
+                                            f" ({type_text(o.base)} is still a base type)"))
             else:
-                reasons.append(("breaking", f"base type changed from {_type_text(o.base)} to {_type_text(n.base)}"))
+                reasons.append(("breaking", f"base type changed from {type_text(o.base)} to {type_text(n.base)}"))
         old_ifaces = {render_type(i, key=True): i for i in o.interfaces}
         new_ifaces = {render_type(i, key=True): i for i in n.interfaces}
         still = self.new_index.all_interfaces(n)
@@ -245,13 +244,13 @@ class _AssemblyDiff:
                 reasons.append(("breaking", f"no longer implements {render_type(old_ifaces[key])}"))
         for key in sorted(new_ifaces.keys() - old_ifaces.keys()):
             reasons.append(("additive", f"now implements {render_type(new_ifaces[key])}"))
-        reasons += _generic_reasons(o.generic_params, n.generic_params)
+        reasons += generic_reasons(o.generic_params, n.generic_params)
         if o.delegate is not None and n.delegate is not None:
-            if not _same(o.delegate.ret, n.delegate.ret) or o.delegate.ref_readonly != n.delegate.ref_readonly:
-                reasons.append(("breaking", f"return type changed from {_type_text(o.delegate.ret)} to "
-                                            f"{_type_text(n.delegate.ret)}"))
-            reasons += _param_reasons(o.delegate.params, n.delegate.params, types_in_key=False)
-        reasons += _obsolete_reasons(o.obsolete, n.obsolete)
+            if not same_type(o.delegate.ret, n.delegate.ret) or o.delegate.ref_readonly != n.delegate.ref_readonly:
+                reasons.append(("breaking", f"return type changed from {type_text(o.delegate.ret)} to "
+                                            f"{type_text(n.delegate.ret)}"))
+            reasons += param_reasons(o.delegate.params, n.delegate.params, types_in_key=False)
+        reasons += obsolete_reasons(o.obsolete, n.obsolete)
         if not reasons and o.render() != n.render():
             reasons.append(("none", "only generic parameter names changed"))
         return reasons
@@ -278,7 +277,7 @@ class _AssemblyDiff:
             if len(olds) == 1 and len(news) == 1:
                 o, n = olds[0], news[0]
                 reasons = self.member_reasons(o, n, fallback=False)
-                reasons.append(("breaking", _signature_reason(o, n)))
+                reasons.append(("breaking", signature_reason(o, n)))
                 self.add("breaking", "changed", n.display(), o.render(), n.render(), _join(reasons))
                 paired.update((o.key, n.key))
         for m in removed:
@@ -317,11 +316,11 @@ class _AssemblyDiff:
         else:
             self.add("additive", "added", m.display(), None, m.render(), f"new {m.kind}")
 
-    def member_reasons(self, o: Member, n: Member, fallback: bool = True) -> list[tuple[str, str]]:
-        reasons: list[tuple[str, str]] = []
+    def member_reasons(self, o: Member, n: Member, fallback: bool = True) -> list[Reason]:
+        reasons: list[Reason] = []
         if o.kind != n.kind:
             reasons.append(("breaking", f"{o.kind} became {n.kind}"))
-        reasons += _visibility_reasons(o.visibility, n.visibility)
+        reasons += visibility_reasons(o.visibility, n.visibility)
         om, nm = set(o.modifiers), set(n.modifiers)
         if ("static" in om) != ("static" in nm):
             reasons.append(("breaking", "became static" if "static" in nm else "no longer static"))
@@ -329,9 +328,9 @@ class _AssemblyDiff:
             reasons.append(("breaking", "became abstract"))
         elif "abstract" in om - nm:
             reasons.append(("additive", "no longer abstract"))
-        if _overridable(om) and not _overridable(nm) and "abstract" not in nm:
+        if overridable(om) and not overridable(nm) and "abstract" not in nm:
             reasons.append(("breaking", "no longer overridable"))
-        elif not _overridable(om) and _overridable(nm) and "abstract" not in nm:
+        elif not overridable(om) and overridable(nm) and "abstract" not in nm:
             reasons.append(("additive", "became overridable"))
         if "readonly" in nm - om:
             reasons.append(("breaking", "became readonly"))
@@ -343,18 +342,18 @@ class _AssemblyDiff:
             reasons.append(("breaking", "became a constant" if "const" in nm else "no longer a constant"))
         elif o.value != n.value:
             reasons.append(("breaking", f"constant value changed from {o.value} to {n.value}"))
-        if not _same(o.type, n.type) or o.ref_readonly != n.ref_readonly:
+        if not same_type(o.type, n.type) or o.ref_readonly != n.ref_readonly:
             what = "return type" if o.kind == "method" else "type"
-            old_t = ("ref readonly " if o.ref_readonly else "") + _type_text(o.type)
-            new_t = ("ref readonly " if n.ref_readonly else "") + _type_text(n.type)
+            old_t = ("ref readonly " if o.ref_readonly else "") + type_text(o.type)
+            new_t = ("ref readonly " if n.ref_readonly else "") + type_text(n.type)
             reasons.append(("breaking", f"{what} changed from {old_t} to {new_t}"))
         if len(o.params) == len(n.params):
-            reasons += _param_reasons(o.params, n.params, types_in_key=True)
-        reasons += _generic_reasons(o.generic_params, n.generic_params)
-        reasons += _accessor_reasons(o, n)
+            reasons += param_reasons(o.params, n.params, types_in_key=True)
+        reasons += generic_reasons(o.generic_params, n.generic_params)
+        reasons += accessor_reasons(o, n)
         if o.varargs != n.varargs:
             reasons.append(("breaking", "__arglist changed"))
-        reasons += _obsolete_reasons(o.obsolete, n.obsolete)
+        reasons += obsolete_reasons(o.obsolete, n.obsolete)
         if fallback and not reasons and o.render() != n.render():
             reasons.append(("none", "only generic parameter names changed"))
         return reasons
@@ -369,56 +368,14 @@ def _forwarder_key(key: str) -> str:
     return key.split("+", 1)[0]
 
 
-def _worst(reasons: list[tuple[str, str]]) -> str:
+def _worst(reasons: list[Reason]) -> str:
     return max((level for level, _ in reasons), key=_LEVEL_RANK.__getitem__)
 
 
-def _join(reasons: list[tuple[str, str]]) -> str:
+def _join(reasons: list[Reason]) -> str:
     # The worst reasons first: the short reason a reader sees starts with what matters.
     ordered = sorted(reasons, key=lambda r: -_LEVEL_RANK[r[0]])
     return "; ".join(text for _, text in ordered)
-
-
-def _visibility_reasons(old: str, new: str) -> list[tuple[str, str]]:
-    if VISIBILITY_RANK[new] < VISIBILITY_RANK[old]:
-        return [("breaking", f"visibility reduced from {old} to {new}")]
-    if VISIBILITY_RANK[new] > VISIBILITY_RANK[old]:
-        return [("additive", f"visibility widened from {old} to {new}")]
-    return []
-
-
-def _type_modifier_reasons(old: tuple[str, ...], new: tuple[str, ...]) -> list[tuple[str, str]]:
-    # `static` is abstract + sealed in metadata: compare the parts, name the C# word.
-    def expand(mods: tuple[str, ...]) -> set[str]:
-        found = set(mods)
-        if "static" in found:
-            found |= {"abstract", "sealed"}
-        return found
-
-    o, n = expand(old), expand(new)
-    reasons: list[tuple[str, str]] = []
-    if "static" in new and "static" not in old:
-        reasons.append(("breaking", "became static"))
-    else:
-        for word in ("abstract", "sealed"):
-            if word in n - o:
-                reasons.append(("breaking", f"became {word}"))
-    for word in ("abstract", "sealed"):
-        if word in o - n:
-            reasons.append(("additive", f"no longer {word}"))
-    if "ref" in n - o:
-        reasons.append(("breaking", "became a ref struct"))
-    elif "ref" in o - n:
-        reasons.append(("additive", "no longer a ref struct"))
-    if "readonly" in o - n:
-        reasons.append(("breaking", "no longer a readonly struct"))
-    elif "readonly" in n - o:
-        reasons.append(("additive", "became a readonly struct"))
-    return reasons
-
-
-def _overridable(mods: set[str]) -> bool:
-    return bool(mods & {"virtual", "abstract", "override"}) and "sealed" not in mods
 
 
 def _extendable(t: TypeDecl, members: dict[str, Member]) -> bool:
@@ -426,111 +383,3 @@ def _extendable(t: TypeDecl, members: dict[str, Member]) -> bool:
     if t.kind != "class" or {"sealed", "static"} & set(t.modifiers):
         return False
     return any(m.kind == "constructor" and m.declaring_key == t.key for m in members.values())
-
-
-def _param_reasons(old: tuple[Param, ...], new: tuple[Param, ...], types_in_key: bool) -> list[tuple[str, str]]:
-    """Differences between two parameter lists (types only when they are not part of the identity)."""
-    reasons: list[tuple[str, str]] = []
-    if len(old) != len(new):
-        return [("breaking", f"parameters changed from ({_plist(old)}) to ({_plist(new)})")]
-    for i, (o, n) in enumerate(zip(old, new, strict=True), 1):
-        label = f"parameter {o.name or i}"
-        if not types_in_key and not _same(o.type, n.type):
-            reasons.append(("breaking", f"{label} type changed from {_type_text(o.type)} to {_type_text(n.type)}"))
-        if o.modifier != n.modifier:
-            if o.modifier == "" and n.modifier == "params":
-                reasons.append(("additive", f"{label} became params"))
-            else:
-                reasons.append(("breaking", f"{label} modifier changed from {o.modifier or '(none)'} to "
-                                            f"{n.modifier or '(none)'}"))
-        if o.this != n.this:
-            reasons.append(("additive", "became an extension method") if n.this
-                           else ("breaking", "no longer an extension method"))
-        if o.name != n.name:
-            reasons.append(("breaking", f"parameter {o.name or i} renamed to {n.name or '(unnamed)'} "
-                                        f"(breaks callers using named arguments)"))
-        old_default = o.default if o.default is not None else ("[Optional]" if o.optional else None)
-        new_default = n.default if n.default is not None else ("[Optional]" if n.optional else None)
-        if old_default is None and new_default is not None:
-            reasons.append(("additive", f"parameter {n.name or i} got a default value"))
-        elif old_default is not None and new_default is None:
-            reasons.append(("breaking", f"parameter {o.name or i} lost its default value"))
-        elif old_default != new_default:
-            reasons.append(("breaking", f"default of parameter {o.name or i} changed from {old_default} to "
-                                        f"{new_default} (compiled callers keep passing the old value)"))
-    return reasons
-
-
-def _plist(params: tuple[Param, ...]) -> str:
-    return ", ".join((p.modifier + " " if p.modifier in ("ref", "out", "in") else "") + render_type(p.type)
-                     for p in params)
-
-
-def _signature_reason(o: Member, n: Member) -> str:
-    if o.kind != n.kind:
-        return f"{o.kind} replaced by {n.kind}"
-    if len(o.generic_params) != len(n.generic_params):
-        return f"generic parameters changed from {len(o.generic_params)} to {len(n.generic_params)}"
-    if len(o.params) != len(n.params) or o.varargs != n.varargs:
-        return f"parameters changed from ({_plist(o.params)}) to ({_plist(n.params)})"
-    diffs = []
-    for i, (a, b) in enumerate(zip(o.params, n.params, strict=True), 1):
-        if a.key() != b.key():
-            diffs.append(f"parameter {a.name or i} type changed from {_plist((a,))} to {_plist((b,))}")
-    if o.kind == "method" and not _same(o.type, n.type):
-        diffs.append(f"return type changed from {_type_text(o.type)} to {_type_text(n.type)}")
-    return "; ".join(diffs) or "signature changed"
-
-
-def _generic_reasons(old: tuple[GenericParamDecl, ...], new: tuple[GenericParamDecl, ...]) -> list[tuple[str, str]]:
-    reasons: list[tuple[str, str]] = []
-    if len(old) != len(new):
-        return reasons  # a different arity is a different identity: never compared here
-    for o, n in zip(old, new, strict=True):
-        if o.variance != n.variance:
-            reasons.append(("breaking", f"variance of {n.name} changed from {o.variance or 'invariant'} to "
-                                        f"{n.variance or 'invariant'}"))
-        old_items, new_items = set(o.constraint_items(key=True)), set(n.constraint_items(key=True))
-        for item in sorted(new_items - old_items):
-            reasons.append(("breaking", f"constraint {item} added to {n.name}"))
-        for item in sorted(old_items - new_items):
-            reasons.append(("additive", f"constraint {item} removed from {o.name}"))
-    return reasons
-
-
-def _accessor_reasons(o: Member, n: Member) -> list[tuple[str, str]]:
-    if o.kind != "property" or n.kind != "property":
-        return []
-    reasons: list[tuple[str, str]] = []
-    old_acc = {a.name: a.visibility for a in o.accessors}
-    new_acc = {a.name: a.visibility for a in n.accessors}
-    old_setter = "set" if "set" in old_acc else "init" if "init" in old_acc else None
-    new_setter = "set" if "set" in new_acc else "init" if "init" in new_acc else None
-    for name, before, after in (("get", "get" in old_acc and "get", "get" in new_acc and "get"),
-                                ("setter", old_setter, new_setter)):
-        if before and not after:
-            reasons.append(("breaking", f"{name} accessor removed"))
-        elif after and not before:
-            reasons.append(("additive", f"{name} accessor added"))
-        elif before and after:
-            if before == "set" and after == "init":
-                reasons.append(("breaking", "setter became init-only"))
-            elif before == "init" and after == "set":
-                reasons.append(("additive", "init-only setter became a setter"))
-            for level, text in _visibility_reasons(old_acc[before], new_acc[after]):
-                reasons.append((level, f"{name} accessor {text}"))
-    return reasons
-
-
-def _obsolete_reasons(old: Obsolete | None, new: Obsolete | None) -> list[tuple[str, str]]:
-    if old == new:
-        return []
-    if new is not None and new.error and (old is None or not old.error):
-        return [("breaking", "marked [Obsolete] as an error (callers no longer compile)")]
-    if old is None:
-        return [("additive", "marked [Obsolete]")]
-    if new is None:
-        return [("additive", "no longer [Obsolete]")]
-    if old.error and not new.error:
-        return [("additive", "[Obsolete] is no longer an error")]
-    return [("none", "[Obsolete] message changed")]
