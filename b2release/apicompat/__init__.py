@@ -9,9 +9,8 @@
 Modules: signatures (blob decoding), metadata (tables via dnfile), names (row -> name,
 type, attribute lookups), members (fields, methods, properties, events), extract (file ->
 surface), surface (model + canonical text), parse (text -> model), compare (matching and
-classifying changes), rules (per-field change levels),
-versions (semver rule), notes (Markdown), files (api/ folders). docs/compat.md has the
-text format and the rules.
+classifying changes), rules (per-field change levels), versions (semver rule), notes
+(Markdown), files (api/ folders). docs/compat.md has the text format and the rules.
 """
 
 from __future__ import annotations
