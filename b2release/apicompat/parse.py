@@ -590,7 +590,7 @@ def parse_api_text(text: str, source: str = "<text>") -> ApiSurface:
 def load_api_file(path: Path | str) -> ApiSurface:
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # tolerate a BOM added by a Windows editor
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}")
     except UnicodeDecodeError:

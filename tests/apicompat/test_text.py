@@ -80,6 +80,11 @@ def test_malformed_text_is_an_input_error_with_file_and_line(text, needle):
     assert needle in info.value.message
 
 
+def test_bom_and_crlf_from_a_windows_checkout_are_accepted(tmp_path):
+    (tmp_path / "A.api.txt").write_bytes(b"\xef\xbb\xbfassembly A\r\ntype public class A : object\r\n")
+    assert [t.display_name for t in load_api_dir(tmp_path)["A"].types] == ["A"]
+
+
 def test_comments_and_blank_lines_are_ignored():
     surface = parse_api_text("# generated\nassembly A\n\ntype public class A : object\n")
     assert [t.display_name for t in surface.types] == ["A"]
