@@ -29,11 +29,13 @@ OPERATIONS: list[str] = ["verify", "rollback", "promote", "refresh", "grant", "r
 
 
 class Skip(Exception):
-    """Raised by a command that has nothing to do; the reason is shown as a warning."""
+    """Raised by a command that has nothing to do; the reason is shown as a warning, or as
+    an info line when skipping is the expected outcome (`expected=True`: e.g. no CDN)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, *, expected: bool = False):
         super().__init__(reason)
         self.reason = reason
+        self.expected = expected
 
 
 @dataclass

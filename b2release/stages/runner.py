@@ -82,7 +82,8 @@ def run_command(ctx: Context, name: str, options: Any = None) -> StageResult:
         try:
             result = module.run(ctx, options)
         except Skip as skip:
-            log.get(name).warning("%s skipped: %s", name, skip.reason)
+            logger = log.get(name)
+            (logger.info if skip.expected else logger.warning)("%s skipped: %s", name, skip.reason)
             result = StageResult(stage=name, status="skipped", reason=skip.reason)
         for follow in result.then:
             try:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import pytest
 
+from b2release import log
 from b2release import redact as redact_mod
 from b2release.artifacts import BuildRecord, PurgeRecord
 from b2release.config import Config
@@ -236,7 +237,7 @@ def test_make_context_loads_the_config_file_and_settings(tmp_path, monkeypatch):
                               log_format="json", correlation_id="corr-9")
     assert ctx.product_name() == "from-file"
     assert (ctx.json_output, ctx.verbosity, ctx.log_format, ctx.correlation_id) == (True, -1, "json", "corr-9")
-    assert logging.getLogger("b2release").level == logging.WARNING  # logging is set up from the same settings
+    assert logging.getLogger("b2release").level == log.RESULT  # -q: errors and result lines only
     bad = tmp_path / "bad.toml"
     bad.write_text("[nope]\n")
     with pytest.raises(ConfigError, match="unknown config section"):
