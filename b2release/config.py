@@ -46,6 +46,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "symbols": Key(bool, True, help="keep .pdb/.mdb symbols in the build output"),
         "properties": Key("list", [], help="extra K=V build properties"),
         "pass_env": Key("list", [], help="more environment variables (names or globs) the build tool may see"),
+        "include": Key("list", [], help="globs: when set, only output files matching one of them ship"),
+        "exclude": Key("list", [], help="globs: output files matching one of them do not ship"),
+    },
+    "test": {
+        "required": Key(bool, False, help="no test project found fails the test stage instead of skipping it"),
+        "runner": Key(str, "auto", ("auto", "nunit-console", "nunit3-console", "xunit", "vstest", "dotnet")),
+        "timeout": Key(str, "30m", help="longest run of one test runner (duration)"),
+        "pass_env": Key("list", [], help="more environment variables (names or globs) the test runner may see"),
     },
     "sign": {
         "cert": Key("path", None),

@@ -134,20 +134,25 @@ def test_release_takes_version_and_project_from_context(cli, mono, connector, tm
 
 @pytest.mark.mono
 def test_reference_assemblies_are_not_shipped(mono, tmp_path):
-    from b2release.stages.build import collect_outputs
+    from b2release.toolchains import outputs
     from b2release.toolchains.xbuild import XBuild
 
     framework = Path("/usr/lib/mono/4.8-api/System.Web.dll")
-    if not framework.is_file():
-        pytest.skip("Mono's 4.8-api reference assemblies are not at /usr/lib/mono/4.8-api")
+    gac = Path("/usr/lib/mono/4.5/System.Web.dll")
+    if not framework.is_file() or not gac.is_file():
+        pytest.skip("Mono's System.Web.dll is not at /usr/lib/mono/4.8-api and /usr/lib/mono/4.5")
     out = tmp_path / "out"
-    out.mkdir()
+    (out / "gac").mkdir(parents=True)
     shutil.copyfile(framework, out / "System.Web.dll")  # what a Private=true framework reference does
+    shutil.copyfile(gac, out / "gac" / "System.Web.dll")  # the implementation, copied out of the GAC
     (out / "System.Web.dll.mdb").write_bytes(b"x")
     (out / "Enventa.Connector.dll").write_bytes(b"MZ ours")
     (out / "Enventa.Connector.xml").write_text("<doc/>")
-    names = [n for n, _ in collect_outputs(out, True, XBuild(shutil.which("xbuild")).reference_dirs())]
-    assert names == ["Enventa.Connector.dll"]
+    selection = outputs.select(out, reference_dirs=XBuild(shutil.which("xbuild")).reference_dirs())
+    assert [n for n, _ in selection.kept] == ["Enventa.Connector.dll", "Enventa.Connector.xml"]
+    rules = {d.name: d.rule for d in selection.dropped}
+    assert rules == {"System.Web.dll": "reference-assembly", "System.Web.dll.mdb": "companion",
+                     "gac/System.Web.dll": "framework-copy"}
 
 
 # --- fake msbuild / dotnet on PATH --------------------------------------------------------
