@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -38,7 +37,6 @@ NAME = "build"
 BUILD_INFO = "build-info.json"
 BUILD_LOG = "build.log"
 BUILD_INFO_FORMAT = "b2release-build-info/1"
-_CONFIGURATION = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 @dataclass
@@ -132,9 +130,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
     logger = log.get(NAME)
     version = resolve_version(ctx, opts)
-    configuration = opts.configuration or ctx.config.get("build.configuration")
-    if not _CONFIGURATION.match(configuration or ""):
-        raise UsageError(f"invalid configuration {configuration!r}: use letters, digits, '.', '_' or '-'")
+    configuration = session.check_configuration(opts.configuration or ctx.config.get("build.configuration"))
     properties = session.properties(ctx.config.get("build.properties") or [],
                                     f"{ctx.config.source('build.properties')}: build.properties", opts.properties)
     secrets = [v for k, v in properties if is_secret_property(k)]

@@ -9,16 +9,17 @@ into the one-line ToolError (exit 3) naming the first error.
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from b2release import process
-from b2release.errors import InputError, ToolError
+from b2release.errors import InputError, ToolError, UsageError
 from b2release.redact import redact, register_secret
-from b2release.toolchains.base import BuildSpec, Toolchain, is_secret_property, parse_property, render_command
 from b2release.toolchains import stamping
+from b2release.toolchains.base import BuildSpec, Toolchain, is_secret_property, parse_property, render_command
 from b2release.toolchains.diagnostics import Collector, render_table
 from b2release.toolchains.discovery import BuildInput
 
@@ -156,3 +157,12 @@ def copy_tree(build_input: BuildInput, dest: Path, exclude: list[Path]) -> Path:
         else:
             why = str(exc)
         raise InputError(f"cannot copy {build_input.copy_root()} to the build folder: {why}") from exc
+
+
+_CONFIGURATION = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def check_configuration(configuration: str | None) -> str:
+    if not _CONFIGURATION.match(configuration or ""):
+        raise UsageError(f"invalid configuration {configuration!r}: use letters, digits, '.', '_' or '-'")
+    return configuration  # type: ignore[return-value]

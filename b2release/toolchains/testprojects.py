@@ -59,6 +59,7 @@ _SLN_BLOCK = re.compile(
 
 @dataclass(frozen=True)
 class TestProject:
+    __test__ = False  # not a pytest test class
     path: Path  # the project file
     assembly_name: str
     sdk_style: bool
