@@ -98,23 +98,30 @@ def _is_within(path: Path, root: Path) -> bool:
 
 
 
-def _leave_out_tests(build_input: discovery.BuildInput, entry_copy: Path, tests: list[testprojects.TestProject],
-                     logger: Any) -> list[str]:
-    """Build the solution without its test projects (they are the test stage's); their names."""
+def _test_projects_listed(build_input: discovery.BuildInput, tests: list[testprojects.TestProject]) -> set[Path]:
+    """The test projects the entry names itself (a solution's); refuses an entry that is only tests."""
     entry = build_input.entry
     if entry.suffix.lower() != discovery.SOLUTION_SUFFIX:
         own = next((t for t in tests if t.path == entry), None)
         if own is not None:
             raise UsageError(f"{entry.name} is a test project ({own.evidence}): build the solution or the product's "
                              "project; `b2release test` builds and runs the tests")
-        return []
+        return set()
     listed = set(discovery.solution_projects(entry))
-    remove = {t.path for t in tests if t.path in listed}
-    if not remove:
-        return []
-    if remove == listed:
+    remove = {t.path for t in tests if t.path in listed} - testprojects.referenced_by_product(build_input, tests)
+    if remove and remove == listed:
         names = ", ".join(sorted(p.name for p in remove))
         raise UsageError(f"{entry.name} lists only test projects ({names}): nothing to ship")
+    return remove
+
+
+def _leave_out_tests(build_input: discovery.BuildInput, entry_copy: Path, tests: list[testprojects.TestProject],
+                     logger: Any) -> list[str]:
+    """Build the solution without its test projects (they are the test stage's); their names."""
+    entry = build_input.entry
+    remove = _test_projects_listed(build_input, tests)
+    if not remove:
+        return []
     raw = entry_copy.read_bytes()
     bom = b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b""
     text, removed = testprojects.solution_without(raw[len(bom):].decode("utf-8", errors="surrogateescape"),
@@ -139,6 +146,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
     build_input = discovery.inspect(resolve_project(ctx, opts))
     tests = testprojects.find(build_input.projects)
+    _test_projects_listed(build_input, tests)  # usage errors before any tool runs
     tool_name, executable = discovery.choose(opts.tool or ctx.config.get("build.tool"), build_input)
     toolchain = toolchains.get(tool_name, executable)
     original_root = build_input.copy_root()

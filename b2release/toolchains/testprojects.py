@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from b2release.errors import InputError
-from b2release.toolchains.discovery import ProjectFile
+from b2release.toolchains.discovery import BuildInput, ProjectFile, project_references
 
 NUNIT, XUNIT, MSTEST = "nunit", "xunit", "mstest"
 # Assembly names of the test frameworks a test assembly references (case-insensitive).
@@ -153,6 +153,25 @@ def detect(project: ProjectFile) -> TestProject | None:
 def find(projects: list[ProjectFile]) -> list[TestProject]:
     """The test projects among `projects`, in their order."""
     return [t for t in (detect(p) for p in projects) if t is not None]
+
+
+def referenced_by_product(build: BuildInput, tests: list[TestProject]) -> set[Path]:
+    """Test projects that a non-test project of the build references (directly or not).
+
+    Such a test project stays in the solution build (the referencing project needs it; a
+    solution build resolves project references through the solution), and its outputs are
+    dropped from what ships by toolchains.outputs instead.
+    """
+    test_paths = {t.path for t in tests}
+    queue = [p.path for p in build.projects if p.path not in test_paths]
+    seen: set[Path] = set()
+    while queue:
+        path = queue.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        queue.extend(project_references(path))
+    return test_paths & seen
 
 
 def solution_without(text: str, sln_dir: Path, remove: set[Path]) -> tuple[str, list[str]]:
