@@ -23,6 +23,9 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 CONFIG_FILE_NAME = "b2release.toml"
 ENV_PREFIX = "B2RELEASE_"
+# Variables that start like a config key's but are not one: the upload stage's test hook
+# (docs/distribution.md) shares the [test] section's prefix.
+_NOT_CONFIG = frozenset({"B2RELEASE_TEST_PAUSE_AFTER_FILES"})
 
 
 @dataclass(frozen=True)
@@ -254,7 +257,7 @@ def _apply_file(config: Config, data: dict, path: Path) -> None:
 
 def _apply_env(config: Config, environ: Mapping[str, str]) -> None:
     for var, raw in environ.items():
-        if not var.startswith(ENV_PREFIX):
+        if not var.startswith(ENV_PREFIX) or var in _NOT_CONFIG:
             continue
         rest = var[len(ENV_PREFIX):].lower()
         section = next((s for s in SCHEMA if rest.startswith(s + "_")), None)

@@ -221,3 +221,13 @@ def test_skip_test_works_like_every_other_skip():
 
     assert stages.PIPELINE[:3] == ["build", "test", "scan"]
     assert stages.select(None, "scan", ["test"]) == ["build", "scan"]
+
+
+def test_test_keys_from_the_environment_and_the_upload_hook_beside_them():
+    from b2release import config
+    from b2release.errors import ConfigError
+
+    cfg = config.load(environ={"B2RELEASE_TEST_REQUIRED": "true", "B2RELEASE_TEST_PAUSE_AFTER_FILES": "1"})
+    assert cfg.get("test.required") is True and cfg.get("test.timeout") == "30m"
+    with pytest.raises(ConfigError, match="unknown config key test.requird"):
+        config.load(environ={"B2RELEASE_TEST_REQUIRD": "true"})
