@@ -204,6 +204,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         selection = outputs.select(
             out_dir, symbols=symbols, reference_dirs=toolchain.reference_dirs(),
             test_assemblies={t.assembly_name.lower(): t.path.name for t in tests},
+            test_outputs=_only_tests_wrote(build_input, tests, copy_root, out_dir),
             include=ctx.config.get("build.include"), exclude=ctx.config.get("build.exclude"),
         )
         if not any(name.lower().endswith((".dll", ".exe")) for name, _ in selection.kept):
@@ -298,6 +299,28 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         record=BuildRecord(version=version, source_dir=str(source_dir), manifest_info=manifest_info, tool=tool_name,
                            outputs=recorded),
     )
+
+
+def _only_tests_wrote(build_input: discovery.BuildInput, tests: list[testprojects.TestProject], copy_root: Path,
+                      out_dir: Path) -> dict[str, str]:
+    """Output files that test projects wrote and no product project did (their test data).
+
+    A product project that references a test project also copies the test project's content,
+    so its list does not count as the product's."""
+    test_paths = {t.path for t in tests}
+    original_root = build_input.copy_root()
+    by_tests: dict[str, str] = {}
+    by_product: set[str] = set()
+    for project in build_input.projects:
+        if project.path not in test_paths and testprojects.reachable([project.path]) & test_paths:
+            continue
+        written = outputs.files_written(copy_root / project.path.relative_to(original_root), out_dir)
+        if project.path in test_paths:
+            for rel in written:
+                by_tests.setdefault(rel, project.path.name)
+        else:
+            by_product |= written
+    return {rel: name for rel, name in by_tests.items() if rel not in by_product}
 
 
 def _dropped(selection: outputs.Selection) -> list[dict[str, str]]:

@@ -14,6 +14,7 @@ never ship, each dropped with a reason (`Dropped`), in this order:
 | `code-analysis` | `*.CodeAnalysisLog.xml`, `*.lastcodeanalysissucceeded` | build logs |
 | `test-framework` | NUnit, xUnit, MSTest, VSTest, testhost assemblies (by name) | test frameworks |
 | `test-assembly` | the assembly of a test project, or any assembly referencing a test framework | tests |
+| `test-output` | a file only test projects wrote into the output folder (their file lists in `obj/`) | tests' data |
 | `reference-assembly` | an assembly marked `[assembly: ReferenceAssembly]` | metadata only, cannot run |
 | `framework-copy` | a byte-identical copy of a framework reference / GAC assembly | part of the framework |
 | `companion` | `.pdb`, `.mdb`, `.xml`, `.config`, `.deps.json`, satellites of a dropped assembly | belong to it |
@@ -149,6 +150,35 @@ def _assembly_rule(path: Path, rel: str, test_assemblies: dict[str, str],
     return None
 
 
+def files_written(project: Path, out_dir: Path) -> set[str]:
+    """Files under out_dir that the built project (in the build copy) says it wrote there.
+
+    MSBuild keeps `obj/.../<project file>.FileListAbsolute.txt` (every file it wrote, for
+    incremental clean), xbuild `<project file>.FilesWrittenAbsolute.txt` (without copied
+    references).
+    """
+    out = out_dir.resolve()
+    written: set[str] = set()
+    obj = project.parent / "obj"
+    if not obj.is_dir():
+        return written
+    for listing in [*obj.rglob(f"{project.name}.FileListAbsolute.txt"),
+                    *obj.rglob(f"{project.name}.FilesWrittenAbsolute.txt")]:
+        try:
+            lines = listing.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            path = Path(line.strip().replace("\\", "/"))
+            if not line.strip() or not path.is_absolute():
+                continue
+            try:
+                written.add(path.resolve().relative_to(out).as_posix())
+            except ValueError:
+                continue
+    return written
+
+
 def _companion_of(rel: str, dropped_assemblies: dict[str, str]) -> str | None:
     """The dropped assembly `rel` belongs to (its symbols, docs, config, satellites), if any."""
     path = PurePosixPath(rel.lower())
@@ -170,13 +200,14 @@ def _companion_of(rel: str, dropped_assemblies: dict[str, str]) -> str | None:
 
 
 def select(out_dir: Path, *, symbols: bool = True, reference_dirs: list[Path] | None = None,
-           test_assemblies: dict[str, str] | None = None, include: list[str] | None = None,
-           exclude: list[str] | None = None) -> Selection:
+           test_assemblies: dict[str, str] | None = None, test_outputs: dict[str, str] | None = None,
+           include: list[str] | None = None, exclude: list[str] | None = None) -> Selection:
     """Split the files under out_dir into what ships and what is dropped (with reasons).
 
-    `test_assemblies`: lower-case assembly name -> the test project it comes from.
+    `test_assemblies`: lower-case assembly name -> the test project it comes from;
+    `test_outputs`: output path -> the test project that alone wrote it (`files_written`).
     """
-    refs, tests = reference_dirs or [], test_assemblies or {}
+    refs, tests, only_tests = reference_dirs or [], test_assemblies or {}, test_outputs or {}
     include, exclude = list(include or []), list(exclude or [])
     files = sorted(p for p in out_dir.rglob("*") if p.is_file()) if out_dir.is_dir() else []
     rels = [(p.relative_to(out_dir).as_posix(), p) for p in files]
@@ -185,6 +216,8 @@ def select(out_dir: Path, *, symbols: bool = True, reference_dirs: list[Path] | 
         rule = _path_rule(rel)
         if rule is None and rel.lower().endswith(_ASSEMBLY_SUFFIXES):
             rule = _assembly_rule(path, rel, tests, refs)
+        if rule is None and rel in only_tests:
+            rule = "test-output", f"only test project {only_tests[rel]} put it into the output folder"
         if rule is not None:
             reasons[rel] = rule
     dropped_assemblies = {rel.lower(): rel for rel in reasons if rel.lower().endswith(_ASSEMBLY_SUFFIXES)}

@@ -163,15 +163,19 @@ def referenced_by_product(build: BuildInput, tests: list[TestProject]) -> set[Pa
     dropped from what ships by toolchains.outputs instead.
     """
     test_paths = {t.path for t in tests}
-    queue = [p.path for p in build.projects if p.path not in test_paths]
-    seen: set[Path] = set()
+    return test_paths & reachable([p.path for p in build.projects if p.path not in test_paths])
+
+
+def reachable(start: list[Path]) -> set[Path]:
+    """The projects in `start` and every project they reference, directly or not."""
+    queue, seen = list(start), set()
     while queue:
         path = queue.pop()
         if path in seen or not path.is_file():
             continue
         seen.add(path)
         queue.extend(project_references(path))
-    return test_paths & seen
+    return seen
 
 
 def solution_without(text: str, sln_dir: Path, remove: set[Path]) -> tuple[str, list[str]]:

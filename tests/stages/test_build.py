@@ -359,6 +359,8 @@ def test_the_whole_output_ships_and_every_dropped_file_has_a_reason(bridge_build
     assert dropped["Bridge.Tests.dll"]["rule"] == "test-assembly"
     assert "Bridge.Tests.csproj" in dropped["Bridge.Tests.dll"]["reason"]
     assert dropped["nunit.framework.dll"]["rule"] == "test-framework"
+    assert dropped["TestData/sample-export.csv"]["rule"] == "test-output"  # the test project's own data
+    assert "Bridge.Tests.csproj" in dropped["TestData/sample-export.csv"]["reason"]
     assert all(d["reason"] for d in info["dropped"])
     assert {o["name"] for o in info["outputs"]} == set(shipped)
     # A product project needs the test project, so the solution build keeps it (its outputs are dropped).
