@@ -97,7 +97,6 @@ def _is_within(path: Path, root: Path) -> bool:
         return False
 
 
-
 def _test_projects_listed(build_input: discovery.BuildInput, tests: list[testprojects.TestProject]) -> set[Path]:
     """The test projects the entry names itself (a solution's); refuses an entry that is only tests."""
     entry = build_input.entry
@@ -115,11 +114,9 @@ def _test_projects_listed(build_input: discovery.BuildInput, tests: list[testpro
     return remove
 
 
-def _leave_out_tests(build_input: discovery.BuildInput, entry_copy: Path, tests: list[testprojects.TestProject],
-                     logger: Any) -> list[str]:
+def _leave_out_tests(build_input: discovery.BuildInput, entry_copy: Path, remove: set[Path], logger: Any) -> list[str]:
     """Build the solution without its test projects (they are the test stage's); their names."""
     entry = build_input.entry
-    remove = _test_projects_listed(build_input, tests)
     if not remove:
         return []
     raw = entry_copy.read_bytes()
@@ -146,8 +143,10 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
     build_input = discovery.inspect(resolve_project(ctx, opts))
     tests = testprojects.find(build_input.projects)
-    _test_projects_listed(build_input, tests)  # usage errors before any tool runs
-    tool_name, executable = discovery.choose(opts.tool or ctx.config.get("build.tool"), build_input)
+    remove = _test_projects_listed(build_input, tests)  # usage errors before any tool runs
+    # What the tool builds decides which tool can: SDK-style test projects the build leaves out do not count.
+    built = discovery.BuildInput(build_input.entry, [p for p in build_input.projects if p.path not in remove])
+    tool_name, executable = discovery.choose(opts.tool or ctx.config.get("build.tool"), built)
     toolchain = toolchains.get(tool_name, executable)
     original_root = build_input.copy_root()
     git = git_info(original_root)
@@ -169,8 +168,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         copy_root = tmp / "src"
         out_dir = tmp / "out"
         entry_copy = session.copy_tree(build_input, copy_root, exclude=[work])
-        left_out = _leave_out_tests(build_input, entry_copy, tests, logger)
-        if build_input.classic:
+        left_out = _leave_out_tests(build_input, entry_copy, remove, logger)
+        if build_input.classic:  # paths relative to the whole copy: stamp every classic project in it
             stamping.stamp_classic_projects(build_input, copy_root, versions)
         response_file = tmp / "b2release.rsp" if tool_name == "xbuild" else None
         spec = BuildSpec(
@@ -181,7 +180,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             path_map_root=copy_root,
             properties=properties,
             warnings_as_errors=warnings_as_errors,
-            sdk_style=build_input.sdk_style,
+            sdk_style=built.sdk_style,
             response_file=response_file,
         )
         if response_file is not None:

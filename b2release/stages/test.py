@@ -117,8 +117,11 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         if cfg.get("test.required"):
             raise CheckFailed(f"{reason}, and [test] required is true")
         raise Skip(reason)
+    # The tool must build the test projects and what they reference, not the rest of the solution.
+    needed = testprojects.reachable([t.path for t in tests])
     tool_name, executable = discovery.choose(opts.tool or (built.tool if built else None) or cfg.get("build.tool"),
-                                             build_input)
+                                             discovery.BuildInput(build_input.entry,
+                                                                  [p for p in build_input.projects if p.path in needed]))
     toolchain = toolchains.get(tool_name, executable)
     original_root = build_input.copy_root()
     work = ctx.work_dir.resolve()  # runners resolve relative paths against their own folder

@@ -420,3 +420,18 @@ def test_the_sample_ships_no_test_assembly(cli, fake_tools, connector, tmp_path)
     assert "Enventa.Connector.Cli" in built and built.count("\r\n") == (connector / "Enventa.Connector.sln").read_bytes(
     ).decode().count("\r\n") - 6  # the project block (2 lines) and its 4 configuration lines; CRLF kept
     assert "Enventa.Connector.Tests" in (connector / "Enventa.Connector.sln").read_text()  # the user's file: untouched
+
+
+def test_sdk_style_tests_beside_a_classic_product_do_not_decide_the_tool(cli, fake_tools, connector, tmp_path):
+    """The build leaves the test project out, so xbuild (classic only) may build the rest."""
+    fake_tools("xbuild")
+    tests = connector / "tests" / "Enventa.Connector.Tests" / "Enventa.Connector.Tests.csproj"
+    tests.write_text('<Project Sdk="Microsoft.NET.Sdk"><PropertyGroup><TargetFramework>net48</TargetFramework>'
+                     '</PropertyGroup><ItemGroup><PackageReference Include="xunit" Version="2.6.2" />'
+                     '<ProjectReference Include="..\\..\\src\\Enventa.Connector\\Enventa.Connector.csproj" />'
+                     "</ItemGroup></Project>\n", encoding="utf-8")
+    result = _build(cli, tmp_path / "dist", str(connector), "--version", "1.0.0", "--tool", "xbuild", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.json()["test_projects_left_out"] == ["Enventa.Connector.Tests.csproj"]
+    tested = cli("--work-dir", tmp_path / "dist", "test", str(connector), "--tool", "xbuild", cwd=tmp_path)
+    assert_user_error(tested, 2, "xbuild cannot build SDK-style project Enventa.Connector.Tests.csproj")
