@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from b2release.errors import ToolMissingError, UsageError
+from b2release.process import query
 
 RUNNERS = ("nunit-console", "nunit3-console", "xunit", "vstest", "dotnet")
 FORMATS = {"nunit-console": "nunit2", "nunit3-console": "nunit3", "xunit": "xunit2", "vstest": "trx", "dotnet": "trx"}
@@ -87,8 +88,6 @@ def _vswhere_vstest() -> str | None:
     vswhere = Path(base) / "Microsoft Visual Studio" / "Installer" / "vswhere.exe"
     if not vswhere.is_file():
         return None
-    from b2release.process import query
-
     out = query([str(vswhere), "-latest", "-products", "*", "-find", r"**\TestPlatform\vstest.console.exe"])
     first = out.strip().splitlines()[0].strip() if out and out.strip() else ""
     return first if first and Path(first).is_file() else None
