@@ -23,7 +23,7 @@ from b2release.errors import EXIT_USAGE, B2ReleaseError
 
 app = typer.Typer(
     name="b2release",
-    help="Build, scan, sign, package, upload and verify releases of the enventa Trade ERP connector.",
+    help="Build, test, scan, sign, package, upload and verify releases of the enventa Trade ERP connector.",
     no_args_is_help=True,
     # --install-completion / --show-completion; value completers are in cli/completion.py.
     add_completion=True,
