@@ -243,3 +243,24 @@ def test_make_context_loads_the_config_file_and_settings(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="unknown config section"):
         runner.make_context(work_dir=tmp_path / "dist", config_file=bad, json_output=False, verbosity=0,
                             log_format="text", correlation_id="c")
+
+
+def test_a_rejected_command_leaves_state_json_untouched(tmp_path, monkeypatch):
+    """`build --version v1.2.4` after a good build must not mark the build failed: sign and
+    package still use the good outputs."""
+    outcomes = iter([StageResult(stage="build", record=BuildRecord(version="1.2.3")),
+                     UsageError("invalid version 'v1.2.4': write it without the leading 'v'")])
+
+    def run(ctx, options=None):
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    install(monkeypatch, build=fake(run))
+    runner.run_command(ctx_for(tmp_path), "build")
+    before = (tmp_path / "dist" / "state.json").read_bytes()
+    with pytest.raises(UsageError, match="leading 'v'"):
+        runner.run_command(ctx_for(tmp_path), "build")
+    assert (tmp_path / "dist" / "state.json").read_bytes() == before
+    assert BuildRecord.read(ctx_for(tmp_path).state).version == "1.2.3"
