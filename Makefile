@@ -17,6 +17,7 @@ install: $(BIN)/b2release
 
 # Node tools the tests use (Azurite). Installed into .tools/, git-ignored.
 $(AZURITE):
+	@echo "installing Azurite (the Azure Blob emulator the tests use) with npm into $(TOOLS)/; the first time takes a minute or two"
 	mkdir -p $(TOOLS)
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS) azurite@3.37.0
 
@@ -39,6 +40,8 @@ fuzz: install tools
 bench: install tools
 	$(BIN)/python benchmarks/bench_package.py
 	$(BIN)/python benchmarks/bench_upload.py
+	$(BIN)/python benchmarks/bench_archive.py
+	$(BIN)/python benchmarks/bench_api.py
 
 clean:
 	rm -rf dist releases $(VENV) .pytest_cache

@@ -55,6 +55,7 @@ cat releases/tenant-acme/enventa-connector/channels/stable.json
 
 # The same release on Azure Blob Storage (Azurite), with a tenant grant used and revoked.
 if [ ! -x .tools/node_modules/.bin/azurite-blob ] && command -v npm >/dev/null 2>&1; then
+    echo "demo: installing Azurite (the Azure Blob emulator) with npm into .tools/; the first time takes a minute or two" >&2
     make --no-print-directory tools >/dev/null 2>&1 || echo "demo: could not install Azurite with npm" >&2
 fi
 bash scripts/demo-grant.sh

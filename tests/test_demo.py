@@ -53,3 +53,21 @@ def test_demo_script_runs_the_whole_chain(tmp_path):
         assert "the same grant on tenant globex's container: HTTP 403" in out
         assert "after revoke: HTTP 403" in out
     assert "demo done:" in out
+
+
+def test_first_run_says_before_the_long_npm_install():
+    # The Makefile rule and the demo script both announce the Azurite install before npm starts.
+    makefile = (REPO / "Makefile").read_text()
+    rule = makefile[makefile.index("$(AZURITE):"):]
+    assert rule.index("@echo") < rule.index("npm install")
+    demo = (REPO / "scripts" / "demo.sh").read_text()
+    assert demo.index("installing Azurite") < demo.index("make --no-print-directory tools")
+
+
+def test_pyproject_uses_an_spdx_licence_expression():
+    # A `{ text = ... }` table makes setuptools print a deprecation warning on every install.
+    from b2release.config import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"
+    assert not any(c.startswith("License ::") for c in project.get("classifiers", []))
