@@ -42,6 +42,17 @@ class SigningMaterial:
     private_key: Any = None
     chain: list[Any] | None = None
 
+    def signing_time(self, epoch: int) -> tuple[int, bool]:
+        """The reproducible signing time for `epoch`, and whether it was raised.
+
+        A time before the certificate's validity start reads as backdating to an auditor
+        (and Windows shows a signature made by a not-yet-valid certificate), so the time is
+        never earlier than notBefore. Still a pure function of (source, certificate): the
+        same input signed with the same certificate gives the same bytes."""
+        start = int(datetime.datetime.strptime(self.not_before, "%Y-%m-%dT%H:%M:%SZ")
+                    .replace(tzinfo=datetime.timezone.utc).timestamp())
+        return (start, True) if epoch < start else (epoch, False)
+
     def describe(self) -> dict[str, Any]:
         return {
             "subject": self.subject,

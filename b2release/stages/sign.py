@@ -10,9 +10,10 @@ password is found by the pre-flight checks (signers.certs) before any tool runs.
 any error the build output is exactly as it was.
 
 Without a timestamp server the signing time is SOURCE_DATE_EPOCH (else the source's
-commit time, else a fixed epoch, as `package` does): signing the same input twice gives
-identical bytes. Already signed files are re-signed (the old signature removed first, so
-signatures are replaced, not nested) unless --skip-signed keeps them.
+commit time, else a fixed epoch, as `package` does), raised to the certificate's notBefore
+when earlier (never a backdated signature): signing the same input twice gives identical
+bytes. Already signed files are re-signed (the old signature removed first, so signatures
+are replaced, not nested) unless --skip-signed keeps them.
 """
 
 from __future__ import annotations
@@ -206,6 +207,10 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     epoch_source = "timestamp server"
     if to_sign and not timestamp_url:
         epoch, epoch_source = ctx.source_epoch(Path(opts.input).resolve() if input_mode else None)
+        if material is not None:
+            epoch, raised = material.signing_time(epoch)
+            if raised:
+                epoch_source = "certificate validity start (the source time is earlier)"
     spec = SignSpec(
         material=material,
         timestamp_url=timestamp_url or "",

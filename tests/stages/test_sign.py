@@ -55,6 +55,36 @@ def signature_count(path: Path, ca: Path) -> int:
     return int(out.split("Number of verified signatures:")[1].split()[0])
 
 
+def _epoch(iso: str) -> int:
+    import datetime
+
+    return int(datetime.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp())
+
+
+def _signing_time_in_file(path: Path, ca: Path) -> int:
+    import datetime
+
+    line = next(line for line in ossl_verify(path, ca).stdout.splitlines() if "Signing time:" in line)
+    stamp = line.split("Signing time:")[1].strip()
+    return int(datetime.datetime.strptime(stamp, "%b %d %H:%M:%S %Y GMT")
+               .replace(tzinfo=datetime.timezone.utc).timestamp())
+
+
+def test_signing_time_is_never_before_the_certificate(cli, tmp_path, prebuilt, dev_keys):
+    # Source older than the certificate: the signature is dated at notBefore, not backdated.
+    r = cli("--work-dir", tmp_path / "young", "--json", "sign", "--input", prebuilt, *key_args(dev_keys), env=EPOCH)
+    assert r.exit_code == 0, r.output
+    not_before = _epoch(r.json()["certificate"]["not_before"])
+    assert _signing_time_in_file(tmp_path / "young" / "build" / DLL, dev_keys / "codesign.crt") == not_before
+    # A certificate older than the source: the source time is kept (reproducible from the commit).
+    old = make_codesign_cert(tmp_path / "old-cert", days_valid=(-4000, 365))
+    r = cli("--work-dir", tmp_path / "old", "--json", "sign", "--input", prebuilt,
+            "--cert", old["crt"], "--key", old["key"], env=EPOCH)
+    assert r.exit_code == 0, r.output
+    assert r.json()["signing_time"] == 1700000000 and r.json()["signing_time_source"] == "SOURCE_DATE_EPOCH"
+    assert _signing_time_in_file(tmp_path / "old" / "build" / DLL, old["crt"]) == 1700000000
+
+
 # --- the good paths ---------------------------------------------------------------------------
 def test_sign_input_folder(cli, tmp_path, prebuilt, dev_keys):
     work = tmp_path / "dist"
@@ -64,7 +94,10 @@ def test_sign_input_folder(cli, tmp_path, prebuilt, dev_keys):
     doc = r.json()
     assert [s["name"] for s in doc["signed"]] == [DLL, EXE]
     assert doc["not_pe"] == ["Enventa.Connector.dll.config", "README.txt"]
-    assert doc["signing_time"] == 1700000000 and doc["signing_time_source"] == "SOURCE_DATE_EPOCH"
+    # The dev certificate is younger than SOURCE_DATE_EPOCH: the signing time is its notBefore.
+    not_before = _epoch(doc["certificate"]["not_before"])
+    assert doc["signing_time"] == not_before > 1700000000
+    assert doc["signing_time_source"].startswith("certificate validity start")
     assert doc["certificate"]["subject"].startswith("CN=b2release development code signing")
     assert tree_digest(prebuilt) == before  # the user's folder is never modified
 
