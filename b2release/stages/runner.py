@@ -25,6 +25,7 @@ from b2release.redact import redact, register_known_secrets, register_secret
 from b2release.stages import Skip, StageResult, load, select
 from b2release.state import StageRecord
 from b2release.toolchains import is_secret_property
+from b2release.verification import sealed
 
 
 def make_context(*, work_dir: Path, config_file: Path | None, json_output: bool, verbosity: int,
@@ -83,11 +84,16 @@ def run_named(ctx: Context, command: str, /, **options: Any) -> StageResult:
     return run_command(ctx, command, load(command).Options(**options))
 
 
-def run_command(ctx: Context, name: str, options: Any = None) -> StageResult:
-    """Run one command module, then the stages it chains; record the whole in state.json."""
+def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: bool = True) -> StageResult:
+    """Run one command module, then the stages it chains; record the whole in state.json.
+
+    `watch_sealed`: warn when the command rewrites a file the last `package` sealed in
+    SHA256SUMS (`release` turns it off for stages a package run later in the chain reseals).
+    """
     module = load(name)
     recorded = getattr(module, "RECORDED", True)
     started = time.monotonic()
+    seal = sealed.snapshot(ctx.work_dir) if watch_sealed and recorded and name != "package" else None
     try:
         try:
             result = module.run(ctx, options)
@@ -122,6 +128,12 @@ def run_command(ctx: Context, name: str, options: Any = None) -> StageResult:
     if recorded:
         _record(ctx, name, started, status=result.status, reason=result.reason,
                 data=result.record.to_dict() if result.record is not None else {})
+    if seal is not None and (changed := sealed.rewritten(seal)):
+        log.get(name).warning(
+            "%s changed %s, which the last package sealed in %s: run `b2release package` again before upload "
+            "(until then the zip holds the old bytes and `verify` of this work dir fails)",
+            name, ", ".join(changed), sealed.CHECKSUMS_NAME)
+        result.data["rewrote_sealed"] = changed
     return result
 
 
@@ -130,9 +142,10 @@ def run_pipeline(ctx: Context, version: str, from_stage: str | None = None, to_s
     """`release`: the selected pipeline stages in order, stopping at the first failure."""
     version = ctx.requested_version = validate_version(version)
     results: list[StageResult] = []
-    for name in select(from_stage, to_stage, list(skip or [])):
+    selected = select(from_stage, to_stage, list(skip or []))
+    for index, name in enumerate(selected):
         try:
-            result = run_command(ctx, name)
+            result = run_command(ctx, name, watch_sealed="package" not in selected[index + 1:])
         except B2ReleaseError as exc:
             exc.details.update({"stage": name, "completed": [r.to_dict() for r in results]})
             exc.message = f"release stopped at stage {name}: {exc.message}"

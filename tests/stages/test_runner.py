@@ -3,6 +3,7 @@ what a run records, and run_pipeline's own checks."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -223,6 +224,32 @@ def test_run_pipeline_with_nothing_selected_runs_nothing(tmp_path, monkeypatch):
     install(monkeypatch, purge=fake(purge))
     result = runner.run_pipeline(ctx_for(tmp_path, json_output=True), "1.0.0", from_stage="purge")
     assert result.summary == "release 1.0.0: ran nothing"
+
+
+def test_a_stage_that_rewrites_a_sealed_file_is_reported_unless_package_follows(tmp_path, monkeypatch):
+    from b2release.formats import checksums
+
+    work = tmp_path / "dist"
+    work.mkdir()
+    (work / "sbom.cdx.json").write_bytes(b"sealed")
+    (work / "big.zip").write_bytes(b"zip")
+    checksums.write_path(work / "SHA256SUMS", {"sbom.cdx.json": hashlib.sha256(b"sealed").hexdigest(),
+                                               "big.zip": hashlib.sha256(b"zip").hexdigest()})
+
+    def scan(ctx, options=None):
+        (ctx.work_dir / "sbom.cdx.json").write_bytes(b"rewritten")
+        return StageResult(stage="scan")
+
+    install(monkeypatch, scan=fake(scan), sign=fake(lambda ctx, options=None: StageResult(stage="sign")),
+            package=fake(lambda ctx, options=None: StageResult(stage="package")))
+    assert runner.run_command(ctx_for(tmp_path), "scan").data["rewrote_sealed"] == ["sbom.cdx.json"]
+    assert "rewrote_sealed" not in runner.run_command(ctx_for(tmp_path), "sign").data  # touched nothing
+    # In `release`, the package stage later in the chain seals again: no warning there.
+    result = runner.run_pipeline(ctx_for(tmp_path, json_output=True), "1.0.0", from_stage="scan", to_stage="package",
+                                 skip=["sign"])
+    assert all("rewrote_sealed" not in s for s in result.data["stages"])
+    result = runner.run_pipeline(ctx_for(tmp_path, json_output=True), "1.0.0", from_stage="scan", to_stage="scan")
+    assert "rewrote_sealed" in str(result.data["stages"])
 
 
 # --- make_context -----------------------------------------------------------------------------

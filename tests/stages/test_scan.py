@@ -350,3 +350,28 @@ def test_fresh_process_and_lazy_imports(tmp_path, tree, osv_folder, cli_subproce
     assert result.exit_code == 0, result.output
     assert result.json()["result"] == "pass"
     assert (tmp_path / "dist" / "sbom.cdx.json").is_file()
+
+
+def test_rescanning_after_package_keeps_the_sbom_or_says_it_broke_the_seal(cli, tmp_path, tree, osv_folder, dev_keys,
+                                                                            sample_input):
+    work = tmp_path / "dist"
+    assert scan(cli, tmp_path, "--source", tree, "--advisories", osv_folder).exit_code == 0
+    r = cli("--work-dir", work, "package", "--input", sample_input, "--name", "enventa-connector",
+            "--version", "1.2.3", "--signing-key", dev_keys / "release-signing.key", env=FAST, cwd=tmp_path)
+    assert r.exit_code == 0, r.output
+    sealed_sbom = (work / "sbom.cdx.json").read_bytes()
+
+    # The same inputs: the same SBOM, serial number included; nothing to warn about.
+    again = scan(cli, tmp_path, "--json", "--source", tree, "--advisories", osv_folder)
+    assert again.exit_code == 0, again.output
+    assert (work / "sbom.cdx.json").read_bytes() == sealed_sbom
+    assert "sealed" not in again.stderr and "rewrote_sealed" not in again.json()
+    assert cli("verify", work, "--public-key", dev_keys / "release-signing.pub").exit_code == 0
+
+    # Other inputs (a later source time): the SBOM changes, and the user is told which sealed file broke.
+    changed = scan(cli, tmp_path, "--json", "--source", tree, "--advisories", osv_folder,
+                   env={"SOURCE_DATE_EPOCH": "1700000555"})
+    assert changed.exit_code == 0, changed.output
+    assert changed.json()["rewrote_sealed"] == ["sbom.cdx.json"]
+    assert "scan changed sbom.cdx.json, which the last package sealed in SHA256SUMS" in changed.stderr
+    assert "run `b2release package` again" in changed.stderr
