@@ -54,12 +54,17 @@ def to_bytes(doc: dict[str, Any]) -> bytes:
 _STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "unknown": "magenta"}
 
 
+def is_tool_note(f: Finding) -> bool:
+    """A non-blocking licence note about b2release's own Python environment, not the release."""
+    return f.kind == "license" and f.scope == "python" and not f.blocking
+
+
 def render(console, findings: list[Finding], summary: str) -> None:
     """A rich table of the findings on stderr (the console is ctx.console)."""
     from rich.markup import escape
     from rich.table import Table
 
-    shown = [f for f in findings if f.kind != "license" or f.blocking or f.scope != "python"]
+    shown = [f for f in findings if not is_tool_note(f)]
     if shown:
         table = Table(title="scan findings", show_lines=False, title_justify="left")
         for column in ("severity", "kind", "id", "package / file", "status"):

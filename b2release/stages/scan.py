@@ -260,9 +260,14 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
     for note in sorted(set(notes)):
         logger.warning("%s", note)
-    unknown = [f for f in findings if f.kind == "license" and f.details.get("status") == "unknown" and not f.blocking]
+    # The same split everywhere (warning, table, summary): the release's own findings, and
+    # non-blocking notes about b2release's Python environment (the table's footnote).
+    tool_notes = [f for f in findings if report.is_tool_note(f)]
+    release_findings = [f for f in findings if not report.is_tool_note(f)]
+    unknown = [f for f in release_findings
+               if f.kind == "license" and f.details.get("status") == "unknown" and not f.blocking]
     if unknown:
-        logger.warning("%d package(s) with an unknown licence (see %s)", len(unknown), REPORT_NAME)
+        logger.warning("%d NuGet package(s) with an unknown licence (see %s)", len(unknown), REPORT_NAME)
     if not ctx.json_output and ctx.verbosity >= 0:
         report.render(ctx.console, findings, "")
 
@@ -289,9 +294,9 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             f"finding(s): {listed}{more} (details in {work / REPORT_NAME})",
             details={"failed": [f.to_dict() for f in blocking], "counts": counts},
         )
-    active = sum(counts.values())
-    summary = (f"scan passed (fail_on={inp.fail_on}): {len(packages)} packages, {active} finding(s) below the "
-               f"threshold or accepted; report {work / REPORT_NAME}, SBOM {work / SBOM_NAME}")
+    notes_text = f" (and {len(tool_notes)} licence note(s) on b2release's own environment)" if tool_notes else ""
+    summary = (f"scan passed (fail_on={inp.fail_on}): {len(packages)} packages, {len(release_findings)} finding(s) "
+               f"below the threshold or accepted{notes_text}; report {work / REPORT_NAME}, SBOM {work / SBOM_NAME}")
     manifest_summary = {
         "report_sha256": outputs[Kind.SCAN_REPORT].sha256,
         "sbom_sha256": outputs[Kind.SBOM].sha256,

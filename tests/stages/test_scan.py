@@ -375,3 +375,27 @@ def test_rescanning_after_package_keeps_the_sbom_or_says_it_broke_the_seal(cli, 
     assert changed.json()["rewrote_sealed"] == ["sbom.cdx.json"]
     assert "scan changed sbom.cdx.json, which the last package sealed in SHA256SUMS" in changed.stderr
     assert "run `b2release package` again" in changed.stderr
+
+
+def test_every_count_printed_agrees_with_the_table(cli, tmp_path):
+    import re
+
+    from tests.conftest import REPO
+
+    # The bundled sample: unknown NuGet licences, one advisory, and b2release's own Python environment scanned.
+    r = cli("--work-dir", tmp_path / "dist", "scan", "--source", REPO / "examples" / "enventa-connector",
+            "--advisories", REPO / "examples" / "advisories",
+            env={"COLUMNS": "200", "B2RELEASE_SCAN_TOOL_LICENSES": "true"}, cwd=tmp_path)
+    assert r.exit_code == 0, r.output
+    rows = [line for line in r.stderr.splitlines() if line.startswith("│")]
+    licence_rows = [row for row in rows if "│ license" in row]
+    unknown = re.search(r"(\d+) NuGet package\(s\) with an unknown licence", r.stderr)
+    assert unknown and int(unknown.group(1)) == len(licence_rows) > 0
+    summary = re.search(r"(\d+) finding\(s\) below the threshold", r.stderr)
+    assert summary and int(summary.group(1)) == len(rows)
+    report = load(tmp_path / "dist" / "scan-report.json")
+    notes = [f for f in report["findings"] if f.get("scope") == "python"]
+    if notes:
+        assert f"({len(notes)} non-blocking licence notes" in r.stderr
+        assert f"and {len(notes)} licence note(s) on b2release's own environment" in r.stderr
+    assert len(report["findings"]) == len(rows) + len(notes)
