@@ -1,16 +1,37 @@
-"""Getting a machine ready: dev keys, and doctor's checks."""
+"""Getting started: a config for a project, dev keys, and doctor's checks."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import List, Optional
 
 import typer
 
-from b2release.cli.app import app, invoke
+from b2release.cli.app import _session, app, invoke, run
 
 keys_app = typer.Typer(help="Development keys: release signing key pair and code-signing certificate.",
                        no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+
+
+@app.command()
+def init(
+    typer_ctx: typer.Context,
+    folder: Path = typer.Argument(Path("."), help="The project's folder (searched for a .sln, then a project file)."),
+    project: Optional[Path] = typer.Option(None, "--project", help="The solution or project file, when several."),
+    name: Optional[str] = typer.Option(None, "--name", help="Product name (default: from the solution's name)."),
+    tenant: List[str] = typer.Option([], "--tenant", help="A tenant id (repeatable; default: a local store's)."),
+    store: Optional[str] = typer.Option(None, "--store", help="Store URL: file://PATH, azure or azure://ACCOUNT."),
+    out: Optional[Path] = typer.Option(None, "--out", help="File to write (default: --config, else "
+                                                           "FOLDER/b2release.toml)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file."),
+) -> None:
+    """Write a commented b2release.toml for a .NET project (solution, build tool, tenants detected)."""
+    target = out or _session(typer_ctx).config
+    # A broken or missing config file must not stop init from writing a new one.
+    run(typer_ctx, lambda runner, ctx: runner.run_named(ctx, "init", folder=folder, project=project, name=name,
+                                                        tenants=list(tenant), store=store, out=target, force=force),
+        lenient_config=True)
 
 
 @keys_app.command("generate")

@@ -18,11 +18,25 @@ from b2release.stores.azure_auth import resolve_auth
 from b2release.stores.base import AlreadyExists, BlobInfo, PreconditionFailed, Store
 from b2release.stores.local import LocalStore
 
-__all__ = ["open_store", "Store", "BlobInfo", "AlreadyExists", "PreconditionFailed", "store_url"]
+__all__ = ["open_store", "Store", "BlobInfo", "AlreadyExists", "PreconditionFailed", "store_url", "url_problem"]
 
 
 def store_url(config: Config, override: str | None = None) -> str:
     return (override or config.get("store.url") or "").strip()
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a store URL's form (credentials are open_store's, and doctor's), or None."""
+    if url.startswith("file://"):
+        return None if url[len("file://"):] else f"{url!r} names no folder (e.g. file://releases)"
+    if url.startswith("azure://"):
+        account = url[len("azure://"):].strip("/")
+        if not account or not account.isalnum() or account != account.lower():
+            return f"expected azure://<account> with a lowercase account name, got {url!r}"
+        return None
+    if url != "azure":
+        return f"{url!r} is not supported: use file://<folder>, azure, or azure://<account>"
+    return None
 
 
 def _local_root(config: Config, url: str, from_override: bool) -> Path:

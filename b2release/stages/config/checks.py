@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from b2release import cdn
+from b2release import cdn, stores
 from b2release.cdn.cloudflare import check_api_base
 from b2release.config import Config, Problem, parse_duration
 from b2release.errors import B2ReleaseError
@@ -67,16 +67,9 @@ def _account_url(cfg: Config, dotted: str, value: Any) -> Iterator[str]:
 
 def _store_url(cfg: Config, dotted: str, value: Any) -> Iterator[str]:
     # The forms stores.open_store accepts (it resolves credentials too, which is doctor's job).
-    url = (value or "").strip()
-    if url.startswith("file://"):
-        if not url[len("file://"):]:
-            yield f"{dotted}: {url!r} names no folder (e.g. file://releases)"
-    elif url.startswith("azure://"):
-        account = url[len("azure://"):].strip("/")
-        if not account or not account.isalnum() or account != account.lower():
-            yield f"{dotted}: expected azure://<account> with a lowercase account name, got {url!r}"
-    elif url != "azure":
-        yield f"{dotted}: {url!r} is not supported: use file://<folder>, azure, or azure://<account>"
+    problem = stores.url_problem((value or "").strip())
+    if problem:
+        yield f"{dotted}: {problem}"
 
 
 def _tenants(cfg: Config, dotted: str, value: Any) -> Iterator[str]:
