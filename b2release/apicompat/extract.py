@@ -34,7 +34,8 @@ from .names import (
     TYPE_SEALED,
 )
 from .signatures import GenericContext, SignatureError
-from .surface import ApiSurface, Forwarder, Member, Named, TypeDecl, render_type
+from .surface import ApiSurface, Forwarder, Member, TypeDecl
+from .typeexpr import Named, render_type
 
 NOT_DOTNET = "not a .NET assembly (a PE file without a CLR header)"
 
