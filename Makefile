@@ -39,6 +39,7 @@ fuzz: install tools
 bench: install tools
 	$(BIN)/python benchmarks/bench_package.py
 	$(BIN)/python benchmarks/bench_upload.py
+	$(BIN)/python benchmarks/bench_api.py
 
 clean:
 	rm -rf dist releases $(VENV) .pytest_cache

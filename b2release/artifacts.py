@@ -14,6 +14,8 @@ Two kinds of hand-over, both typed here and nowhere else:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -28,6 +30,8 @@ class Kind(str, Enum):
     BINARY = "binary"  # a file of the build output (entry name in extra["name"])
     BUILD_INFO = "build-info"
     BUILD_LOG = "build-log"
+    API_FILE = "api-file"  # <work dir>/api/<Assembly>.api.txt (zip entry name in extra["name"])
+    RELEASE_NOTES = "release-notes"
     SCAN_REPORT = "scan-report"
     SARIF = "sarif"
     SBOM = "sbom"
@@ -83,6 +87,29 @@ class BuildRecord(Record):
     manifest_info: dict[str, Any] = field(default_factory=dict)  # what the manifest's "build" says
     tool: str = ""
     outputs: list[dict[str, Any]] = field(default_factory=list)  # [{name, sha256, size}]
+
+    def outputs_digest(self) -> str:
+        """One sha256 over the output list: which build a later record (compat) describes."""
+        text = json.dumps(self.outputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class CompatRecord(Record):
+    """The public-API check: what it compared with, its verdict, and what package ships."""
+
+    STAGE: ClassVar[str] = "compat"
+    version: str = ""  # the release version that was checked
+    previous_version: str = ""  # "" when there was nothing to compare with (a baseline)
+    against: str = ""  # where the previous API came from, for messages
+    baseline: bool = False
+    level: str = ""  # "breaking" | "additive" | "none"
+    required_bump: str = ""
+    actual_bump: str = ""
+    allowed_breaking_reason: str = ""  # set when --allow-breaking let a violation through
+    api_files: list[dict[str, Any]] = field(default_factory=list)  # [{name: "api/X.api.txt", sha256, size}]
+    build_outputs_sha256: str = ""  # digest of the build's output list the API was read from
+    manifest_summary: dict[str, Any] = field(default_factory=dict)  # what the manifest's "compat" says
 
 
 @dataclass(frozen=True)

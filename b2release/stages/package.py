@@ -4,6 +4,11 @@ Outputs (in the work dir): `<name>-<version>.zip` (payload + `.b2release/manifes
 + `.b2release/manifest.json.sig` + attachments such as the SBOM), `manifest.json`,
 `manifest.json.sig`, attachments, and `SHA256SUMS`, written last. Nothing is
 regenerated after it was signed.
+
+The compat stage's API files (`api/<Assembly>.api.txt`) ship inside the zip only, as
+attachments `.b2release/api/...`, and its verdict goes into the manifest's `compat` (with
+the reason when `--allow-breaking` let a violation through): the next release compares
+against them without needing these binaries.
 """
 
 from __future__ import annotations
@@ -15,11 +20,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from b2release import log
-from b2release.artifacts import ATTACHMENT_KINDS, PACKAGE_KINDS, BuildRecord, Kind, PackageRecord, ScanRecord
+from b2release.artifacts import (
+    ATTACHMENT_KINDS,
+    PACKAGE_KINDS,
+    BuildRecord,
+    CompatRecord,
+    Kind,
+    PackageRecord,
+    ScanRecord,
+)
 from b2release.context import Context
-from b2release.errors import UsageError
+from b2release.errors import StaleInputError, UsageError
 from b2release.formats import archive, checksums
 from b2release.formats.manifest import (
+    API_DIR,
     CHECKSUMS_NAME,
     MANIFEST_NAME,
     RESERVED_DIR,
@@ -29,7 +43,7 @@ from b2release.formats.manifest import (
     FileEntry,
     Manifest,
 )
-from b2release.fsutil import atomic_write_bytes, temp_path_beside
+from b2release.fsutil import atomic_write_bytes, sha256_bytes, temp_path_beside
 from b2release.inputs import Entries, check_entry_names, collect_entries
 from b2release.signers import policy as authenticode_policy
 from b2release.stages import StageResult
@@ -69,6 +83,33 @@ def collect_payload(ctx: Context, opts: Options) -> Payload:
     return Payload(files, "build", None, binaries)
 
 
+@dataclass(frozen=True)
+class ApiCheck:
+    files: list[Artifact]  # the compat stage's api/<Assembly>.api.txt files, to ship in the zip
+    summary: dict | None  # the manifest's "compat"
+
+
+def api_check(ctx: Context, payload: Payload, version: str) -> ApiCheck:
+    """What the compat stage leaves for the package: refused when it checked something else."""
+    logger = log.get(NAME)
+    files = ctx.state.consume(Kind.API_FILE)  # refuses the files of a failed compat run
+    compat = CompatRecord.read(ctx.state)
+    if payload.source != "build":
+        if compat is not None:
+            logger.warning("the compat stage checked the build output, not --input: the package ships no API files")
+        return ApiCheck([], None)
+    if compat is None:
+        logger.warning("the compat stage did not run: the package ships no API files and no compat verdict")
+        return ApiCheck([], None)
+    built = BuildRecord.read(ctx.state)
+    if built is None or compat.build_outputs_sha256 != built.outputs_digest():
+        raise StaleInputError("the compat stage checked the API of an earlier build; re-run `b2release compat`")
+    if compat.version != version:
+        raise StaleInputError(f"the compat stage checked version {compat.version}, not {version}; "
+                              "re-run `b2release compat`")
+    return ApiCheck(files, compat.manifest_summary or None)
+
+
 def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
     logger = log.get(NAME)
@@ -83,6 +124,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     epoch, epoch_source = ctx.source_epoch(payload.root)
     attachments = [a for kind in ATTACHMENT_KINDS for a in ctx.state.consume(kind)]
     scanned = ScanRecord.read(ctx.state)
+    checked = api_check(ctx, payload, version)
 
     work = ctx.work_dir
     work.mkdir(parents=True, exist_ok=True)
@@ -101,6 +143,13 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             base = Path(art.path).name
             entries.append(archive.prepare_bytes(f"{RESERVED_DIR}/{base}", data))
             attachment_info.append({"path": base, "kind": art.kind, "sha256": art.sha256, "size": art.size})
+        for art in checked.files:  # inside the zip only: not beside it, not in SHA256SUMS
+            data = ctx.state.abs(art.path).read_bytes()
+            check_digest(ctx.state.abs(art.path), art.sha256, art.size, sha256_bytes(data), len(data),
+                         recorded_by=art.stage)
+            name = art.extra.get("name") or f"{API_DIR}/{Path(art.path).name}"
+            entries.append(archive.prepare_bytes(f"{RESERVED_DIR}/{name}", data))
+            attachment_info.append({"path": name, "kind": "api", "sha256": art.sha256, "size": art.size})
 
         manifest = Manifest(
             product=product,
@@ -112,6 +161,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             scan=(scanned.manifest_summary or None) if scanned else None,
             signing=signing_policy,
             packaging={"compressor": archive.COMPRESSOR},
+            compat=checked.summary,
         )
         if attachment_info:
             manifest.attachments = sorted(attachment_info, key=lambda a: a["path"])
@@ -167,6 +217,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "source_date_epoch": epoch,
         "timestamp_source": epoch_source,
         "work_dir": str(work),
+        "api_files": [a.extra.get("name") or Path(a.path).name for a in checked.files],
     }
     return StageResult(
         stage=NAME,
