@@ -14,14 +14,14 @@ Two kinds of hand-over, both typed here and nowhere else:
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any, ClassVar, Protocol, TypeVar
 
 # The build output inside the work dir: build writes it, sign rewrites it, package reads it.
 BUILD_DIR = "build"
+# The compat stage's API files inside the work dir (<Assembly>.api.txt); package ships them.
+API_DIR = "api"
 
 
 class Kind(str, Enum):
@@ -30,7 +30,7 @@ class Kind(str, Enum):
     BINARY = "binary"  # a file of the build output (entry name in extra["name"])
     BUILD_INFO = "build-info"
     BUILD_LOG = "build-log"
-    API_FILE = "api-file"  # <work dir>/api/<Assembly>.api.txt (zip entry name in extra["name"])
+    API_FILE = "api-file"  # <work dir>/api/<Assembly>.api.txt (attachment name in extra["name"])
     RELEASE_NOTES = "release-notes"
     SCAN_REPORT = "scan-report"
     SARIF = "sarif"
@@ -88,11 +88,6 @@ class BuildRecord(Record):
     tool: str = ""
     outputs: list[dict[str, Any]] = field(default_factory=list)  # [{name, sha256, size}]
 
-    def outputs_digest(self) -> str:
-        """One sha256 over the output list: which build a later record (compat) describes."""
-        text = json.dumps(self.outputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
 
 @dataclass(frozen=True)
 class CompatRecord(Record):
@@ -107,8 +102,7 @@ class CompatRecord(Record):
     required_bump: str = ""
     actual_bump: str = ""
     allowed_breaking_reason: str = ""  # set when --allow-breaking let a violation through
-    api_files: list[dict[str, Any]] = field(default_factory=list)  # [{name: "api/X.api.txt", sha256, size}]
-    build_outputs_sha256: str = ""  # digest of the build's output list the API was read from
+    api_files: list[dict[str, Any]] = field(default_factory=list)  # [{name: "X.api.txt", sha256, size}]
     manifest_summary: dict[str, Any] = field(default_factory=dict)  # what the manifest's "compat" says
 
 

@@ -68,7 +68,7 @@ def test_release_chain_on_the_sample_connector(released, dev_keys):
     assert manifest["signing"]["authenticode"] == "signed"
     assert manifest["scan"]["fail_on"] == "high"
     assert [a["path"] for a in manifest["attachments"]] == [
-        "api/Enventa.Connector.Cli.api.txt", "api/Enventa.Connector.api.txt", "sbom.cdx.json"]
+        "Enventa.Connector.Cli.api.txt", "Enventa.Connector.api.txt", "sbom.cdx.json"]
     assert manifest["compat"] == {"baseline": True}  # the first release: nothing to compare with
 
 

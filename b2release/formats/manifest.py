@@ -24,27 +24,18 @@ ZIP_MANIFEST = f"{RESERVED_DIR}/{MANIFEST_NAME}"
 ZIP_SIGNATURE = f"{RESERVED_DIR}/{SIGNATURE_NAME}"
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-# Attachments are flat names (they also ship beside the zip, listed in SHA256SUMS), except
-# the public-API files, which ship inside the zip only: `api/<Assembly>.api.txt`.
-API_DIR = "api"
-API_SUFFIX = ".api.txt"
 
 
 def attachment_path_problem(path: object) -> str | None:
-    """Why an attachment path is not allowed, or None: a flat name, or `api/<name>.api.txt`."""
+    """Why an attachment path is not allowed, or None. Attachments are flat names inside
+    `.b2release/` (older verifiers accept nothing else): the SBOM, `<Assembly>.api.txt`."""
     if not isinstance(path, str) or not path:
         return "not a name"
-    folder, sep, name = path.rpartition("/")
-    if sep and (folder != API_DIR or not name.endswith(API_SUFFIX)):
-        return "only api/<Assembly>.api.txt may have a folder"
-    if entry_name_problem(path) or name in (".", ".."):
+    if "/" in path or path in (".", ".."):
+        return "not a flat name"
+    if entry_name_problem(path):
         return "not a safe entry name"
     return None
-
-
-def in_zip_only(attachment_path: str) -> bool:
-    """API files ship inside the zip only; other attachments also beside it (SHA256SUMS)."""
-    return "/" in attachment_path
 
 
 @dataclass(frozen=True)
@@ -67,8 +58,8 @@ class Manifest:
     build: dict[str, Any] | None = None
     scan: dict[str, Any] | None = None
     signing: dict[str, Any] | None = None
-    # Files shipped beside the payload inside .b2release/ (the SBOM, api/<Assembly>.api.txt):
-    # path, kind, size, sha256.
+    # Files shipped beside the payload inside .b2release/ (the SBOM; the API files, kind "api",
+    # which ship inside the zip only): path, kind, size, sha256.
     attachments: list[dict[str, Any]] | None = None
     # How the zip was compressed (libraries, versions, levels): a rebuild is byte-comparable.
     packaging: dict[str, Any] | None = None

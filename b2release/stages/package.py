@@ -5,8 +5,8 @@ Outputs (in the work dir): `<name>-<version>.zip` (payload + `.b2release/manifes
 `manifest.json.sig`, attachments, and `SHA256SUMS`, written last. Nothing is
 regenerated after it was signed.
 
-The compat stage's API files (`api/<Assembly>.api.txt`) ship inside the zip only, as
-attachments `.b2release/api/...`, and its verdict goes into the manifest's `compat` (with
+The compat stage's API files (`<work dir>/api/<Assembly>.api.txt`) ship inside the zip
+only, as attachments `.b2release/<Assembly>.api.txt` (kind `api`), and its verdict goes into the manifest's `compat` (with
 the reason when `--allow-breaking` let a violation through): the next release compares
 against them without needing these binaries.
 """
@@ -33,7 +33,6 @@ from b2release.context import Context
 from b2release.errors import StaleInputError, UsageError
 from b2release.formats import archive, checksums
 from b2release.formats.manifest import (
-    API_DIR,
     CHECKSUMS_NAME,
     MANIFEST_NAME,
     RESERVED_DIR,
@@ -90,7 +89,7 @@ class ApiCheck:
 
 
 def api_check(ctx: Context, payload: Payload, version: str) -> ApiCheck:
-    """What the compat stage leaves for the package: refused when it checked something else."""
+    """What the compat stage leaves for the package, refused unless it describes this payload."""
     logger = log.get(NAME)
     files = ctx.state.consume(Kind.API_FILE)  # refuses the files of a failed compat run
     compat = CompatRecord.read(ctx.state)
@@ -101,12 +100,19 @@ def api_check(ctx: Context, payload: Payload, version: str) -> ApiCheck:
     if compat is None:
         logger.warning("the compat stage did not run: the package ships no API files and no compat verdict")
         return ApiCheck([], None)
-    built = BuildRecord.read(ctx.state)
-    if built is None or compat.build_outputs_sha256 != built.outputs_digest():
-        raise StaleInputError("the compat stage checked the API of an earlier build; re-run `b2release compat`")
     if compat.version != version:
         raise StaleInputError(f"the compat stage checked version {compat.version}, not {version}; "
                               "re-run `b2release compat`")
+    # The API files must describe exactly the assemblies shipped (sign changes their bytes, not their API).
+    from b2release.apicompat import read_assembly, surfaces_of
+
+    assemblies = [path for name, path in payload.files if name.lower().endswith((".dll", ".exe"))]
+    shipped = {s.file_name: s.to_text().encode("utf-8") for s in surfaces_of(map(read_assembly, assemblies)).values()}
+    recorded = {Path(a.path).name: ctx.state.abs(a.path).read_bytes() for a in files}
+    if shipped != recorded:
+        differ = sorted(n for n in shipped.keys() | recorded.keys() if shipped.get(n) != recorded.get(n))
+        raise StaleInputError(f"the compat stage's API files do not describe the binaries being packaged "
+                              f"({', '.join(differ)}); re-run `b2release compat`")
     return ApiCheck(files, compat.manifest_summary or None)
 
 
@@ -147,7 +153,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             data = ctx.state.abs(art.path).read_bytes()
             check_digest(ctx.state.abs(art.path), art.sha256, art.size, sha256_bytes(data), len(data),
                          recorded_by=art.stage)
-            name = art.extra.get("name") or f"{API_DIR}/{Path(art.path).name}"
+            name = Path(art.path).name
             entries.append(archive.prepare_bytes(f"{RESERVED_DIR}/{name}", data))
             attachment_info.append({"path": name, "kind": "api", "sha256": art.sha256, "size": art.size})
 
@@ -217,7 +223,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "source_date_epoch": epoch,
         "timestamp_source": epoch_source,
         "work_dir": str(work),
-        "api_files": [a.extra.get("name") or Path(a.path).name for a in checked.files],
+        "api_files": [Path(a.path).name for a in checked.files],
     }
     return StageResult(
         stage=NAME,

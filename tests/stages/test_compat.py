@@ -185,7 +185,7 @@ def test_unchanged_api_allows_a_patch_and_api_files_are_identical_across_build_f
     assert r.exit_code == 0, r.output
     doc = r.json()
     assert (doc["previous_version"], doc["level"], doc["changes"]) == ("1.4.0", "none", [])
-    assert [f["name"] for f in doc["api_files"]] == ["api/Enventa.Connector.api.txt"]
+    assert [f["name"] for f in doc["api_files"]] == ["Enventa.Connector.api.txt"]
     # Two builds of one source from two folders: byte-identical API files.
     texts = []
     for name in ("v1", "v1-elsewhere"):
@@ -281,10 +281,11 @@ def test_release_refuses_a_removed_method_in_a_minor_version_before_signing_or_u
     manifest = json.loads((work / "manifest.json").read_text())
     assert manifest["compat"] == {"baseline": True}
     api = next(a for a in manifest["attachments"] if a["kind"] == "api")
-    assert api["path"] == "api/Enventa.Connector.api.txt"
+    assert api["path"] == "Enventa.Connector.api.txt"
     with zipfile.ZipFile(work / f"{PRODUCT}-1.4.0.zip") as z:
-        assert z.read(".b2release/api/Enventa.Connector.api.txt") == (work / "api" / "Enventa.Connector.api.txt").read_bytes()
-    assert "api" not in (work / "SHA256SUMS").read_text()  # inside the zip only
+        assert z.read(".b2release/Enventa.Connector.api.txt") == (work / "api" / "Enventa.Connector.api.txt").read_bytes()
+    assert "api.txt" not in (work / "SHA256SUMS").read_text()  # inside the zip only
+    assert not (work / "Enventa.Connector.api.txt").exists()
     verified = cli("verify", work, "--public-key", dev_keys / "release-signing.pub")
     assert verified.exit_code == 0, verified.output
     # The removed method, committed: 1.5.0 stops at compat, before scan/sign/package/upload.
@@ -375,7 +376,7 @@ def test_the_api_files_in_the_package_are_under_the_manifest_signature(cli, tmp_
     from b2release.formats.archive_reader import PackageArchive
 
     zip_path = published / f"{PRODUCT}-1.4.0.zip"
-    entry = ".b2release/api/Enventa.Connector.api.txt"
+    entry = ".b2release/Enventa.Connector.api.txt"
     with PackageArchive.open(zip_path) as pkg:  # a well-formed zip with one API line changed
         entries = [archive.prepare_bytes(e.name, pkg.read(e, 1 << 26).replace(b"Remove(int id)", b"Remove2(int id)")
                                          if e.name == entry else pkg.read(e, 1 << 26)) for e in pkg.entries]
@@ -386,10 +387,10 @@ def test_the_api_files_in_the_package_are_under_the_manifest_signature(cli, tmp_
 
 
 @pytest.mark.parametrize(("path", "ok"), [
-    ("sbom.cdx.json", True), ("api/Enventa.Connector.api.txt", True), ("api/x.txt", False), ("docs/a.api.txt", False),
-    ("api/sub/a.api.txt", False), ("api/../a.api.txt", False), ("api/CON.api.txt", False), ("", False),
+    ("sbom.cdx.json", True), ("Enventa.Connector.api.txt", True), ("api/Enventa.Connector.api.txt", False),
+    ("../a.api.txt", False), ("CON.api.txt", False), ("a\u202e.api.txt", False), ("", False), ("..", False),
 ])
-def test_the_manifest_allows_flat_attachments_and_api_files_only(path, ok):
+def test_manifest_attachments_are_flat_safe_names(path, ok):
     from b2release.errors import VerificationError
     from b2release.formats.manifest import Manifest, parse
 
@@ -400,3 +401,20 @@ def test_the_manifest_allows_flat_attachments_and_api_files_only(path, ok):
     else:
         with pytest.raises(VerificationError, match="bad attachment"):
             parse(raw, "m.json")
+
+
+def test_package_refuses_api_files_that_do_not_describe_the_binaries_it_packages(cli, tmp_path, builds, dev_keys):
+    work = as_built(tmp_path / "dist", builds["v1"], "1.4.0")
+    assert cli("--work-dir", work, "compat", "--against", builds["unchanged"], "--against-version", "1.3.0"
+               ).exit_code == 0
+    state = State(work)  # another binary in its place, as `sign --input` would record it
+    shutil.copyfile(builds["removed_method"] / "Enventa.Connector.dll", work / BUILD_DIR / "Enventa.Connector.dll")
+    state.record_artifact(Kind.BINARY, work / BUILD_DIR / "Enventa.Connector.dll", "sign",
+                          extra={"name": "Enventa.Connector.dll"})
+    state.save()
+    args = ["--work-dir", work, "package", "--name", PRODUCT, "--signing-key", dev_keys / "release-signing.key",
+            "--allow-unsigned"]
+    assert_user_error(cli(*args), 1, "API files do not describe the binaries being packaged (Enventa.Connector.api.txt)")
+    assert cli("--work-dir", work, "compat", "--against", builds["unchanged"], "--against-version", "1.3.0"
+               ).exit_code == 1  # the removal, now seen by compat
+    assert_user_error(cli(*args), 1, "comes from the last compat run, which failed")

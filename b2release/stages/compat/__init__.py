@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from b2release import log
-from b2release.artifacts import BuildRecord, CompatRecord, Kind
+from b2release.artifacts import API_DIR, BuildRecord, CompatRecord, Kind
 from b2release.context import Context
 from b2release.errors import CheckFailed, UsageError
-from b2release.formats.manifest import API_DIR
 from b2release.fsutil import atomic_write_bytes
 from b2release.stages import StageResult
 from b2release.stages.compat import notes
@@ -105,8 +104,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                           against=previous.where if previous else "", baseline=report is None,
                           level=report.level if report else "", required_bump=report.required_bump if report else "",
                           actual_bump=report.actual_bump if report else "", allowed_breaking_reason=verdict.allowed_reason,
-                          api_files=api_files, build_outputs_sha256=built.outputs_digest(),
-                          manifest_summary=summary_doc)
+                          api_files=api_files, manifest_summary=summary_doc)
     return StageResult(stage=NAME, summary=verdict.summary, data=data, record=record)
 
 
@@ -118,7 +116,7 @@ def read_build(ctx: Context, binaries: list) -> dict[str, ApiSurface]:
 
 
 def write_api(ctx: Context, surfaces: dict[str, ApiSurface]) -> list[dict[str, Any]]:
-    """`<work dir>/api/<Assembly>.api.txt`, recorded as artifacts named `api/...` for package."""
+    """`<work dir>/api/<Assembly>.api.txt`, recorded as artifacts for package."""
     from b2release.apicompat import write_api_files
 
     state = ctx.state
@@ -128,7 +126,7 @@ def write_api(ctx: Context, surfaces: dict[str, ApiSurface]) -> list[dict[str, A
         out.mkdir(parents=True, exist_ok=True)
     recorded = []
     for path in write_api_files(surfaces.values(), out):
-        art = state.record_artifact(Kind.API_FILE, path, NAME, extra={"name": f"{API_DIR}/{path.name}"})
+        art = state.record_artifact(Kind.API_FILE, path, NAME, extra={"name": path.name})
         recorded.append({"name": art.extra["name"], "sha256": art.sha256, "size": art.size})
     if not surfaces and out.is_dir():
         for stale in out.glob("*.api.txt"):
