@@ -186,6 +186,8 @@ def test_unchanged_api_allows_a_patch_and_api_files_are_identical_across_build_f
     doc = r.json()
     assert (doc["previous_version"], doc["level"], doc["changes"]) == ("1.4.0", "none", [])
     assert [f["name"] for f in doc["api_files"]] == ["Enventa.Connector.api.txt"]
+    one = cli("--work-dir", work, "--json", "compat", "--against", builds["v1"] / "Enventa.Connector.dll")
+    assert one.exit_code == 0 and one.json()["previous_version"] == "1.4.0", one.output
     # Two builds of one source from two folders: byte-identical API files.
     texts = []
     for name in ("v1", "v1-elsewhere"):
@@ -294,7 +296,9 @@ def test_release_refuses_a_removed_method_in_a_minor_version_before_signing_or_u
     r = release("1.5.0")
     assert r.exit_code == 1, r.output
     error = r.json()
-    assert error["details"]["stage"] == "compat"
+    assert error["details"]["stage"] == "compat" and error["details"]["completed"][0]["stage"] == "build"
+    assert [(c["kind"], c["change"], c["target"]) for c in error["details"]["changes"]] == [
+        ("breaking", "removed", "Enventa.Connector.Client.Remove(int)")]
     assert "release stopped at stage compat: API changes (1 breaking): 1.4.0 -> 1.5.0 is a minor bump" in error["message"]
     assert ("Enventa.Connector.Client.Remove(int): method removed (before: member Enventa.Connector.Client: "
             "public void Remove(int id); after: -)") in error["message"]

@@ -76,7 +76,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     version = ctx.release_version()
     surfaces = read_build(ctx, binaries)
     api_files = write_api(ctx, surfaces)
-    logger.info("read the public API of %d assemblies: %s", len(surfaces), ", ".join(surfaces) or "none")
+    logger.info("read the public API of %s", ", ".join(surfaces) or "no .NET assembly (none in the build output)")
 
     previous = find(ctx, Request(opts.against, opts.against_version, opts.channel, opts.store, opts.public_key))
     for warning in previous.warnings if previous else []:

@@ -9,9 +9,10 @@
 - a version: that version in the release container, verified the same way;
 - a package zip, or a release folder (holding SHA256SUMS and the zip): verified with the
   public key first, like `b2release verify`;
-- any other folder: its `*.api.txt` files, else its assemblies, read as they are (local
-  input, for tests and for baselines kept in the source tree); its version is
-  `--against-version`, else the AssemblyInformationalVersion the build stamped.
+- any other folder (or one assembly file): its `*.api.txt` files, else its assemblies,
+  read as they are (local input, for tests and for baselines kept in the source tree);
+  its version is `--against-version`, else the AssemblyInformationalVersion the build
+  stamped.
 
 A release packaged before API files shipped has none: its assemblies are read from the
 verified zip instead, and when they cannot be read the run records a baseline (warning).
@@ -74,9 +75,9 @@ class Request:
 
 def find(ctx: Context, req: Request) -> Previous | None:
     """The previous release, or None when there is none (first release: record a baseline)."""
-    if req.against_version is not None and (req.against is None or not Path(req.against).is_dir()
-                                            or (Path(req.against) / CHECKSUMS_NAME).exists()):
-        raise UsageError("--against-version only goes with --against FOLDER (of assemblies or API files)")
+    if req.against_version is not None and (req.against is None or not _unsigned(Path(req.against))):
+        raise UsageError("--against-version only goes with --against FOLDER (of assemblies or API files) or an "
+                         "assembly file")
     if req.against is None:
         return _from_channel(ctx, req)
     path = Path(req.against)
@@ -152,7 +153,16 @@ def _from_store(store: Store, container: str, product: str, version: str, key: P
         return _from_zip(zip_path, key, where, product, digests.manifest_sha256)
 
 
+def _unsigned(path: Path) -> bool:
+    """A folder that is not a release folder, or an assembly file: local input, read as it is."""
+    if path.is_file():
+        return path.suffix.lower() in ASSEMBLY_SUFFIXES
+    return path.is_dir() and not (path / CHECKSUMS_NAME).exists()
+
+
 def _from_path(ctx: Context, req: Request, path: Path) -> Previous | None:
+    if _unsigned(path):
+        return _from_folder(path, req.against_version)
     if path.is_file():
         return _from_zip(path, public_key(ctx, req), str(path), _product_or_none(ctx))
     if (path / CHECKSUMS_NAME).is_file():  # a release folder: its zip carries and proves everything
@@ -162,7 +172,7 @@ def _from_path(ctx: Context, req: Request, path: Path) -> Previous | None:
             raise InputError(f"cannot read {path / MANIFEST_NAME}: {exc.strerror or exc}") from None
         zip_path = path / package_name(named.product, named.version)
         return _from_zip(zip_path, public_key(ctx, req), str(path), _product_or_none(ctx))
-    return _from_folder(path, req.against_version)
+    raise UsageError(f"--against {path} is neither a package zip, a release folder, a folder nor an assembly")
 
 
 def _product_or_none(ctx: Context) -> str | None:
@@ -243,7 +253,7 @@ _FOUR_PART = re.compile(r"(\d+)\.(\d+)\.(\d+)\.0")
 def _from_folder(path: Path, against_version: str | None) -> Previous:
     from b2release.apicompat import find_assemblies, load_api_dir, read_assemblies, surfaces_of
 
-    if any(path.glob("*.api.txt")):
+    if path.is_dir() and any(path.glob("*.api.txt")):
         surfaces = load_api_dir(path)
         if against_version is None:
             raise UsageError(f"{path} holds API files but no version: pass --against-version X.Y.Z")
