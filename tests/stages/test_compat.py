@@ -208,6 +208,8 @@ def test_options_are_checked_before_anything_runs(cli, tmp_path, builds):
     assert_user_error(cli("--work-dir", work, "compat", "--against", "1.x"), 2, "neither a version in the store")
     assert_user_error(cli("--work-dir", work, "compat", "--against", "1.4.0", "--against-version", "1.4.0"), 2,
                       "--against-version only goes with --against FOLDER")
+    assert_user_error(cli("--work-dir", work, "compat", "--against", tmp_path / "nope", "--against-version", "1.4.0"),
+                      2, "nope: no such folder or file")
     assert_user_error(cli("--work-dir", work, "compat", "--against", builds["unchanged"]), 2,
                       "cannot tell the version of the assemblies")
     assert_user_error(cli("--work-dir", tmp_path / "empty", "compat"), 2, "run `b2release build` first")

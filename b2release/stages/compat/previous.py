@@ -75,9 +75,12 @@ class Request:
 
 def find(ctx: Context, req: Request) -> Previous | None:
     """The previous release, or None when there is none (first release: record a baseline)."""
-    if req.against_version is not None and (req.against is None or not _unsigned(Path(req.against))):
-        raise UsageError("--against-version only goes with --against FOLDER (of assemblies or API files) or an "
-                         "assembly file")
+    if req.against_version is not None:
+        if req.against is not None and not Path(req.against).exists() and not _is_version(req.against):
+            raise InputError(f"--against {req.against}: no such folder or file")
+        if req.against is None or not _unsigned(Path(req.against)):
+            raise UsageError("--against-version only goes with --against FOLDER (of assemblies or API files) or an "
+                             "assembly file")
     if req.against is None:
         return _from_channel(ctx, req)
     path = Path(req.against)
@@ -93,6 +96,14 @@ def find(ctx: Context, req: Request) -> Previous | None:
         key = public_key(ctx, req)
         product = ctx.product_name()
         return _from_store(store, container, product, version, key, f"{container}/{version_prefix(product, version)}")
+
+
+def _is_version(text: str) -> bool:
+    try:
+        Version.parse(text)
+    except UsageError:
+        return False
+    return True
 
 
 def public_key(ctx: Context, req: Request) -> PublicKey:
