@@ -20,6 +20,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 # The build output inside the work dir: build writes it, sign rewrites it, package reads it.
 BUILD_DIR = "build"
+# The compat stage's API files inside the work dir (<Assembly>.api.txt); package ships them.
+API_DIR = "api"
 
 
 class Kind(str, Enum):
@@ -31,6 +33,8 @@ class Kind(str, Enum):
     TEST_RESULT = "test-result"  # a test runner's native result file (NUnit, xUnit, TRX)
     TEST_JUNIT = "test-junit"  # the normalised JUnit XML of a test run
     TEST_LOG = "test-log"
+    API_FILE = "api-file"  # <work dir>/api/<Assembly>.api.txt (attachment name in extra["name"])
+    RELEASE_NOTES = "release-notes"
     SCAN_REPORT = "scan-report"
     SARIF = "sarif"
     SBOM = "sbom"
@@ -95,6 +99,23 @@ class TestRecord(Record):
     counts: dict[str, int] = field(default_factory=dict)  # total, passed, failed, skipped
     projects: list[dict[str, Any]] = field(default_factory=list)  # [{project, assembly, runner, counts}]
     junit: str = ""  # the JUnit file, relative to the work dir
+
+
+@dataclass(frozen=True)
+class CompatRecord(Record):
+    """The public-API check: what it compared with, its verdict, and what package ships."""
+
+    STAGE: ClassVar[str] = "compat"
+    version: str = ""  # the release version that was checked
+    previous_version: str = ""  # "" when there was nothing to compare with (a baseline)
+    against: str = ""  # where the previous API came from, for messages
+    baseline: bool = False
+    level: str = ""  # "breaking" | "additive" | "none"
+    required_bump: str = ""
+    actual_bump: str = ""
+    allowed_breaking_reason: str = ""  # set when --allow-breaking let a violation through
+    api_files: list[dict[str, Any]] = field(default_factory=list)  # [{name: "X.api.txt", sha256, size}]
+    manifest_summary: dict[str, Any] = field(default_factory=dict)  # what the manifest's "compat" says
 
 
 @dataclass(frozen=True)

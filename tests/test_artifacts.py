@@ -13,6 +13,7 @@ from b2release.artifacts import (
     PACKAGE_KINDS,
     RELEASE_KINDS,
     BuildRecord,
+    CompatRecord,
     GrantRecord,
     Kind,
     PackageRecord,
@@ -32,6 +33,10 @@ from b2release.state import StageRecord, State
 SAMPLES: list[Record] = [
     BuildRecord(version="1.2.3", source_dir="/src/connector", manifest_info={"tool": "xbuild", "commit": "abc"},
                 tool="xbuild", outputs=[{"name": "A.dll", "sha256": "0" * 64, "size": 3}]),
+    CompatRecord(version="2.0.0", previous_version="1.2.3", against="channel stable", level="breaking",
+                 required_bump="major", actual_bump="major", api_files=[{"name": "A.api.txt", "sha256": "1" * 64,
+                                                                         "size": 9}],
+                 manifest_summary={"previous_version": "1.2.3", "level": "breaking"}),
     ScanRecord(manifest_summary={"fail_on": "high", "findings": {"high": 0}}, result="pass"),
     SignRecord(signed=["A.dll"], kept_signed=["B.dll"], cert_sha256="f" * 64, subject="CN=Dev"),
     PackageRecord(product="connector", version="1.2.3", package="connector-1.2.3.zip", manifest_sha256="a" * 64,
@@ -56,8 +61,8 @@ def save_run(state: State, stage: str, status: str, data: dict) -> State:
 
 
 def test_kinds_are_the_plain_strings_of_state_json():
-    assert {"binary", "build-info", "build-log", "test-result", "test-junit", "test-log", "scan-report", "sarif",
-            "sbom", "package", "manifest", "signature", "checksums"} <= {k.value for k in Kind}
+    assert {"binary", "build-info", "build-log", "test-result", "test-junit", "test-log", "api-file", "release-notes",
+            "scan-report", "sarif", "sbom", "package", "manifest", "signature", "checksums"} <= {k.value for k in Kind}
     for kind in Kind:
         assert str(kind) == kind.value and f"{kind}" == kind.value
         assert kind == kind.value and Kind(kind.value) is kind

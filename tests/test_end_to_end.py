@@ -1,7 +1,8 @@
 """The whole chain on the real sample connector, as CI and `make demo` run it.
 
-build (Mono xbuild) -> scan (bundled advisories) -> sign (osslsigncode, dev cert from
-`keys generate`) -> package -> upload (file:// store, two tenants) -> purge (none),
+build (Mono xbuild) -> compat (empty store: the API baseline) -> scan (bundled advisories) ->
+sign (osslsigncode, dev cert from `keys generate`) -> package -> upload (file:// store, two
+tenants) -> purge (none),
 then the auditor's offline checks: `b2release verify --ca` and `osslsigncode verify`.
 """
 
@@ -53,7 +54,7 @@ provider = "none"
 def test_release_chain_on_the_sample_connector(released, dev_keys):
     work, doc, cfg = released
     ran = {s["stage"]: s["status"] for s in doc["stages"]}
-    assert ran["build"] == ran["test"] == ran["scan"] == ran["sign"] == ran["package"] == "ok"
+    assert ran["build"] == ran["test"] == ran["compat"] == ran["scan"] == ran["sign"] == ran["package"] == "ok"
     assert ran["upload"] == "ok" and ran.get("purge") == "skipped"
     built = sorted(p.name for p in (work / "build").iterdir())
     assert "Enventa.Connector.dll" in built and "Enventa.Connector.Cli.exe" in built
@@ -67,7 +68,9 @@ def test_release_chain_on_the_sample_connector(released, dev_keys):
     assert manifest["build"]["tool"] == "xbuild"
     assert manifest["signing"]["authenticode"] == "signed"
     assert manifest["scan"]["fail_on"] == "high"
-    assert [a["path"] for a in manifest["attachments"]] == ["sbom.cdx.json"]
+    assert [a["path"] for a in manifest["attachments"]] == [
+        "Enventa.Connector.Cli.api.txt", "Enventa.Connector.api.txt", "sbom.cdx.json"]
+    assert manifest["compat"] == {"baseline": True}  # the first release: nothing to compare with
 
 
 def test_auditor_verifies_the_sample_release_offline(released, dev_keys, other_keys):

@@ -6,11 +6,13 @@
                                  {api.surface.assembly: api.surface}, "1.5.0")
     report.ok, report.required_bump, render_markdown(report)
 
-Modules: signatures (blob decoding), metadata (tables via dnfile), names (row -> name,
-type, attribute lookups), members (fields, methods, properties, events), extract (file ->
-surface), surface (model + canonical text), parse (text -> model), compare (matching and
-classifying changes), rules (per-field change levels), versions (semver rule), notes
-(Markdown), files (api/ folders). docs/compat.md has the text format and the rules.
+Modules: signatures (signature blob decoding), literals (constants and attribute values),
+metadata (tables via dnfile), names (row -> name, type, attribute lookups), members
+(fields, methods, properties, events), extract (file -> surface); lexical (keywords,
+quoting, escapes), typeexpr (type trees and their text), surface (declarations + canonical
+text); lexer, grammar and parse (text -> model); compare (matching and classifying
+changes), rules (per-field change levels), versions (semver rule), notes (Markdown), files
+(api/ folders). docs/compat.md has the text format and the rules.
 """
 
 from __future__ import annotations

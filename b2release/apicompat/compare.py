@@ -35,14 +35,8 @@ from .rules import (
     type_text,
     visibility_reasons,
 )
-from .surface import (
-    ApiSurface,
-    Member,
-    Named,
-    TypeDecl,
-    decl_key,
-    render_type,
-)
+from .surface import ApiSurface, Member, TypeDecl, decl_key
+from .typeexpr import Named, render_type
 from .versions import Version, actual_bump, bump_satisfies, next_version, required_bump
 
 LEVELS = ("breaking", "additive", "none")

@@ -34,8 +34,10 @@ from .names import (
     TYPE_SEALED,
 )
 from .signatures import GenericContext, SignatureError
-from .surface import ApiSurface, Forwarder, Member, Named, TypeDecl, render_type
+from .surface import ApiSurface, Forwarder, Member, TypeDecl
+from .typeexpr import Named, render_type
 
+INFORMATIONAL_VERSION = "System.Reflection.AssemblyInformationalVersionAttribute"
 NOT_DOTNET = "not a .NET assembly (a PE file without a CLR header)"
 
 
@@ -45,12 +47,16 @@ class AssemblyApi:
 
     `surface` is None for a PE file that is not a .NET assembly (`note` says so). A
     resource-only satellite assembly has a surface with no types and a non-empty culture.
+    `version` is the assembly's [AssemblyInformationalVersion] when it has one (b2release's
+    build stamps the release version there), else its AssemblyVersion; "" for a module
+    without an assembly manifest. It is not part of the surface (nor of the API text).
     """
 
     path: Path
     surface: ApiSurface | None
     culture: str = ""
     note: str = ""
+    version: str = ""
 
     @property
     def is_dotnet(self) -> bool:
@@ -123,10 +129,12 @@ class _Extractor(MemberReader):
     def run(self) -> AssemblyApi:
         md = self.md
         assembly_rows = md.table(mdt.ASSEMBLY)
+        version = ""
         if assembly_rows:
             name = md.string(assembly_rows[0][7])
             culture = md.string(assembly_rows[0][8])
             note = ""
+            version = self.informational_version() or ".".join(str(n) for n in assembly_rows[0][1:5])
         else:
             module = md.string(md.row(mdt.MODULE, 1)[1]) if md.table(mdt.MODULE) else self.path.name
             name = module.rsplit(".", 1)[0] if module.lower().endswith((".dll", ".exe", ".netmodule")) else module
@@ -143,7 +151,15 @@ class _Extractor(MemberReader):
         if culture and not types and not note:
             note = f"a resource-only satellite assembly (culture {culture})"
         surface = ApiSurface(name, tuple(types), tuple(members), tuple(self.forwarders()))
-        return AssemblyApi(self.path, surface, culture, note)
+        return AssemblyApi(self.path, surface, culture, note, version)
+
+    def informational_version(self) -> str:
+        for name, ctor, value in self.attrs(mdt.ASSEMBLY, 1):
+            if name == INFORMATIONAL_VERSION:
+                args = self.attr_args(ctor, value)
+                if args and isinstance(args[0], str):
+                    return args[0]
+        return ""
 
     def forwarders(self) -> Iterable[Forwarder]:
         for flags, _typedef_id, name, namespace, impl in self.md.table(mdt.EXPORTEDTYPE):

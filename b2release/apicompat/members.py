@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from . import metadata as mdt
+from .literals import constant_literal
 from .names import (
     DECIMAL_CONSTANT,
     EXTENSION,
@@ -40,19 +41,9 @@ from .names import (
     is_named,
     member_visibility,
 )
-from .signatures import GenericContext, constant_literal, decode_field_sig, decode_property_sig
-from .surface import (
-    Accessor,
-    ByRef,
-    DelegateSig,
-    GenericParamRef,
-    Member,
-    Modified,
-    Named,
-    Param,
-    TypeExpr,
-    is_nullable,
-)
+from .signatures import GenericContext, decode_field_sig, decode_property_sig
+from .surface import Accessor, DelegateSig, Member, Param
+from .typeexpr import ByRef, GenericParamRef, Modified, Named, TypeExpr, is_nullable
 
 
 class MemberReader(ModuleIndex):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 
 from . import metadata as mdt
+from .literals import attribute_fixed_args
 from .metadata import Metadata, MetadataError, decode_coded
 from .signatures import (
     ELEMENT_GENERICINST,
@@ -18,12 +19,12 @@ from .signatures import (
     BlobReader,
     GenericContext,
     MethodSig,
-    attribute_fixed_args,
     decode_method_sig,
     decode_typespec,
     instantiate,
 )
-from .surface import ArrayOf, GenericParamDecl, GenericParamRef, Named, NameSeg, Obsolete, TypeExpr, render_type
+from .surface import GenericParamDecl, Obsolete
+from .typeexpr import ArrayOf, GenericParamRef, Named, NameSeg, TypeExpr, render_type
 
 OBSOLETE = "System.ObsoleteAttribute"
 COMPILER_GENERATED = "System.Runtime.CompilerServices.CompilerGeneratedAttribute"

@@ -60,8 +60,11 @@ def render_changes(changes: Iterable[ApiChange], heading_level: int = 3) -> str:
     return "\n".join(out)
 
 
-def render_markdown(report: CompatReport, title: str | None = None) -> str:
-    """Release-notes Markdown: a heading, the version verdict, then the grouped changes."""
+def render_markdown(report: CompatReport, title: str | None = None, verdict: str | None = None) -> str:
+    """Release-notes Markdown: a heading, the version verdict, then the grouped changes.
+
+    `verdict` replaces the verdict line (e.g. a failed check that was let through)."""
     heading = title or f"API changes {report.old_version} → {report.new_version}"
-    verdict = ("Version check passed" if report.ok else "Version check FAILED") + f": {report.message}."
+    if verdict is None:
+        verdict = ("Version check passed" if report.ok else "Version check FAILED") + f": {report.message}."
     return f"## {heading}\n\n{verdict}\n\n" + render_changes(report.changes)

@@ -8,7 +8,8 @@ levels are "breaking", "additive" and "none" (docs/compat.md has the table).
 
 from __future__ import annotations
 
-from .surface import VISIBILITY_RANK, GenericParamDecl, Member, Obsolete, Param, TypeExpr, render_type
+from .surface import VISIBILITY_RANK, GenericParamDecl, Member, Obsolete, Param
+from .typeexpr import TypeExpr, render_type
 
 Reason = tuple[str, str]  # (level, text)
 

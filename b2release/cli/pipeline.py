@@ -1,4 +1,4 @@
-"""The pipeline commands: build, test, scan, sign, package, upload, purge, and release (all of them)."""
+"""The pipeline commands: build, test, compat, scan, sign, package, upload, purge, and release (all of them)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,31 @@ def build(
     """Build the connector (msbuild, dotnet or Mono's xbuild) into <work dir>/build/."""
     invoke(typer_ctx, "build", project=project, version=version, tool=tool, configuration=configuration,
            properties=list(prop))
+
+
+AllowBreaking = typer.Option(
+    False, "--allow-breaking",
+    help="Let a version that is too small for the API changes through (needs --reason; recorded in the manifest).")
+Reason = typer.Option(None, "--reason", help="Why, with --allow-breaking: one line, signed into the manifest.")
+
+
+@app.command()
+def compat(
+    typer_ctx: typer.Context,
+    against: Optional[str] = typer.Option(
+        None, "--against", help=("Compare with VERSION in the store, or PATH: a package zip, a release folder, or a "
+                                 "folder of assemblies or .api.txt files (default: the version the channel serves).")),
+    against_version: Optional[str] = typer.Option(
+        None, "--against-version", help="Version of an --against folder (default: the assemblies' stamped version)."),
+    channel: options.Channel = None,
+    store: options.Store = None,
+    public_key: options.PublicKey = None,
+    allow_breaking: bool = AllowBreaking,
+    reason: Optional[str] = Reason,
+) -> None:
+    """Check the public API of the build against the previous release (semver); write api/ and release notes."""
+    invoke(typer_ctx, "compat", against=against, against_version=against_version, channel=channel, store=store,
+           public_key=public_key, allow_breaking=allow_breaking, reason=reason)
 
 
 @app.command()
@@ -145,6 +170,10 @@ def release(
     to_stage: Optional[str] = typer.Option(None, "--to", help="Last stage to run.", autocompletion=completion.stages),
     skip: List[str] = typer.Option([], "--skip", help="Stage to leave out (repeatable).",
                                    autocompletion=completion.stages),
+    allow_breaking: bool = AllowBreaking,
+    reason: Optional[str] = Reason,
 ) -> None:
     """Run the pipeline stages in order, stopping at the first failure."""
-    run(typer_ctx, lambda runner, ctx: runner.run_pipeline(ctx, version, from_stage, to_stage, list(skip)))
+    stage_options = {"compat": {"allow_breaking": allow_breaking, "reason": reason}} if allow_breaking or reason else {}
+    run(typer_ctx, lambda runner, ctx: runner.run_pipeline(ctx, version, from_stage, to_stage, list(skip),
+                                                           options=stage_options))

@@ -12,6 +12,7 @@ from typing import Any
 
 from b2release.errors import VerificationError
 from b2release.formats import canonical
+from b2release.formats.names import entry_name_problem
 
 MANIFEST_FORMAT = "b2release-manifest/1"
 MANIFEST_NAME = "manifest.json"
@@ -23,6 +24,18 @@ ZIP_MANIFEST = f"{RESERVED_DIR}/{MANIFEST_NAME}"
 ZIP_SIGNATURE = f"{RESERVED_DIR}/{SIGNATURE_NAME}"
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def attachment_path_problem(path: object) -> str | None:
+    """Why an attachment path is not allowed, or None. Attachments are flat names inside
+    `.b2release/` (older verifiers accept nothing else): the SBOM, `<Assembly>.api.txt`."""
+    if not isinstance(path, str) or not path:
+        return "not a name"
+    if "/" in path or path in (".", ".."):
+        return "not a flat name"
+    if entry_name_problem(path):
+        return "not a safe entry name"
+    return None
 
 
 @dataclass(frozen=True)
@@ -45,10 +58,13 @@ class Manifest:
     build: dict[str, Any] | None = None
     scan: dict[str, Any] | None = None
     signing: dict[str, Any] | None = None
-    # Files shipped beside the payload inside .b2release/ (e.g. the SBOM): path, kind, size, sha256.
+    # Files shipped beside the payload inside .b2release/ (the SBOM; the API files, kind "api",
+    # which ship inside the zip only): path, kind, size, sha256.
     attachments: list[dict[str, Any]] | None = None
     # How the zip was compressed (libraries, versions, levels): a rebuild is byte-comparable.
     packaging: dict[str, Any] | None = None
+    # The public-API check against the previous release (compat stage): docs/formats.md.
+    compat: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -59,7 +75,7 @@ class Manifest:
             "files": [f.to_dict() for f in sorted(self.files, key=lambda f: f.path)],
             "timestamp": self.timestamp,
         }
-        for name in ("build", "scan", "signing", "attachments", "packaging"):
+        for name in ("build", "scan", "signing", "attachments", "packaging", "compat"):
             value = getattr(self, name)
             if value is not None:
                 doc[name] = value
@@ -99,11 +115,21 @@ def parse(data: bytes, what: str = MANIFEST_NAME) -> Manifest:
             signing=doc.get("signing"),
             attachments=doc.get("attachments"),
             packaging=doc.get("packaging"),
+            compat=doc.get("compat"),
         )
+        if manifest.attachments is not None and not isinstance(manifest.attachments, list):
+            raise ValueError("attachments is not a list")
+        paths: set[str] = set()
         for att in manifest.attachments or []:
-            if (not isinstance(att, dict) or not isinstance(att.get("path"), str) or "/" in att["path"]
-                    or not _HEX64.fullmatch(str(att.get("sha256")))):
+            if (not isinstance(att, dict) or attachment_path_problem(att.get("path")) is not None
+                    or not _HEX64.fullmatch(str(att.get("sha256")))
+                    or not isinstance(att.get("size"), int) or isinstance(att.get("size"), bool)):
                 raise ValueError(f"bad attachment {att!r}")
+            if att["path"] in paths:
+                raise ValueError(f"attachment {att['path']} listed twice")
+            paths.add(att["path"])
+        if manifest.compat is not None and not isinstance(manifest.compat, dict):
+            raise ValueError("compat is not an object")
     except (KeyError, TypeError, ValueError) as exc:
         raise VerificationError(f"{what} is malformed: {exc}") from None
     return manifest

@@ -23,7 +23,7 @@ from b2release.artifacts import Record
 from b2release.errors import UsageError
 
 # The pipeline `release` runs, in this order (`--from`, `--to` and `--skip` select from it).
-PIPELINE: list[str] = ["build", "test", "scan", "sign", "package", "upload", "purge"]
+PIPELINE: list[str] = ["build", "test", "compat", "scan", "sign", "package", "upload", "purge"]
 # Commands that are not pipeline stages: operations on a release or on what is published.
 OPERATIONS: list[str] = ["verify", "rollback", "promote", "refresh", "grant", "revoke", "doctor", "keys", "config",
                          "init"]

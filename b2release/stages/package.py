@@ -4,6 +4,11 @@ Outputs (in the work dir): `<name>-<version>.zip` (payload + `.b2release/manifes
 + `.b2release/manifest.json.sig` + attachments such as the SBOM), `manifest.json`,
 `manifest.json.sig`, attachments, and `SHA256SUMS`, written last. Nothing is
 regenerated after it was signed.
+
+The compat stage's API files (`<work dir>/api/<Assembly>.api.txt`) ship inside the zip
+only, as attachments `.b2release/<Assembly>.api.txt` (kind `api`), and its verdict goes into the manifest's `compat` (with
+the reason when `--allow-breaking` let a violation through): the next release compares
+against them without needing these binaries.
 """
 
 from __future__ import annotations
@@ -15,9 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from b2release import log
-from b2release.artifacts import ATTACHMENT_KINDS, PACKAGE_KINDS, BuildRecord, Kind, PackageRecord, ScanRecord
+from b2release.artifacts import (
+    ATTACHMENT_KINDS,
+    PACKAGE_KINDS,
+    BuildRecord,
+    CompatRecord,
+    Kind,
+    PackageRecord,
+    ScanRecord,
+)
 from b2release.context import Context
-from b2release.errors import UsageError
+from b2release.errors import StaleInputError, UsageError
 from b2release.formats import archive, checksums
 from b2release.formats.manifest import (
     CHECKSUMS_NAME,
@@ -29,7 +42,7 @@ from b2release.formats.manifest import (
     FileEntry,
     Manifest,
 )
-from b2release.fsutil import atomic_write_bytes, temp_path_beside
+from b2release.fsutil import atomic_write_bytes, sha256_bytes, temp_path_beside
 from b2release.inputs import Entries, check_entry_names, collect_entries
 from b2release.signers import policy as authenticode_policy
 from b2release.stages import StageResult
@@ -69,6 +82,40 @@ def collect_payload(ctx: Context, opts: Options) -> Payload:
     return Payload(files, "build", None, binaries)
 
 
+@dataclass(frozen=True)
+class ApiCheck:
+    files: list[Artifact]  # the compat stage's api/<Assembly>.api.txt files, to ship in the zip
+    summary: dict | None  # the manifest's "compat"
+
+
+def api_check(ctx: Context, payload: Payload, version: str) -> ApiCheck:
+    """What the compat stage leaves for the package, refused unless it describes this payload."""
+    logger = log.get(NAME)
+    files = ctx.state.consume(Kind.API_FILE)  # refuses the files of a failed compat run
+    compat = CompatRecord.read(ctx.state)
+    if payload.source != "build":
+        if compat is not None:
+            logger.warning("the compat stage checked the build output, not --input: the package ships no API files")
+        return ApiCheck([], None)
+    if compat is None:
+        logger.warning("the compat stage did not run: the package ships no API files and no compat verdict")
+        return ApiCheck([], None)
+    if compat.version != version:
+        raise StaleInputError(f"the compat stage checked version {compat.version}, not {version}; "
+                              "re-run `b2release compat`")
+    # The API files must describe exactly the assemblies shipped (sign changes their bytes, not their API).
+    from b2release.apicompat import read_assembly, surfaces_of
+
+    assemblies = [path for name, path in payload.files if name.lower().endswith((".dll", ".exe"))]
+    shipped = {s.file_name: s.to_text().encode("utf-8") for s in surfaces_of(map(read_assembly, assemblies)).values()}
+    recorded = {Path(a.path).name: ctx.state.abs(a.path).read_bytes() for a in files}
+    if shipped != recorded:
+        differ = sorted(n for n in shipped.keys() | recorded.keys() if shipped.get(n) != recorded.get(n))
+        raise StaleInputError(f"the compat stage's API files do not describe the binaries being packaged "
+                              f"({', '.join(differ)}); re-run `b2release compat`")
+    return ApiCheck(files, compat.manifest_summary or None)
+
+
 def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
     logger = log.get(NAME)
@@ -83,6 +130,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     epoch, epoch_source = ctx.source_epoch(payload.root)
     attachments = [a for kind in ATTACHMENT_KINDS for a in ctx.state.consume(kind)]
     scanned = ScanRecord.read(ctx.state)
+    checked = api_check(ctx, payload, version)
 
     work = ctx.work_dir
     work.mkdir(parents=True, exist_ok=True)
@@ -101,6 +149,13 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             base = Path(art.path).name
             entries.append(archive.prepare_bytes(f"{RESERVED_DIR}/{base}", data))
             attachment_info.append({"path": base, "kind": art.kind, "sha256": art.sha256, "size": art.size})
+        for art in checked.files:  # inside the zip only: not beside it, not in SHA256SUMS
+            data = ctx.state.abs(art.path).read_bytes()
+            check_digest(ctx.state.abs(art.path), art.sha256, art.size, sha256_bytes(data), len(data),
+                         recorded_by=art.stage)
+            name = Path(art.path).name
+            entries.append(archive.prepare_bytes(f"{RESERVED_DIR}/{name}", data))
+            attachment_info.append({"path": name, "kind": "api", "sha256": art.sha256, "size": art.size})
 
         manifest = Manifest(
             product=product,
@@ -112,6 +167,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             scan=(scanned.manifest_summary or None) if scanned else None,
             signing=signing_policy,
             packaging={"compressor": archive.COMPRESSOR},
+            compat=checked.summary,
         )
         if attachment_info:
             manifest.attachments = sorted(attachment_info, key=lambda a: a["path"])
@@ -167,6 +223,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "source_date_epoch": epoch,
         "timestamp_source": epoch_source,
         "work_dir": str(work),
+        "api_files": [Path(a.path).name for a in checked.files],
     }
     return StageResult(
         stage=NAME,

@@ -19,7 +19,7 @@ from typing import Any
 from b2release import config as config_mod
 from b2release import log
 from b2release.context import Context
-from b2release.errors import EXIT_USAGE, B2ReleaseError, InternalError
+from b2release.errors import EXIT_USAGE, B2ReleaseError, InternalError, UsageError
 from b2release.formats.names import validate_version
 from b2release.redact import redact, register_known_secrets, register_secret
 from b2release.stages import Skip, StageResult, load, select
@@ -138,14 +138,25 @@ def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: b
 
 
 def run_pipeline(ctx: Context, version: str, from_stage: str | None = None, to_stage: str | None = None,
-                 skip: list[str] | None = None) -> StageResult:
-    """`release`: the selected pipeline stages in order, stopping at the first failure."""
+                 skip: list[str] | None = None, options: dict[str, dict[str, Any]] | None = None) -> StageResult:
+    """`release`: the selected pipeline stages in order, stopping at the first failure.
+
+    `options`: option values for some stages (`{"compat": {"allow_breaking": True, ...}}`),
+    made into each stage's Options before any stage runs, so a bad value fails first.
+    """
     version = ctx.requested_version = validate_version(version)
-    results: list[StageResult] = []
     selected = select(from_stage, to_stage, list(skip or []))
+    prepared: dict[str, Any] = {}
+    for name, values in (options or {}).items():
+        if name not in selected:
+            raise UsageError(f"options for the {name} stage were given, but this release does not run it "
+                             "(--from/--to/--skip)")
+        prepared[name] = load(name).Options(**values)
+    results: list[StageResult] = []
     for index, name in enumerate(selected):
         try:
-            result = run_command(ctx, name, watch_sealed="package" not in selected[index + 1:])
+            result = run_command(ctx, name, prepared.get(name),
+                                 watch_sealed="package" not in selected[index + 1:])
         except B2ReleaseError as exc:
             exc.details.update({"stage": name, "completed": [r.to_dict() for r in results]})
             exc.message = f"release stopped at stage {name}: {exc.message}"

@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 
 from b2release.apicompat import load_api_dir, parse_api_text, read_assembly, write_api_files
-from b2release.apicompat.surface import (
-    ApiSurface,
-    Member,
-    Param,
-    TypeDecl,
-    named,
-)
+from b2release.apicompat.surface import ApiSurface, Member, Param, TypeDecl
+from b2release.apicompat.typeexpr import named
 from b2release.errors import InputError
 
 from .conftest import require_framework

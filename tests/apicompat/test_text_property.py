@@ -9,22 +9,17 @@ pytest.importorskip("hypothesis")  # a test-only dependency (pyproject [test] ex
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from b2release.apicompat.surface import (  # noqa: E402
-    KEYWORDS,
-    ApiSurface,
+from b2release.apicompat.lexical import KEYWORDS  # noqa: E402
+from b2release.apicompat.surface import ApiSurface, GenericParamDecl, Member, Obsolete, Param, TypeDecl  # noqa: E402
+from b2release.apicompat.typeexpr import (  # noqa: E402
     ArrayOf,
     ByRef,
     FunctionPointer,
-    GenericParamDecl,
     GenericParamRef,
-    Member,
     Modified,
     Named,
     NameSeg,
-    Obsolete,
-    Param,
     Pointer,
-    TypeDecl,
     named,
 )
 
