@@ -57,7 +57,7 @@ def save_run(state: State, stage: str, status: str, data: dict) -> State:
 
 def test_kinds_are_the_plain_strings_of_state_json():
     assert {k.value for k in Kind} == {"binary", "build-info", "build-log", "scan-report", "sarif", "sbom", "package",
-                                       "manifest", "signature", "checksums"}
+                                       "manifest", "signature", "checksums", "provenance"}
     for kind in Kind:
         assert str(kind) == kind.value and f"{kind}" == kind.value
         assert kind == kind.value and Kind(kind.value) is kind
@@ -76,7 +76,7 @@ def test_a_recorded_artifact_is_stored_under_its_plain_kind(tmp_path):
 
 def test_kind_groups():
     assert ATTACHMENT_KINDS == (Kind.SBOM,)
-    assert PACKAGE_KINDS == (Kind.PACKAGE, Kind.MANIFEST, Kind.SIGNATURE, Kind.CHECKSUMS)
+    assert PACKAGE_KINDS == (Kind.PACKAGE, Kind.MANIFEST, Kind.SIGNATURE, Kind.PROVENANCE, Kind.CHECKSUMS)
     assert RELEASE_KINDS == PACKAGE_KINDS + ATTACHMENT_KINDS
     assert artifacts.BUILD_DIR == "build"
 

@@ -50,7 +50,7 @@ commit digest alone would then not describe the input. Stage options are redacte
 (b2release.redact) before they are written: a signed statement must never carry a secret.
 
 buildType is a URN because b2release has no published home page to resolve a URL to; its
-meaning is docs/provenance.md. Builder ids: formats/origin.py.
+meaning is docs/formats.md ("Build provenance"). Builder ids: formats/origin.py.
 """
 
 from __future__ import annotations
