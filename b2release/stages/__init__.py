@@ -25,7 +25,8 @@ from b2release.errors import UsageError
 # The pipeline `release` runs, in this order (`--from`, `--to` and `--skip` select from it).
 PIPELINE: list[str] = ["build", "scan", "sign", "package", "upload", "purge"]
 # Commands that are not pipeline stages: operations on a release or on what is published.
-OPERATIONS: list[str] = ["verify", "rollback", "promote", "refresh", "grant", "revoke", "doctor", "keys", "config"]
+OPERATIONS: list[str] = ["verify", "rollback", "promote", "refresh", "grant", "revoke", "doctor", "keys", "config",
+                         "audit"]
 
 
 class Skip(Exception):
