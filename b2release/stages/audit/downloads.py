@@ -76,6 +76,12 @@ def _live_policies(ctx: Context, opts: Any, containers: set[str]) -> tuple[set[s
         get_policies: Callable[[str], dict[str, Any]] | None = getattr(store, "get_policies", None)
         if not store.supports_grants or get_policies is None:
             return None, ""  # a folder store has no grants, so nothing can have been revoked
+        if not getattr(getattr(store, "auth", None), "account_key", None):
+            # Stored access policies are read with Shared Key only (as grant and revoke write them).
+            logger.warning("no account key for %s: revoked grants are not told apart (they show as rejected when "
+                           "Azure refused them); set AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY, or pass "
+                           "--live-grant", store.description)
+            return None, ""
         live: set[str] = set()
         for container in sorted(tenants):
             try:
