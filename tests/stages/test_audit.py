@@ -209,3 +209,51 @@ def test_reads_azure_log_containers_and_live_grants_from_the_store(cli, azurite_
     statuses = {(i["grant_id"], i["status"]) for i in report["expired_or_revoked"]}
     assert statuses == {("grant-acme-01", "rejected"), ("grant-acme-00", "expired"), ("grant-globex-old", "revoked")}
     assert_no_signature(result.output, "azure")
+
+
+class _FakeAuth:
+    def __init__(self, key):
+        self.account_key = key
+
+
+class _FakeStore:
+    """An Azure-like store: grants, and policies per container (a missing container raises)."""
+
+    supports_grants = True
+    description = "https://fake.blob.core.windows.net"
+
+    def __init__(self, key, policies):
+        self.auth, self.policies, self.asked = _FakeAuth(key), policies, []
+
+    def get_policies(self, container):
+        from b2release.errors import InputError
+
+        self.asked.append(container)
+        if container not in self.policies:
+            raise InputError(f"container {container} does not exist")
+        return self.policies[container]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+@pytest.mark.parametrize("key, expected_grants, warning", [
+    ("k3y", {"grant-acme-01"}, "tenant-globex no longer exists"),
+    (None, None, "no account key"),
+])
+def test_live_grants_come_from_the_tenant_containers_policies(cli, monkeypatch, key, expected_grants, warning):
+    """Only the containers SAS requests went to are asked; a deleted container's grants are revoked."""
+    fake = _FakeStore(key, {"tenant-acme": {"grant-acme-01": object()}})
+    monkeypatch.setattr("b2release.stages.audit.downloads.open_store", lambda *a, **k: fake)
+    result = audit(cli, str(RESOURCE))
+    assert result.exit_code == 0, result.output
+    assert warning in result.stderr
+    statuses = {(i["grant_id"], i["status"]) for i in result.json()["report"]["expired_or_revoked"]}
+    if expected_grants is None:  # no key: nothing asked, revoked grants only show as Azure's rejections
+        assert fake.asked == [] and ("grant-globex-old", "rejected") in statuses
+    else:
+        assert fake.asked == ["tenant-acme", "tenant-globex"]
+        assert ("grant-globex-old", "revoked") in statuses and ("grant-globex-01", "revoked") in statuses
