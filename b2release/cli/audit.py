@@ -1,4 +1,5 @@
-"""audit downloads: who downloaded what, from Azure Storage's request logs (b2release.stages.audit)."""
+"""audit downloads | show | verify: who downloaded what (Azure Storage's request logs), and the
+release audit log of store changes (b2release.stages.audit)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import typer
 from b2release.cli import options
 from b2release.cli.app import app, invoke
 
-audit_app = typer.Typer(help="Reports from Azure Storage's request logs: downloads, errors, unauthorized access.",
+audit_app = typer.Typer(help="Download audit from Azure Storage's request logs; the release audit log of store changes.",
                         no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
@@ -39,3 +40,32 @@ def audit_downloads(
     invoke(typer_ctx, "audit", action="downloads", paths=list(paths or []), log_type=log_type, since=since,
            store=store, logs_store=logs_store, live_grants=list(live_grants or []),
            fail_on_error_rate=fail_on_error_rate, fail_on_unauthorized=fail_on_unauthorized, export=export)
+
+
+LogPaths = Optional[List[Path]]
+
+
+@audit_app.command("show")
+def audit_show(
+    typer_ctx: typer.Context,
+    paths: LogPaths = typer.Argument(None, help="Local copies of the month files (audit/<yyyy>/<mm>.jsonl); none: the store."),
+    store: options.Store = None,
+    since: Optional[str] = typer.Option(None, "--since", help="Only changes since: 7d, 12h, or an ISO 8601 UTC time."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the last N changes."),
+) -> None:
+    """List the changes made to the store (uploads, pointer moves, grants, revocations, purges)."""
+    invoke(typer_ctx, "audit", action="show", paths=list(paths or []), store=store, since=since, limit=limit)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    typer_ctx: typer.Context,
+    paths: LogPaths = typer.Argument(None, help="Local copies of the month files (audit/<yyyy>/<mm>.jsonl); none: the store."),
+    store: options.Store = None,
+    public_key: options.PublicKey = None,
+    expect_head: Optional[str] = typer.Option(
+        None, "--expect-head", help="The head an earlier verify printed: also catches lines cut from the end."),
+) -> None:
+    """Check the release audit log: signatures, hash chain, order and month seals (exit 1 names the line)."""
+    invoke(typer_ctx, "audit", action="verify", paths=list(paths or []), store=store, public_key=public_key,
+           expect_head=expect_head)

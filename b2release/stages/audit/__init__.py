@@ -1,9 +1,11 @@
-"""audit downloads: reports from Azure Storage's own request logs (and, later, the release audit log).
+"""audit downloads | show | verify: who downloaded what, and what changed in the store.
 
 - `downloads` (downloads.py): downloads per tenant and version, bytes, error rate, 403s,
   requests made with expired or revoked grants, and first/last use of each grant, from
   StorageRead resource logs or classic `$logs` files (local, or read from the store); a
   table, `--json`, JSON lines for log shippers, and thresholds that exit 1 for alerting.
+- `show` / `verify` (changes.py): the release audit log of store changes
+  (`audit/<yyyy>/<mm>.jsonl`), listed, or checked as a signed hash chain.
 
 Read-only: no state.json is written, so it runs anywhere (a scheduled CI job, an
 auditor's laptop). docs/monitoring.md shows how to switch the logs on and run it.
@@ -20,7 +22,7 @@ from b2release.stages import StageResult
 
 NAME = "audit"
 RECORDED = False
-ACTIONS = ("downloads",)
+ACTIONS = ("downloads", "show", "verify")
 
 
 @dataclass
@@ -36,6 +38,10 @@ class Options:
     fail_on_error_rate: str | None = None  # 5% or 0.05
     fail_on_unauthorized: str | None = None  # a count: 1 fails on any 403
     export: str | None = None  # JSON lines to this file, or "-" for stdout
+    # show / verify (paths: local month files or folders; none: the store's release container)
+    limit: int | None = None  # show: only the last N changes
+    public_key: Path | None = None  # verify: default [release] public_key
+    expect_head: str | None = None  # verify: the head a previous verify printed
 
 
 def run(ctx: Context, options: Options | None = None) -> StageResult:
@@ -44,4 +50,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         from b2release.stages.audit import downloads
 
         return downloads.run(ctx, opts)
+    if opts.action in ("show", "verify"):
+        from b2release.stages.audit import changes
+
+        return changes.show(ctx, opts) if opts.action == "show" else changes.verify(ctx, opts)
     raise UsageError(f"unknown audit action {opts.action!r} (actions: {', '.join(ACTIONS)})")
