@@ -37,8 +37,6 @@ from b2release.formats.signature import SigningKey
 from b2release.fsutil import atomic_write_bytes, sha256_file
 from b2release.state import StageRecord
 
-# Pipeline stages that run before package; later ones (upload, purge) are not part of the build.
-_BEFORE_PACKAGE_EXCLUDED = ("package", "upload", "purge")
 _MEDIA_TYPES = {Kind.SCAN_REPORT: "application/json", Kind.SBOM: "application/vnd.cyclonedx+json"}
 _DEFAULT_NAMES = {Kind.SCAN_REPORT: "scan-report.json", Kind.SBOM: "sbom.cdx.json"}
 
@@ -92,9 +90,7 @@ def _stages(ctx: Context, run: PackageRun, pipeline: list[str]) -> tuple[list[St
     scanned = ScanRecord.read(state)
     stages: list[StageRun] = []
     runs: list[StageRecord] = []
-    for name in pipeline:
-        if name in _BEFORE_PACKAGE_EXCLUDED:
-            continue
+    for name in pipeline[:pipeline.index("package")] if "package" in pipeline else pipeline:
         record = state.runs.get(name)
         if record is None or record.status != "ok":
             continue
