@@ -28,6 +28,9 @@ class Kind(str, Enum):
     BINARY = "binary"  # a file of the build output (entry name in extra["name"])
     BUILD_INFO = "build-info"
     BUILD_LOG = "build-log"
+    TEST_RESULT = "test-result"  # a test runner's native result file (NUnit, xUnit, TRX)
+    TEST_JUNIT = "test-junit"  # the normalised JUnit XML of a test run
+    TEST_LOG = "test-log"
     SCAN_REPORT = "scan-report"
     SARIF = "sarif"
     SBOM = "sbom"
@@ -84,6 +87,15 @@ class BuildRecord(Record):
     manifest_info: dict[str, Any] = field(default_factory=dict)  # what the manifest's "build" says
     tool: str = ""
     outputs: list[dict[str, Any]] = field(default_factory=list)  # [{name, sha256, size}]
+
+
+@dataclass(frozen=True)
+class TestRecord(Record):
+    __test__ = False  # not a pytest test class
+    STAGE: ClassVar[str] = "test"
+    counts: dict[str, int] = field(default_factory=dict)  # total, passed, failed, skipped
+    projects: list[dict[str, Any]] = field(default_factory=list)  # [{project, assembly, runner, counts}]
+    junit: str = ""  # the JUnit file, relative to the work dir
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,6 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 CONFIG_FILE_NAME = "b2release.toml"
 ENV_PREFIX = "B2RELEASE_"
-
-
 @dataclass(frozen=True)
 class Key:
     type: type | str  # str, bool, int, "list", "path"
@@ -47,7 +45,8 @@ class Key:
 # What each section is for: the JSON Schema's section descriptions and the docs' headings.
 SECTIONS: dict[str, str] = {
     "product": "what is released",
-    "build": "the build stage: tool, configuration, properties",
+    "build": "the build stage: tool, configuration, properties, what ships",
+    "test": "the test stage: the solution's test projects and their runner",
     "sign": "Authenticode signing of the PE files (sign stage)",
     "release": "the release signing key pair (manifests and channel pointers)",
     "scan": "the scan stage: vulnerabilities (OSV), licences, secrets",
@@ -73,6 +72,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "more environment variables (names or globs such as `MYCO_*`) the build tool may see; build tools "
             "otherwise see only an allowlist (PATH, locale, temp dirs, Windows, Mono, .NET, MSBuild and NuGet "
             "variables), never b2release's secrets")),
+        "include": Key("list", [], help="globs: when set, only output files matching one of them ship"),
+        "exclude": Key("list", [], help="globs: output files matching one of them do not ship"),
+    },
+    "test": {
+        "required": Key(bool, False, help="no test project found fails the test stage instead of skipping it"),
+        "runner": Key(str, "auto", ("auto", "nunit-console", "nunit3-console", "xunit", "vstest", "dotnet"),
+                      help="the test runner (auto: by platform and project)"),
+        "timeout": Key(str, "30m", help="longest run of one test runner (duration)", format="duration"),
+        "pass_env": Key("list", [], help="more environment variables (names or globs) the test runner may see"),
     },
     "sign": {
         "cert": Key("path", None, help="code-signing certificate (PEM)"),

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from b2release import vcs
 from b2release.artifacts import BuildRecord, PackageRecord, UploadRecord
 from b2release.config import Config
-from b2release.errors import UsageError
+from b2release.errors import KEYS_HINT, UsageError
 from b2release.formats.names import validate_product_name, validate_version
 from b2release.formats.signature import PublicKey, SigningKey, load_public_key, load_signing_key
 from b2release.log import new_correlation_id
@@ -96,13 +96,14 @@ class Context:
     def signing_key(self, override: Path | None = None) -> SigningKey:
         path = override or self.config.path("release.signing_key")
         if path is None:
-            raise UsageError("no release signing key: pass --signing-key F or set [release] signing_key")
+            raise UsageError("no release signing key: pass --signing-key F or set [release] signing_key",
+                             hint=KEYS_HINT)
         return load_signing_key(path)
 
     def public_key(self, override: Path | None = None) -> PublicKey:
         path = override or self.config.path("release.public_key")
         if path is None:
-            raise UsageError("no public key: pass --public-key F or set [release] public_key")
+            raise UsageError("no public key: pass --public-key F or set [release] public_key", hint=KEYS_HINT)
         return load_public_key(path)
 
     def source_epoch(self, tree: Path | None = None) -> tuple[int, str]:

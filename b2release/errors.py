@@ -13,6 +13,9 @@ EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_TOOL = 3
 
+# The hint shown wherever a missing key file is the likely first-run mistake.
+KEYS_HINT = "no key pair yet? `b2release keys generate --out keys` makes a development one"
+
 
 class B2ReleaseError(Exception):
     """Base class: a failure the user can act on, with a one-line message."""

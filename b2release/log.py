@@ -12,6 +12,10 @@ import uuid
 from b2release.redact import redact, redact_obj
 
 LOGGER_NAME = "b2release"
+# A command's result line: kept by -q (which drops warnings and info), so a log shipper
+# always learns how a command ended.
+RESULT = 35
+logging.addLevelName(RESULT, "RESULT")
 
 
 def new_correlation_id() -> str:
@@ -71,7 +75,7 @@ def setup(log_format: str, verbosity: int, correlation_id: str) -> logging.Logge
     handler.setFormatter(_RedactingFormatter(log_format, correlation_id))
     logger.addHandler(handler)
     logger.propagate = False
-    logger.setLevel(logging.DEBUG if verbosity > 0 else logging.WARNING if verbosity < 0 else logging.INFO)
+    logger.setLevel(logging.DEBUG if verbosity > 0 else RESULT if verbosity < 0 else logging.INFO)
     # Azure SDK and urllib3 are chatty at INFO and may log URLs: only warnings, redacted.
     for noisy in ("azure", "urllib3"):
         other = logging.getLogger(noisy)

@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B2=".venv/bin/b2release"
 
-# The sample connector is built with Mono's xbuild and signed with osslsigncode.
+# The sample connector is built with Mono's xbuild, its NUnit tests run with nunit-console,
+# and it is signed with osslsigncode.
 need=()
 command -v xbuild >/dev/null 2>&1 || command -v msbuild >/dev/null 2>&1 || need+=(mono-devel mono-utils)
+command -v nunit-console >/dev/null 2>&1 || command -v nunit3-console >/dev/null 2>&1 || need+=(nunit-console)
 command -v osslsigncode >/dev/null 2>&1 || need+=(osslsigncode)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -16,9 +18,9 @@ if [ ${#need[@]} -gt 0 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
     else
         if command -v apt-get >/dev/null 2>&1; then cmd="sudo apt-get install -y ${need[*]}"
-        elif command -v brew >/dev/null 2>&1; then cmd="brew install mono osslsigncode"
-        elif command -v dnf >/dev/null 2>&1; then cmd="sudo dnf install -y mono-devel osslsigncode"
-        else cmd="install Mono (xbuild) and osslsigncode, see docs/build.md and docs/signing.md"; fi
+        elif command -v brew >/dev/null 2>&1; then cmd="brew install mono osslsigncode (and NUnit's console runner, see docs/test.md)"
+        elif command -v dnf >/dev/null 2>&1; then cmd="sudo dnf install -y mono-devel osslsigncode (and NUnit's console runner, see docs/test.md)"
+        else cmd="install Mono (xbuild), NUnit's console runner and osslsigncode, see docs/build.md, docs/test.md and docs/signing.md"; fi
         echo "demo: the sample connector needs ${need[*]}. Install with:" >&2
         echo "    $cmd" >&2
         echo "then run 'make demo' again." >&2
@@ -34,7 +36,7 @@ rm -rf dist dist-1.1.0 releases
 # Development keys, once (git-ignored keys/).
 [ -f keys/release-signing.key ] || "$B2" keys generate --out keys
 
-# build -> scan -> sign -> package -> upload -> purge, as configured in b2release.toml.
+# build -> test -> scan -> sign -> package -> upload -> purge, as configured in b2release.toml.
 "$B2" release --version 1.0.0
 
 # What an auditor does: offline, with the public key and the code-signing certificate only.
@@ -61,6 +63,7 @@ echo
 echo "demo done:"
 echo "  build output     dist/build/ (signed Enventa.Connector.dll, Enventa.Connector.Cli.exe)"
 echo "  release files    dist/enventa-connector-1.0.0.zip, manifest.json(.sig), SHA256SUMS, sbom.cdx.json"
+echo "  test results     dist/test-results/junit.xml (and nunit-console's own XML beside it)"
 echo "  scan results     dist/scan-report.json, dist/scan.sarif"
 if [ -d releases ]; then
     echo "  local store      releases/ (one folder per tenant container; stable rolled back to 1.0.0)"

@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.fixtures.pe",
     "tests.fixtures.scan",
     "tests.fixtures.build",
+    "tests.fixtures.projects",
     "tests.fixtures.azurite",
     "tests.fixtures.releases",
 ]

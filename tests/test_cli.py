@@ -45,10 +45,12 @@ def test_log_format_json_carries_correlation_id(cli, tmp_path, dev_keys, sample_
     assert state["runs"]["package"]["correlation_id"] == "corr-1234"
 
 
-def test_quiet_prints_nothing_on_success(cli, tmp_path, dev_keys, sample_input):
+def test_quiet_prints_only_the_result_line(cli, tmp_path, dev_keys, sample_input):
     r = cli("-q", "--work-dir", tmp_path / "d", "package", "--input", sample_input, "--name", "p",
             "--version", "1.0.0", "--signing-key", dev_keys / "release-signing.key")
-    assert r.exit_code == 0 and r.stderr == "" and r.stdout == ""
+    assert r.exit_code == 0 and r.stdout == ""
+    assert r.stderr.splitlines() == [line for line in r.stderr.splitlines() if line.startswith("packaged p 1.0.0")]
+    assert len(r.stderr.splitlines()) == 1
 
 
 def test_usage_errors_exit_2_without_traceback(cli):

@@ -43,7 +43,7 @@ def test_demo_script_runs_the_whole_chain(tmp_path):
                           timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    assert "release 1.0.0: ran build, scan, sign, package, upload" in out
+    assert "release 1.0.0: ran build, test, scan, sign, package, upload" in out
     assert "Authenticode: 2 PE files trusted by keys/codesign.crt" in out
     assert (root / "releases" / "tenant-acme" / "enventa-connector" / "1.0.0" / "SHA256SUMS").is_file()
     assert "rolled back enventa-connector channel stable from 1.1.0 to 1.0.0 in 3 of 3 containers" in out

@@ -21,6 +21,7 @@ from tests.fixtures.build import require_tool
 def released(tmp_path, dev_keys):
     require_tool("xbuild")
     require_tool("osslsigncode")
+    require_tool("nunit-console")
     cfg = tmp_path / "b2release.toml"
     cfg.write_text(
         f"""
@@ -52,7 +53,7 @@ provider = "none"
 def test_release_chain_on_the_sample_connector(released, dev_keys):
     work, doc, cfg = released
     ran = {s["stage"]: s["status"] for s in doc["stages"]}
-    assert ran["build"] == ran["scan"] == ran["sign"] == ran["package"] == "ok"
+    assert ran["build"] == ran["test"] == ran["scan"] == ran["sign"] == ran["package"] == "ok"
     assert ran["upload"] == "ok" and ran.get("purge") == "skipped"
     built = sorted(p.name for p in (work / "build").iterdir())
     assert "Enventa.Connector.dll" in built and "Enventa.Connector.Cli.exe" in built

@@ -129,7 +129,7 @@ def test_exception_text_is_shown_only_at_debug_and_redacted(stderr, fmt):
     assert "operation failed" in out and "Traceback" not in out and "boom" not in out
 
 
-@pytest.mark.parametrize(("verbosity", "level"), [(-2, logging.WARNING), (-1, logging.WARNING), (0, logging.INFO),
+@pytest.mark.parametrize(("verbosity", "level"), [(-2, log.RESULT), (-1, log.RESULT), (0, logging.INFO),
                                                   (1, logging.DEBUG), (3, logging.DEBUG)])
 def test_verbosity_sets_the_level(stderr, verbosity, level):
     logger = log.setup("text", verbosity, "cid")
@@ -137,7 +137,8 @@ def test_verbosity_sets_the_level(stderr, verbosity, level):
     logger.debug("d")
     logger.info("i")
     logger.warning("w")
-    expected = {logging.WARNING: "warning: w\n", logging.INFO: "i\nwarning: w\n", logging.DEBUG: "d\ni\nwarning: w\n"}
+    logger.log(log.RESULT, "r")  # a command's result line survives -q
+    expected = {log.RESULT: "r\n", logging.INFO: "i\nwarning: w\nr\n", logging.DEBUG: "d\ni\nwarning: w\nr\n"}
     assert stderr.getvalue() == expected[level]
 
 

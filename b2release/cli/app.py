@@ -23,7 +23,7 @@ from b2release.errors import EXIT_USAGE, B2ReleaseError
 
 app = typer.Typer(
     name="b2release",
-    help="Build, scan, sign, package, upload and verify releases of the enventa Trade ERP connector.",
+    help="Build, test, scan, sign, package, upload and verify releases of the enventa Trade ERP connector.",
     no_args_is_help=True,
     # --install-completion / --show-completion; value completers are in cli/completion.py.
     add_completion=True,
@@ -49,6 +49,7 @@ class Session:
         self.log_format = "text"
         self.verbosity = 0
         self.correlation_id = ""  # set when a command starts
+        self.command = ""  # e.g. "keys generate", for the JSON document
 
 
 def _version_callback(value: bool) -> None:
@@ -67,7 +68,7 @@ def _global(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON document with the result on stdout."),
     log_format: str = typer.Option("text", "--log-format", help="Log lines on stderr: text or json."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="More detail (repeatable)."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only warnings and errors."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only errors and the result line."),
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
     ),
@@ -83,6 +84,40 @@ def _session(typer_ctx: typer.Context) -> Session:
     return typer_ctx.find_root().obj
 
 
+# --- the output flags, also after the command name ------------------------------------------
+# `b2release doctor --json` as well as `b2release --json doctor`: the output flags are global
+# options, and click takes a group's options only before the command name. So before click
+# parses anything, output flags found after the command name are moved in front of it. Only
+# these flags move, and only their position changes: click still does all the parsing.
+_OUTPUT_FLAGS = {"--json", "-q", "--quiet", "-v", "--verbose"}
+_GLOBAL_WITH_VALUE = {"--work-dir", "--config", "--log-format"}
+
+
+def _is_output_flag(arg: str) -> bool:
+    return arg in _OUTPUT_FLAGS or (arg.startswith("-v") and set(arg[1:]) == {"v"}) or \
+        arg.startswith("--log-format=")
+
+
+def hoist_output_flags(args: list[str]) -> list[str]:
+    """`args` with the output flags that follow the command name moved in front of it."""
+    index = 0
+    while index < len(args) and args[index].startswith("-"):  # the global options
+        index += 2 if args[index] in _GLOBAL_WITH_VALUE else 1
+    head, tail, moved = args[:index], [], []
+    rest = iter(args[index:])
+    for arg in rest:
+        if arg == "--":  # everything after it is data
+            tail += [arg, *rest]
+            break
+        if _is_output_flag(arg):
+            moved.append(arg)
+        elif arg == "--log-format":
+            moved += [arg, next(rest, "")]
+        else:
+            tail.append(arg)
+    return head + moved + tail
+
+
 def run(typer_ctx: typer.Context, body: Callable[[Any, Any], Any], *, lenient_config: bool = False) -> None:
     """Build the Context from the global options, run `body(runner, ctx)`, print its result.
 
@@ -92,11 +127,12 @@ def run(typer_ctx: typer.Context, body: Callable[[Any, Any], Any], *, lenient_co
 
     session = _session(typer_ctx)
     session.correlation_id = log.new_correlation_id()
+    session.command = typer_ctx.command_path.partition(" ")[2]
     ctx = runner.make_context(work_dir=session.work_dir, config_file=session.config,
                               json_output=session.json_output, verbosity=session.verbosity,
                               log_format=session.log_format, correlation_id=session.correlation_id,
                               lenient_config=lenient_config)
-    _emit(ctx, body(runner, ctx))
+    _emit(ctx, session, body(runner, ctx))
 
 
 def invoke(typer_ctx: typer.Context, command: str, /, **options: Any) -> None:
@@ -104,7 +140,14 @@ def invoke(typer_ctx: typer.Context, command: str, /, **options: Any) -> None:
     run(typer_ctx, lambda runner, ctx: runner.run_named(ctx, command, **options))
 
 
-def _emit(ctx: Any, result: Any) -> None:
+def document(session: Session, status: str, exit_code: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Every --json document, success or failure, has this shape: command, status,
+    exit_code and correlation_id at the top, then the command's result (or the error)."""
+    return {**body, "command": session.command, "status": status, "exit_code": exit_code,
+            "correlation_id": session.correlation_id}
+
+
+def _emit(ctx: Any, session: Session, result: Any) -> None:
     """The command's result: JSON on stdout with --json, a human line on stderr otherwise."""
     import json
 
@@ -113,20 +156,32 @@ def _emit(ctx: Any, result: Any) -> None:
     if result.secret_text or result.secret_data:
         # The secret the user asked for (a grant's SAS URL): stdout only, as is.
         if ctx.json_output:
-            sys.stdout.write(json.dumps({**result.to_dict(), **result.secret_data}, indent=2, sort_keys=True) + "\n")
+            doc = document(session, result.status, 0, {**redact_obj(result.to_dict()), **result.secret_data})
+            sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
         else:
             sys.stdout.write(result.secret_text + "\n")
         sys.stdout.flush()
     elif ctx.json_output:
-        sys.stdout.write(json.dumps(redact_obj(result.to_dict()), indent=2, sort_keys=True) + "\n")
+        doc = document(session, result.status, 0, redact_obj(result.to_dict()))
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
         sys.stdout.flush()
     elif result.output:
         # A document the user asked for (config schema): stdout, so `> file` captures it alone.
         sys.stdout.write(redact(result.output))
         sys.stdout.flush()
-    # A skip was already reported as a warning log line (by the runner): no second line.
-    if result.summary and result.status != "skipped" and ctx.verbosity >= 0:
-        ctx.console.print(redact(result.summary), markup=False)
+    # The result line, also with -q (which keeps only errors and this line). A skip was
+    # already reported as a log line by the runner: no second line. With --log-format json
+    # it is a JSON log line of level "result", so a log shipper learns how every command ended.
+    if not result.summary or result.status == "skipped":
+        return
+    if ctx.log_format == "json":
+        from b2release import log
+
+        log.get(session.command.replace(" ", ".")).log(
+            log.RESULT, "%s", redact(result.summary),
+            extra={"fields": {"command": session.command, "status": result.status, "exit_code": 0}})
+    else:
+        sys.stderr.write(redact(result.summary) + "\n")
 
 
 def report_error(exc: B2ReleaseError, session: Session) -> int:
@@ -139,7 +194,8 @@ def report_error(exc: B2ReleaseError, session: Session) -> int:
 
     message = redact(exc.message)
     if session.json_output:
-        sys.stdout.write(json.dumps(redact_obj(exc.to_dict()), indent=2, sort_keys=True) + "\n")
+        doc = document(session, "failed", exc.exit_code, redact_obj(exc.to_dict()))
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     cause = redact(repr(exc.__cause__)) if session.verbosity > 0 and exc.__cause__ is not None else None
     if session.log_format == "json":
         # Keep stderr machine-readable: the error is one more JSON log line, in log.py's shape.
@@ -163,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     session = Session()
     try:
-        rv = app(args=argv, prog_name="b2release", standalone_mode=False, obj=session)
+        rv = app(args=hoist_output_flags(argv), prog_name="b2release", standalone_mode=False, obj=session)
         return rv if isinstance(rv, int) else 0
     except B2ReleaseError as exc:
         return report_error(exc, session)
@@ -176,12 +232,22 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("interrupted\n")
         return 130
     except typer.TyperException as exc:  # click usage errors: bad option, missing argument
+        code = getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE
+        # The parse failed, so the parsed --json may not have been reached: a flag seen
+        # anywhere on the line counts, so a JSON consumer still gets one JSON document.
+        if session.json_output or "--json" in argv:
+            import json
+
+            format_message = getattr(exc, "format_message", None)
+            text = " ".join((format_message() if format_message else str(exc)).split())
+            doc = document(session, "failed", code, {"error": "usage", "message": text})
+            sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
         show = getattr(exc, "show", None)
         if show is not None:
             show()
         else:
             sys.stderr.write(f"error: {exc}\n")
-        return getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE
+        return code
     except Exception as exc:  # noqa: BLE001 - outside a command (the runner handles those): still one line
         from b2release.stages.runner import internal_error
 

@@ -1,4 +1,4 @@
-"""The pipeline commands: build, scan, sign, package, upload, purge, and release (all of them)."""
+"""The pipeline commands: build, test, scan, sign, package, upload, purge, and release (all of them)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,28 @@ def build(
 ) -> None:
     """Build the connector (msbuild, dotnet or Mono's xbuild) into <work dir>/build/."""
     invoke(typer_ctx, "build", project=project, version=version, tool=tool, configuration=configuration,
+           properties=list(prop))
+
+
+@app.command()
+def test(
+    typer_ctx: typer.Context,
+    project: Optional[Path] = typer.Argument(
+        None, help="Solution or project file (default: [product] project, else the build's, else the one .sln here)."
+    ),
+    runner: Optional[str] = typer.Option(
+        None, "--runner", help="auto, nunit-console, nunit3-console, xunit, vstest or dotnet (default: [test] runner)."
+    ),
+    tool: Optional[str] = typer.Option(
+        None, "--tool", help="Build tool for the test projects (default: the build's, else [build] tool)."
+    ),
+    configuration: Optional[str] = typer.Option(
+        None, "--configuration", "-c", help="Build configuration (default: the build's, else [build] configuration)."
+    ),
+    prop: List[str] = typer.Option([], "--property", "-p", help="Extra MSBuild property NAME=VALUE (repeatable)."),
+) -> None:
+    """Build the solution's test projects and run them; JUnit XML in <work dir>/test-results/."""
+    invoke(typer_ctx, "test", project=project, runner=runner, tool=tool, configuration=configuration,
            properties=list(prop))
 
 

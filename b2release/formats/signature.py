@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from b2release.errors import KeyFileError, VerificationError
+from b2release.errors import KEYS_HINT, KeyFileError, VerificationError
 from b2release.redact import KEY_PASSPHRASE_ENV as PASSPHRASE_ENV
 from b2release.redact import secret_from_env
 
@@ -94,7 +94,8 @@ def _read(path: Path, what: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
-        raise KeyFileError(f"{what} {path} does not exist") from None
+        raise KeyFileError(f"{what} {path} does not exist",
+                           hint=KEYS_HINT) from None
     except IsADirectoryError:
         raise KeyFileError(f"{what} {path} is a directory, not a key file") from None
     except OSError as exc:

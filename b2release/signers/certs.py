@@ -18,7 +18,7 @@ from b2release.errors import InputError, KeyFileError
 
 # One variable each for the whole tool: the release key and the code-signing key share
 # the passphrase variable; `keys generate` and `sign` share the PFX password variable.
-from b2release.redact import KEY_PASSPHRASE_ENV, PFX_PASSWORD_ENV
+from b2release.redact import KEY_PASSPHRASE_ENV, PFX_PASSWORD_ENV, secret_from_env
 
 MAX_KEY_FILE = 1 << 20  # certificates, keys and PFX files are a few KiB
 
@@ -113,7 +113,7 @@ def load_pfx(path: Path, password: str | None):
             raise KeyFileError(f"PFX file {path}: wrong password in {PFX_PASSWORD_ENV} (or not a PKCS#12 file)") from None
         raise KeyFileError(
             f"PFX file {path} is password-protected or not a PKCS#12 file: set {PFX_PASSWORD_ENV} "
-            f"(or {PFX_PASSWORD_ENV}_FILE)"
+            f"(or {PFX_PASSWORD_ENV}_FILE, or {KEY_PASSPHRASE_ENV} when it encrypted the PFX)"
         ) from None
     except Exception:
         raise KeyFileError(f"PFX file {path} is not a usable PKCS#12 file") from None
@@ -165,6 +165,13 @@ def check_certificate(cert, source: str, now: datetime.datetime | None = None) -
 def _name(name) -> str:
     # Attributes in certificate order ("CN=..., O=..."), as osslsigncode and Windows show them.
     return ", ".join(attr.rfc4514_string() for attr in name)
+
+
+def passwords_from_env() -> tuple[str | None, str | None]:
+    """(key passphrase, PFX password): the PFX password falls back to the key passphrase,
+    as `keys generate` encrypts the PFX with it when no PFX password is set."""
+    passphrase = secret_from_env(KEY_PASSPHRASE_ENV)
+    return passphrase, secret_from_env(PFX_PASSWORD_ENV) or passphrase
 
 
 def load_material(

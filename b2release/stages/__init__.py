@@ -23,18 +23,20 @@ from b2release.artifacts import Record
 from b2release.errors import UsageError
 
 # The pipeline `release` runs, in this order (`--from`, `--to` and `--skip` select from it).
-PIPELINE: list[str] = ["build", "scan", "sign", "package", "upload", "purge"]
+PIPELINE: list[str] = ["build", "test", "scan", "sign", "package", "upload", "purge"]
 # Commands that are not pipeline stages: operations on a release or on what is published.
 OPERATIONS: list[str] = ["verify", "rollback", "promote", "refresh", "grant", "revoke", "doctor", "keys", "config",
                          "audit"]
 
 
 class Skip(Exception):
-    """Raised by a command that has nothing to do; the reason is shown as a warning."""
+    """Raised by a command that has nothing to do; the reason is shown as a warning, or as
+    an info line when skipping is the expected outcome (`expected=True`: e.g. no CDN)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, *, expected: bool = False):
         super().__init__(reason)
         self.reason = reason
+        self.expected = expected
 
 
 @dataclass

@@ -1,35 +1,35 @@
 """build: compile the connector with msbuild, dotnet or Mono's xbuild.
 
 The build runs in a private copy of the source tree (the user's tree stays byte-for-byte
-unchanged), with the release version stamped into every assembly. Outputs, in the work
-dir: `build/` (the binaries: dll, exe, their .config, symbols per `build.symbols`),
-`build-info.json` (tool, command line with secrets masked, git commit, outputs with
-sha256) and `build.log`. The binaries are recorded as kind "binary" for sign and package.
+unchanged), with the release version stamped into every assembly. A solution is built
+without its test projects (toolchains.testprojects; the test stage builds those).
+Outputs, in the work dir: `build/` (the project's real output folder, minus what must
+never ship: toolchains.outputs), `build-info.json` (tool, command line with secrets
+masked, git commit, outputs with sha256, every dropped file with its reason) and
+`build.log`. Every shipped file is recorded as kind "binary" for scan, sign and package.
 """
 
 from __future__ import annotations
 
-import filecmp
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from b2release import log, process, toolchains
 from b2release.artifacts import BUILD_DIR, BuildRecord, Kind
 from b2release.context import Context
-from b2release.errors import InputError, ToolError, UsageError
+from b2release.errors import ToolError, UsageError
 from b2release.formats.names import validate_version
 from b2release.fsutil import atomic_write_bytes
-from b2release.redact import redact, register_secret, registered
+from b2release.redact import registered
 from b2release.stages import StageResult
-from b2release.toolchains import BuildSpec, discovery, is_secret_property, parse_property, render_command, stamping
-from b2release.toolchains.diagnostics import Collector, render_table
+from b2release.toolchains import BuildSpec, discovery, is_secret_property, outputs, session, stamping, testprojects
+from b2release.toolchains.diagnostics import render_table
 from b2release.toolchains.xbuild import response_file_text
 from b2release.vcs import git
 
@@ -37,7 +37,6 @@ NAME = "build"
 BUILD_INFO = "build-info.json"
 BUILD_LOG = "build.log"
 BUILD_INFO_FORMAT = "b2release-build-info/1"
-_CONFIGURATION = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 @dataclass
@@ -77,17 +76,6 @@ def resolve_project(ctx: Context, opts: Options) -> Path:
     return discovery.find_entry(Path.cwd())
 
 
-def resolve_properties(ctx: Context, opts: Options) -> list[tuple[str, str]]:
-    props = [parse_property(p, f"{ctx.config.source('build.properties')}: build.properties")
-             for p in ctx.config.get("build.properties") or []]
-    props += [parse_property(p) for p in opts.properties]
-    for name, value in props:
-        if is_secret_property(name):
-            # From here on the value is masked in every log line, error and JSON document.
-            register_secret(value)
-    return props
-
-
 def git_info(root: Path) -> GitInfo:
     top = git(["rev-parse", "--show-toplevel"], root)
     if top is None:
@@ -101,16 +89,6 @@ def git_info(root: Path) -> GitInfo:
     )
 
 
-def _first_copy_error(exc: Exception) -> str:
-    # shutil.Error carries a list of (src, dst, reason); show the first one, on one line.
-    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
-        src, _dst, reason = exc.args[0][0]
-        return f"{src}: {reason}"
-    if isinstance(exc, OSError) and exc.filename:
-        return f"{exc.filename}: {exc.strerror}"
-    return str(exc)
-
-
 def _is_within(path: Path, root: Path) -> bool:
     try:
         path.resolve().relative_to(root.resolve())
@@ -119,86 +97,36 @@ def _is_within(path: Path, root: Path) -> bool:
         return False
 
 
-# --- outputs ----------------------------------------------------------------------------
-def _is_reference_copy(path: Path, reference_dirs: list[Path]) -> bool:
-    """A framework reference / GAC assembly copied to the output (identical bytes)."""
-    name = path.name
-    for base in reference_dirs:
-        for pattern in (name, f"*/{name}", f"*/*/{name}", f"*/*/*/{name}"):
-            for candidate in base.glob(pattern):
-                if candidate.is_file() and filecmp.cmp(candidate, path, shallow=False):
-                    return True
-    return False
+def _test_projects_listed(build_input: discovery.BuildInput, tests: list[testprojects.TestProject]) -> set[Path]:
+    """The test projects the entry names itself (a solution's); refuses an entry that is only tests."""
+    entry = build_input.entry
+    if entry.suffix.lower() != discovery.SOLUTION_SUFFIX:
+        own = next((t for t in tests if t.path == entry), None)
+        if own is not None:
+            raise UsageError(f"{entry.name} is a test project ({own.evidence}): build the solution or the product's "
+                             "project; `b2release test` builds and runs the tests")
+        return set()
+    listed = set(discovery.solution_projects(entry))
+    remove = {t.path for t in tests if t.path in listed} - testprojects.referenced_by_product(build_input, tests)
+    if remove and remove == listed:
+        names = ", ".join(sorted(p.name for p in remove))
+        raise UsageError(f"{entry.name} lists only test projects ({names}): nothing to ship")
+    return remove
 
 
-def collect_outputs(out_dir: Path, symbols: bool, reference_dirs: list[Path]) -> list[tuple[str, Path]]:
-    """(name relative to out_dir, file) of what ships: assemblies, their configs, symbols."""
-    picked: list[tuple[str, Path]] = []
-    dropped: set[str] = set()
-    files = sorted(p for p in out_dir.rglob("*") if p.is_file()) if out_dir.is_dir() else []
-    for path in files:
-        rel = path.relative_to(out_dir).as_posix()
-        lower = rel.lower()
-        parts = lower.split("/")
-        if parts[0] in ("ref", "refint") and len(parts) > 1:
-            continue  # reference assemblies of the SDK (ProduceReferenceAssembly)
-        if lower.endswith(".vshost.exe"):
-            continue
-        if lower.endswith((".dll", ".exe")):
-            if _is_reference_copy(path, reference_dirs):
-                dropped.add(lower)
-                continue
-            picked.append((rel, path))
-        elif lower.endswith((".dll.config", ".exe.config")):
-            picked.append((rel, path))
-        elif lower.endswith((".pdb", ".dll.mdb", ".exe.mdb")) and symbols:
-            stem = lower[: -len(".mdb")] if lower.endswith(".mdb") else lower
-            if stem in dropped or any(stem == d.rsplit(".", 1)[0] + ".pdb" for d in dropped):
-                continue
-            picked.append((rel, path))
-    return picked
-
-
-def _display_path(path: str, copy_root: Path, original_root: Path, source_dir: Path) -> str:
-    """A path in the build copy -> the same file in the user's tree, relative to the source dir."""
-    p = path.replace("\\", "/")
-    copy = copy_root.as_posix().rstrip("/") + "/"
-    if p.startswith(copy):
-        real = original_root / p[len(copy):]
-        try:
-            return real.relative_to(source_dir).as_posix()
-        except ValueError:
-            return real.as_posix()
-    return path
-
-
-# --- live output ------------------------------------------------------------------------
-class LiveOutput:
-    """A spinner with the tool's last line (interactive), every line with -v, else quiet."""
-
-    def __init__(self, ctx: Context, title: str):
-        self.ctx = ctx
-        self.verbose = ctx.verbosity > 0
-        self.status = None
-        if not self.verbose and ctx.verbosity >= 0 and ctx.interactive:
-            self.status = ctx.console.status(title)
-
-    def __enter__(self) -> LiveOutput:
-        if self.status is not None:
-            self.status.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.status is not None:
-            self.status.stop()
-
-    def line(self, text: str) -> None:
-        if self.verbose:
-            self.ctx.console.print(redact(text), markup=False, highlight=False)
-        elif self.status is not None and text.strip():
-            from rich.text import Text
-
-            self.status.update(Text(redact(text.strip())[:150], overflow="ellipsis", no_wrap=True))
+def _leave_out_tests(build_input: discovery.BuildInput, entry_copy: Path, remove: set[Path], logger: Any) -> list[str]:
+    """Build the solution without its test projects (they are the test stage's); their names."""
+    entry = build_input.entry
+    if not remove:
+        return []
+    raw = entry_copy.read_bytes()
+    bom = b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b""
+    text, removed = testprojects.solution_without(raw[len(bom):].decode("utf-8", errors="surrogateescape"),
+                                                  entry.parent, remove)
+    entry_copy.write_bytes(bom + text.encode("utf-8", errors="surrogateescape"))
+    logger.info("building %s without its test project(s) %s (the test stage runs them)", entry.name,
+                ", ".join(sorted(removed)))
+    return sorted(removed)
 
 
 # --- the stage --------------------------------------------------------------------------
@@ -206,16 +134,19 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
     logger = log.get(NAME)
     version = resolve_version(ctx, opts)
-    configuration = opts.configuration or ctx.config.get("build.configuration")
-    if not _CONFIGURATION.fullmatch(configuration or ""):
-        raise UsageError(f"invalid configuration {configuration!r}: use letters, digits, '.', '_' or '-'")
-    properties = resolve_properties(ctx, opts)
+    configuration = session.check_configuration(opts.configuration or ctx.config.get("build.configuration"))
+    properties = session.properties(ctx.config.get("build.properties") or [],
+                                    f"{ctx.config.source('build.properties')}: build.properties", opts.properties)
     secrets = [v for k, v in properties if is_secret_property(k)]
     symbols = bool(ctx.config.get("build.symbols"))
     warnings_as_errors = bool(ctx.config.get("build.warnings_as_errors"))
 
     build_input = discovery.inspect(resolve_project(ctx, opts))
-    tool_name, executable = discovery.choose(opts.tool or ctx.config.get("build.tool"), build_input)
+    tests = testprojects.find(build_input.projects)
+    remove = _test_projects_listed(build_input, tests)  # usage errors before any tool runs
+    # What the tool builds decides which tool can: SDK-style test projects the build leaves out do not count.
+    built = discovery.BuildInput(build_input.entry, [p for p in build_input.projects if p.path not in remove])
+    tool_name, executable = discovery.choose(opts.tool or ctx.config.get("build.tool"), built)
     toolchain = toolchains.get(tool_name, executable)
     original_root = build_input.copy_root()
     git = git_info(original_root)
@@ -236,11 +167,9 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         tmp = Path(tmp_name).resolve()
         copy_root = tmp / "src"
         out_dir = tmp / "out"
-        try:
-            entry_copy = stamping.make_copy(build_input, copy_root, exclude=[work])
-        except (OSError, shutil.Error) as exc:
-            raise InputError(f"cannot copy {original_root} to the build folder: {_first_copy_error(exc)}") from exc
-        if build_input.classic:
+        entry_copy = session.copy_tree(build_input, copy_root, exclude=[work])
+        left_out = _leave_out_tests(build_input, entry_copy, remove, logger)
+        if build_input.classic:  # paths relative to the whole copy: stamp every classic project in it
             stamping.stamp_classic_projects(build_input, copy_root, versions)
         response_file = tmp / "b2release.rsp" if tool_name == "xbuild" else None
         spec = BuildSpec(
@@ -251,43 +180,36 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             path_map_root=copy_root,
             properties=properties,
             warnings_as_errors=warnings_as_errors,
-            sdk_style=build_input.sdk_style,
+            sdk_style=built.sdk_style,
             response_file=response_file,
         )
         if response_file is not None:
             response_file.write_text(response_file_text(spec), encoding="utf-8")
-        argv = toolchain.command(spec)
-        # The recorded command line: secrets masked, the throw-away build folder named as such.
-        shown_argv = [a.replace(str(tmp), "$BUILD_TMP") for a in argv]
-        command_line = render_command(shown_argv, secrets)
-        logger.debug("running %s", command_line)
-
-        collector = Collector(lambda p: _display_path(p, copy_root, original_root, source_dir))
-        log_lines: list[str] = []
-
-        tmp_text = str(tmp)
-
-        def on_line(text: str, live: Callable[[str], None]) -> None:
-            collector.feed(text)  # sees the real paths, to map them back to the user's tree
-            text = text.replace(tmp_text, "$BUILD_TMP")
-            log_lines.append(text)
-            live(text)
-
-        with LiveOutput(ctx, f"building {build_input.entry.name} with {tool_name}") as live:
-            returncode = process.stream(argv, lambda t: on_line(t, live.line), what="the build", cwd=tmp,
-                                        env=process.tool_env(toolchain.env(), ctx.config.get("build.pass_env")))
+        env = process.tool_env(toolchain.env(), ctx.config.get("build.pass_env"))
+        interactive = ctx.verbosity >= 0 and ctx.interactive
+        with session.LiveOutput(ctx.console, f"building {build_input.entry.name} with {tool_name}",
+                                verbose=ctx.verbosity > 0, interactive=interactive) as live:
+            tool_run = session.run_tool(toolchain, spec, tmp=tmp, original_root=original_root, source_dir=source_dir,
+                                        secrets=secrets, env=env, live=live.line)
+        logger.debug("ran %s", tool_run.command_line)
         duration = round(time.monotonic() - started, 3)
-        log_text = "\n".join(redact(line) for line in log_lines) + "\n"
-        atomic_write_bytes(work / BUILD_LOG, log_text.encode("utf-8"))
+        atomic_write_bytes(work / BUILD_LOG, tool_run.log_text().encode("utf-8"))
 
-        diagnostics = collector.items
-        if returncode != 0 or (warnings_as_errors and collector.warnings):
-            _fail(ctx, tool_name, returncode, collector, log_lines)
+        diagnostics = tool_run.collector.items
+        if session.failed(tool_run, warnings_as_errors):
+            raise session.failure(tool_run, tool=tool_name, log=work / BUILD_LOG, console=ctx.console,
+                                  show=ctx.verbosity >= 0)
 
-        outputs = collect_outputs(out_dir, symbols, toolchain.reference_dirs())
-        if not any(name.lower().endswith((".dll", ".exe")) for name, _ in outputs):
-            raise ToolError(f"{tool_name} succeeded but produced no assemblies in its output folder",
-                            details={"log": str(work / BUILD_LOG)})
+        selection = outputs.select(
+            out_dir, symbols=symbols, reference_dirs=toolchain.reference_dirs(),
+            test_assemblies={t.assembly_name.lower(): t.path.name for t in tests},
+            test_outputs=_only_tests_wrote(build_input, tests, copy_root, out_dir),
+            include=ctx.config.get("build.include"), exclude=ctx.config.get("build.exclude"),
+        )
+        if not any(name.lower().endswith((".dll", ".exe")) for name, _ in selection.kept):
+            raise ToolError(f"{tool_name} succeeded but produced no assemblies to ship in its output folder"
+                            f"{_dropped_hint(selection)}", details={"log": str(work / BUILD_LOG),
+                                                                     "dropped": _dropped(selection)})
 
         state = ctx.state
         dest = work / BUILD_DIR
@@ -295,13 +217,21 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         if dest.exists():
             shutil.rmtree(dest)  # the folder is ours: stale binaries of an earlier build must go
         recorded = []
-        for name, src in outputs:
+        for name, src in selection.kept:
             target = dest / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, target)
             os.chmod(target, 0o644)
             art = state.record_artifact(Kind.BINARY, target, NAME, extra={"name": name})
             recorded.append({"name": name, "sha256": art.sha256, "size": art.size})
+
+    for drop in selection.dropped:
+        logger.debug("not shipped: %s: %s", drop.name, drop.reason)
+    if selection.dropped:
+        logger.info("%d file(s) of the build output not shipped (%s); build-info.json lists them, -v shows them",
+                    len(selection.dropped), ", ".join(sorted({d.rule for d in selection.dropped})))
+    for note in selection.notes:
+        logger.warning("%s", note)
 
     secret_values = set(registered())
     shown_props = {k: ("***" if is_secret_property(k) or v in secret_values else v) for k, v in properties}
@@ -319,7 +249,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "tool": tool_name,
         "tool_version": tool_version,
         "tool_path": executable,
-        "command_line": command_line,
+        "command_line": tool_run.command_line,
         "configuration": configuration,
         "properties": shown_props,
         "project": project_rel,
@@ -328,6 +258,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_wall)),
         "duration_s": duration,
         "outputs": recorded,
+        "dropped": _dropped(selection),
+        "test_projects_left_out": left_out,
         "warnings": [d.to_dict() for d in diagnostics if d.severity == "warning"],
     }
     info_path = work / BUILD_INFO
@@ -345,48 +277,57 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "tool_version": tool_version,
         "configuration": configuration,
         "project": project_rel,
-        "command_line": command_line,
+        "command_line": tool_run.command_line,
         "git_commit": git.commit,
         "git_dirty": git.dirty,
         "duration_s": duration,
         "outputs": recorded,
+        "dropped": _dropped(selection),
+        "test_projects_left_out": left_out,
         "diagnostics": [d.to_dict() for d in diagnostics],
         "build_dir": str(work / BUILD_DIR),
         "build_info": str(info_path),
     }
+    others = len(recorded) - len(assemblies)
     return StageResult(
         stage=NAME,
         summary=(f"built {project_rel} {version} with {tool_name} in {duration:.1f}s: "
-                 f"{', '.join(assemblies)} ({len(warnings)} warnings) -> {work / BUILD_DIR}"),
+                 f"{', '.join(assemblies)}{f' and {others} other file(s)' if others else ''} "
+                 f"({len(warnings)} warnings, {len(selection.dropped)} file(s) not shipped) -> {work / BUILD_DIR}"),
         data=data,
         record=BuildRecord(version=version, source_dir=str(source_dir), manifest_info=manifest_info, tool=tool_name,
                            outputs=recorded),
     )
 
 
-def _fail(ctx: Context, tool: str, returncode: int, collector: Collector, log_lines: list[str]) -> None:
-    errors = collector.errors
-    if returncode == 0:  # build.warnings_as_errors with warnings the compiler did not fail on
-        shown = collector.warnings
-        what = f"{len(shown)} warning(s) and build.warnings_as_errors is set"
-    else:
-        shown = errors or collector.warnings
-        what = f"{len(errors)} error(s)" if errors else f"{tool} exited with code {returncode}"
-    if ctx.verbosity >= 0:  # stderr, so --json's stdout stays one document
-        if collector.items:
-            render_table(ctx.console, collector.items)
-        elif log_lines:
-            ctx.console.print("last lines of the build output:", markup=False)
-            for line in log_lines[-15:]:
-                ctx.console.print("  " + line, markup=False, highlight=False)
-    first = f"; first: {shown[0].canonical()}" if shown else ""
-    raise ToolError(
-        f"build failed ({tool} exit code {returncode}): {what}{first}",
-        hint=f"full output in {ctx.work_dir / BUILD_LOG}",
-        details={
-            "tool": tool,
-            "tool_exit_code": returncode,
-            "diagnostics": [d.to_dict() for d in collector.items],
-            "log": str(ctx.work_dir / BUILD_LOG),
-        },
-    )
+def _only_tests_wrote(build_input: discovery.BuildInput, tests: list[testprojects.TestProject], copy_root: Path,
+                      out_dir: Path) -> dict[str, str]:
+    """Output files that test projects wrote and no product project did (their test data).
+
+    A product project that references a test project also copies the test project's content,
+    so its list does not count as the product's."""
+    test_paths = {t.path for t in tests}
+    original_root = build_input.copy_root()
+    by_tests: dict[str, str] = {}
+    by_product: set[str] = set()
+    for project in build_input.projects:
+        if project.path not in test_paths and testprojects.reachable([project.path]) & test_paths:
+            continue
+        written = outputs.files_written(copy_root / project.path.relative_to(original_root), out_dir)
+        if project.path in test_paths:
+            for rel in written:
+                by_tests.setdefault(rel, project.path.name)
+        else:
+            by_product |= written
+    return {rel: name for rel, name in by_tests.items() if rel not in by_product}
+
+
+def _dropped(selection: outputs.Selection) -> list[dict[str, str]]:
+    return [d.to_dict() for d in selection.dropped]
+
+
+def _dropped_hint(selection: outputs.Selection) -> str:
+    if not selection.dropped:
+        return ""
+    shown = "; ".join(f"{d.name}: {d.reason}" for d in selection.dropped[:3])
+    return f" (not shipped: {shown}{'; ...' if len(selection.dropped) > 3 else ''})"

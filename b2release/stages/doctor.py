@@ -18,8 +18,7 @@ from b2release import __version__, cdn
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed
 from b2release.formats.signature import load_public_key, load_signing_key
-from b2release.redact import KEY_PASSPHRASE_ENV, PFX_PASSWORD_ENV, secret_from_env
-from b2release.signers.certs import load_material
+from b2release.signers.certs import load_material, passwords_from_env
 from b2release.stages import StageResult
 from b2release.stores import open_store
 from b2release.stores.tenants import tenant_container
@@ -81,7 +80,8 @@ def _keys(ctx: Context) -> list[Check]:
     for key, loader in (("release.signing_key", load_signing_key), ("release.public_key", load_public_key)):
         path = ctx.config.path(key)
         if path is None:
-            checks.append(Check("keys", key, "warn", "not configured"))
+            checks.append(Check("keys", key, "warn", "not configured; `b2release keys generate --out keys` makes a "
+                                f"development pair, then set [release] {key.split('.')[1]}"))
             continue
         try:
             loaded = loader(path)
@@ -120,7 +120,7 @@ def _codesign(ctx: Context) -> list[Check]:
         status = "fail" if ctx.config.get("sign.required") else "warn"
         return [Check("sign", "certificate", status, "no [sign] cert/key or pfx configured")]
     try:
-        material = load_material(cert, key, pfx, secret_from_env(KEY_PASSPHRASE_ENV), secret_from_env(PFX_PASSWORD_ENV))
+        material = load_material(cert, key, pfx, *passwords_from_env())
     except B2ReleaseError as exc:
         return [Check("sign", "certificate", "fail", exc.message)]
     kind = "self-signed, development only" if material.self_signed else f"issued by {material.issuer}"
@@ -179,12 +179,14 @@ def to_dict(results: list[Check]) -> dict:
 
 
 def _render(ctx: Context, results: list[Check]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("area", "check", "status", "detail", show_lines=False)
     colours = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
     for c in results:
-        table.add_row(c.area, c.name, f"[{colours[c.status]}]{c.status}[/]", c.detail)
+        # Details quote paths, config keys ("[sign] cert") and tool output: never markup.
+        table.add_row(escape(c.area), escape(c.name), f"[{colours[c.status]}]{c.status}[/]", escape(c.detail))
     ctx.console.print(table)
 
 

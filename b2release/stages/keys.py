@@ -30,6 +30,7 @@ FILES = {
 }
 CODESIGN_SUBJECT = "b2release development code signing"
 CODESIGN_DAYS = 730
+MIN_PASSPHRASE = 12
 
 
 @dataclass
@@ -122,7 +123,13 @@ def generate(out: Path, algorithm: str = "ecdsa-p256", force: bool = False) -> G
         raise InputError(f"{out} already holds {', '.join(existing)}; refusing to overwrite (use --force)")
 
     passphrase = secret_from_env(KEY_PASSPHRASE_ENV)
-    pfx_password = secret_from_env(PFX_PASSWORD_ENV)
+    # Every private key file is encrypted when a passphrase is given: the PFX with its own
+    # password, else with the key passphrase (`sign` reads it back the same way).
+    pfx_password = secret_from_env(PFX_PASSWORD_ENV) or passphrase
+    for variable, value in ((KEY_PASSPHRASE_ENV, passphrase), (PFX_PASSWORD_ENV, pfx_password)):
+        if value and len(value) < MIN_PASSPHRASE:
+            raise UsageError(f"{variable} is {len(value)} characters long; use at least {MIN_PASSPHRASE} (a short "
+                             "passphrase is weak, and masking it in every output would rewrite ordinary words)")
 
     private = ed25519.Ed25519PrivateKey.generate() if algorithm == "ed25519" else ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -158,16 +165,20 @@ def generate(out: Path, algorithm: str = "ecdsa-p256", force: bool = False) -> G
         key_id=key_id_of(private.public_key()),
         files={name: str(out / name) for name in FILES},
         cert_fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
-        encrypted=bool(passphrase),
+        encrypted=bool(passphrase or pfx_password),
     )
 
 
 def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
     generated = generate(opts.out, opts.algorithm, opts.force)
+    protection = ("private keys encrypted (release and code-signing key with the key passphrase, the PFX with "
+                  f"{PFX_PASSWORD_ENV if os.environ.get(PFX_PASSWORD_ENV) else 'the key passphrase'})"
+                  if generated.encrypted else
+                  f"private keys NOT encrypted: set {KEY_PASSPHRASE_ENV} to encrypt them")
     return StageResult(
         stage=NAME,
         summary=(f"generated {generated.algorithm} release key {generated.key_id[:16]}... and a dev code-signing "
-                 f"certificate in {opts.out}"),
+                 f"certificate in {opts.out}; {protection}"),
         data=generated.to_dict(),
     )

@@ -31,7 +31,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     logger = log.get(NAME)
     provider_name = cdn.provider_name(ctx.config)
     if provider_name == "none":
-        raise Skip("cdn.provider is none")
+        raise Skip("cdn.provider is none", expected=True)
     pending = list(ctx.state.pending_purge)
     if not pending:
         raise Skip("nothing to purge: no channel pointer changed since the last purge")

@@ -4,8 +4,10 @@ It records each run in state.json (ok / skipped / failed, the stage's record, th
 duration, the correlation id) and is the only writer of that file. A failed run is
 recorded too, so later stages do not pick up the outputs of an earlier successful run as
 if they were current (see State.consume); its reason is redacted, because state.json
-travels between CI jobs. Follow-up stages a command asks for (`StageResult.then`, e.g.
-rollback -> purge) run here, the way `release` chains the pipeline.
+travels between CI jobs. A command rejected before it started (a usage or configuration
+error, exit 2) leaves state.json untouched: nothing it made could be stale. Follow-up
+stages a command asks for (`StageResult.then`, e.g. rollback -> purge) run here, the way
+`release` chains the pipeline.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from b2release import config as config_mod
 from b2release import log
 from b2release.context import Context
-from b2release.errors import B2ReleaseError, InternalError
+from b2release.errors import EXIT_USAGE, B2ReleaseError, InternalError
 from b2release.formats.names import validate_version
 from b2release.redact import redact, register_known_secrets, register_secret
 from b2release.stages import Skip, StageResult, load, select
@@ -61,6 +63,14 @@ def _record(ctx: Context, name: str, started: float, *, status: str, reason: str
     ctx.state.save()
 
 
+class _Rejected(Exception):
+    """A command refused its input with a usage or configuration error (exit 2): not recorded."""
+
+    def __init__(self, error: B2ReleaseError):
+        super().__init__(error.message)
+        self.error = error
+
+
 def _chain_failed(exc: B2ReleaseError, name: str, follow: str, done: str) -> B2ReleaseError:
     before = f"{done}, but " if done else ""
     exc.message = f"{name}: {before}the {follow} stage failed: {exc.message}; re-run `b2release {follow}`"
@@ -81,8 +91,15 @@ def run_command(ctx: Context, name: str, options: Any = None) -> StageResult:
     try:
         try:
             result = module.run(ctx, options)
+        except B2ReleaseError as exc:
+            if exc.exit_code == EXIT_USAGE:
+                # Rejected before it started (a bad flag, a missing key, nothing to do): the
+                # work dir is as it was, and the outputs of an earlier good run stay usable.
+                raise _Rejected(exc) from exc
+            raise
         except Skip as skip:
-            log.get(name).warning("%s skipped: %s", name, skip.reason)
+            logger = log.get(name)
+            (logger.info if skip.expected else logger.warning)("%s skipped: %s", name, skip.reason)
             result = StageResult(stage=name, status="skipped", reason=skip.reason)
         for follow in result.then:
             try:
@@ -91,6 +108,8 @@ def run_command(ctx: Context, name: str, options: Any = None) -> StageResult:
                 raise _chain_failed(exc, name, follow, result.done) from exc.__cause__
             result.data[follow] = chained.brief()
             result.summary += f"; {follow}: {chained.status}"
+    except _Rejected as rejected:
+        raise rejected.error from rejected.error.__cause__
     except B2ReleaseError as exc:
         if recorded:
             _record(ctx, name, started, status="failed", reason=redact(exc.message))

@@ -29,7 +29,6 @@ from b2release.artifacts import BUILD_DIR, Kind, SignRecord
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, InputError, ToolError, UsageError
 from b2release.inputs import collect_entries
-from b2release.redact import secret_from_env
 from b2release.signers import Signer, SignSpec, certs, pe, select_signer
 from b2release.stages import Skip, StageResult
 
@@ -103,9 +102,10 @@ def _material(ctx: Context, opts: Options) -> certs.SigningMaterial | None:
             raise UsageError("[sign] sets both pfx and cert/key; keep one of them")
     if cert is None and key is None and pfx is None:
         return None
+    passphrase, pfx_password = certs.passwords_from_env()
     if pfx is not None:
-        return certs.load_material(cert, key, pfx, pfx_password=secret_from_env(certs.PFX_PASSWORD_ENV))
-    return certs.load_material(cert, key, None, key_passphrase=secret_from_env(certs.KEY_PASSPHRASE_ENV))
+        return certs.load_material(cert, key, pfx, pfx_password=pfx_password)
+    return certs.load_material(cert, key, None, key_passphrase=passphrase)
 
 
 # --- the all-or-nothing signing ------------------------------------------------------------------

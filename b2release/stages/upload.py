@@ -42,7 +42,7 @@ from b2release.stores.channels import ReleaseDigests, read_channel, verify_versi
 NAME = "upload"
 # Test-only: after this many files were uploaded to the release container, print a
 # marker line on stderr and sleep, so a test can kill the process at a known point.
-TEST_PAUSE_ENV = "B2RELEASE_TEST_PAUSE_AFTER_FILES"
+TEST_PAUSE_ENV = "B2RELEASE_DEBUG_PAUSE_AFTER_FILES"
 TEST_PAUSE_MARKER = "b2release-test: paused"
 
 

@@ -8,15 +8,26 @@ seconds). Azure allows five stored access policies per container: grants rotate,
 dropping the expired `b2r-` policies; with five live ones left (b2release's or other
 tools', which are left alone) a grant is refused with the time the next slot frees up.
 A SAS is registered for redaction the moment it is made.
+
+Policies are one document per container that `grant` and `revoke` read and rewrite, so two
+of them at once could undo each other (a grant that read the policies before a revoke wrote
+them would bring the revoked grants back). Azure's Set Container ACL has no ETag condition;
+so each read-modify-write holds a short lease on the container (`_policy_lease`): a second
+writer waits for it (bounded, with jitter), then reads what the first one wrote. After
+writing, the policies are read again to confirm the change took.
 """
 
 from __future__ import annotations
 
+import random
 import secrets
+import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
-from b2release.errors import ConfigError, InputError, UsageError
+from b2release import log
+from b2release.errors import ConfigError, InputError, RemoteError, UsageError
 from b2release.redact import register_secret
 from b2release.stores.base import ReadGrant, Revocation
 
@@ -25,6 +36,8 @@ if TYPE_CHECKING:
 
 POLICY_PREFIX = "b2r-"
 MAX_POLICIES = 5  # Azure's limit of stored access policies per container
+LEASE_SECONDS = 15  # Azure's shortest lease: a crashed writer blocks others at most this long
+LEASE_WAIT_S = 60.0  # how long a writer waits for another's lease before giving up (exit 3)
 
 
 class AzureGrants:
@@ -50,10 +63,41 @@ class AzureGrants:
                 raise InputError(f"container {container} does not exist in {self.description}") from None
         return {ident.id: ident.access_policy for ident in acl.get("signed_identifiers", [])}
 
-    def set_policies(self: AzureStore, container: str, policies: dict[str, Any]) -> None:
+    def set_policies(self: AzureStore, container: str, policies: dict[str, Any], lease: Any = None) -> None:
         """Replace the container's stored access policies (the container stays private)."""
         with self._errors(f"setting the access policies of {container}"):
-            self.service.get_container_client(container).set_container_access_policy(signed_identifiers=policies)
+            self.service.get_container_client(container).set_container_access_policy(
+                signed_identifiers=policies, lease=lease)
+
+    @contextmanager
+    def _policy_lease(self: AzureStore, container: str) -> Iterator[Any]:
+        """An exclusive lease on the container while its policies are read and rewritten."""
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        client = self.service.get_container_client(container)
+        deadline = time.monotonic() + LEASE_WAIT_S
+        while True:
+            with self._errors(f"leasing {container} to change its access policies"):
+                try:
+                    lease = client.acquire_lease(lease_duration=LEASE_SECONDS)
+                    break
+                except ResourceNotFoundError:
+                    raise InputError(f"container {container} does not exist in {self.description}") from None
+                except HttpResponseError as exc:
+                    if exc.status_code != 409 or time.monotonic() > deadline:
+                        if exc.status_code == 409:
+                            raise RemoteError(f"{container}: another grant or revoke held its access policies for "
+                                              f"{LEASE_WAIT_S:.0f}s; try again") from None
+                        raise
+            log.get("access").info("%s: another grant or revoke is changing its policies; waiting", container)
+            time.sleep(0.2 + random.random() * 0.4)
+        try:
+            yield lease
+        finally:
+            try:
+                lease.release()
+            except Exception:  # noqa: BLE001 - an unreleased lease expires by itself within LEASE_SECONDS
+                pass
 
     def require_grants(self: AzureStore, command: str) -> None:
         """Grants are https-only and need the account key: refuse before any other work."""
@@ -68,11 +112,23 @@ class AzureGrants:
         (b2release's or other tools', which are left alone) this refuses and says when
         the next slot frees up.
         """
-        from azure.storage.blob import AccessPolicy, ContainerSasPermissions, generate_container_sas
+        from azure.storage.blob import generate_container_sas
 
         self.require_grants("grant")
         key = self.require_account_key("grant")
-        policies = self.get_policies(container)  # InputError if the container is missing
+        with self._policy_lease(container) as lease:
+            policy_id, dropped = self._add_policy(container, start, expiry, lease)
+        # Permission, start and expiry all come from the policy: deleting it kills the SAS.
+        sas = generate_container_sas(self.auth.account_name, container, account_key=key, policy_id=policy_id,
+                                     protocol="https")
+        register_secret(sas)
+        return ReadGrant(container=container, policy_id=policy_id, query=sas, dropped=sorted(dropped))
+
+    def _add_policy(self: AzureStore, container: str, start: datetime, expiry: datetime,
+                    lease: Any) -> tuple[str, list[str]]:
+        from azure.storage.blob import AccessPolicy, ContainerSasPermissions
+
+        policies = self.get_policies(container)
         now = datetime.now(timezone.utc)
         dropped = [p for p, policy in policies.items() if p.startswith(POLICY_PREFIX) and (_expiry(policy) or now) <= now]
         for policy_id in dropped:
@@ -86,21 +142,23 @@ class AzureGrants:
             )
         policy_id = new_policy_id(now)  # when the grant was made: unique, never reused
         policies[policy_id] = AccessPolicy(permission=ContainerSasPermissions(read=True), start=start, expiry=expiry)
-        self.set_policies(container, policies)
-        # Permission, start and expiry all come from the policy: deleting it kills the SAS.
-        sas = generate_container_sas(self.auth.account_name, container, account_key=key, policy_id=policy_id,
-                                     protocol="https")
-        register_secret(sas)
-        return ReadGrant(container=container, policy_id=policy_id, query=sas, dropped=sorted(dropped))
+        self.set_policies(container, policies, lease)
+        if policy_id not in self.get_policies(container):
+            raise RemoteError(f"{container}: the new access policy {policy_id} is not there after writing it")
+        return policy_id, dropped
 
     def revoke_grants(self: AzureStore, container: str) -> Revocation:
         """Delete the b2release policies of a container: every grant bound to them stops working."""
         self.require_account_key("revoke")
-        policies = self.get_policies(container)
-        removed = sorted(p for p in policies if p.startswith(POLICY_PREFIX))
-        kept = {p: v for p, v in policies.items() if not p.startswith(POLICY_PREFIX)}
-        if removed:
-            self.set_policies(container, kept)
+        with self._policy_lease(container) as lease:
+            policies = self.get_policies(container)
+            removed = sorted(p for p in policies if p.startswith(POLICY_PREFIX))
+            kept = {p: v for p, v in policies.items() if not p.startswith(POLICY_PREFIX)}
+            if removed:
+                self.set_policies(container, kept, lease)
+                left = [p for p in self.get_policies(container) if p.startswith(POLICY_PREFIX)]
+                if left:
+                    raise RemoteError(f"{container}: grants {', '.join(left)} are still there after revoking")
         return Revocation(container=container, removed=removed, kept=sorted(kept))
 
 

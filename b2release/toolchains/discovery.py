@@ -171,11 +171,11 @@ def inspect(entry: Path) -> BuildInput:
             raise InputError(f"project {path} (listed by {entry.name}) does not exist")
         info = inspect_project(path)
         projects.append(info)
-        queue.extend(_project_references(path))
+        queue.extend(project_references(path))
     return BuildInput(entry=entry, projects=projects)
 
 
-def _project_references(path: Path) -> list[Path]:
+def project_references(path: Path) -> list[Path]:
     refs = []
     for el in ET.parse(path).getroot().iter():
         if _local(el.tag) == "ProjectReference" and el.get("Include") and "$(" not in el.get("Include", ""):

@@ -134,20 +134,25 @@ def test_release_takes_version_and_project_from_context(cli, mono, connector, tm
 
 @pytest.mark.mono
 def test_reference_assemblies_are_not_shipped(mono, tmp_path):
-    from b2release.stages.build import collect_outputs
+    from b2release.toolchains import outputs
     from b2release.toolchains.xbuild import XBuild
 
     framework = Path("/usr/lib/mono/4.8-api/System.Web.dll")
-    if not framework.is_file():
-        pytest.skip("Mono's 4.8-api reference assemblies are not at /usr/lib/mono/4.8-api")
+    gac = Path("/usr/lib/mono/4.5/System.Web.dll")
+    if not framework.is_file() or not gac.is_file():
+        pytest.skip("Mono's System.Web.dll is not at /usr/lib/mono/4.8-api and /usr/lib/mono/4.5")
     out = tmp_path / "out"
-    out.mkdir()
+    (out / "gac").mkdir(parents=True)
     shutil.copyfile(framework, out / "System.Web.dll")  # what a Private=true framework reference does
+    shutil.copyfile(gac, out / "gac" / "System.Web.dll")  # the implementation, copied out of the GAC
     (out / "System.Web.dll.mdb").write_bytes(b"x")
     (out / "Enventa.Connector.dll").write_bytes(b"MZ ours")
     (out / "Enventa.Connector.xml").write_text("<doc/>")
-    names = [n for n, _ in collect_outputs(out, True, XBuild(shutil.which("xbuild")).reference_dirs())]
-    assert names == ["Enventa.Connector.dll"]
+    selection = outputs.select(out, reference_dirs=XBuild(shutil.which("xbuild")).reference_dirs())
+    assert [n for n, _ in selection.kept] == ["Enventa.Connector.dll", "Enventa.Connector.xml"]
+    rules = {d.name: d.rule for d in selection.dropped}
+    assert rules == {"System.Web.dll": "reference-assembly", "System.Web.dll.mdb": "companion",
+                     "gac/System.Web.dll": "framework-copy"}
 
 
 # --- fake msbuild / dotnet on PATH --------------------------------------------------------
@@ -330,3 +335,103 @@ def test_copy_failure_is_an_input_error(cli, fake_tools, connector, tmp_path, mo
     fake_tools("msbuild")
     result = _build(cli, tmp_path / "dist", str(connector), "--version", "1.0.0", "--tool", "msbuild", cwd=tmp_path)
     assert_user_error(result, 2, "cannot copy", "Unreadable.cs: [Errno 13] Permission denied")
+
+
+# --- what ships: the project's real output (tests/fixtures/projects.py) -------------------
+def _work_copy(work: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "dist"
+    shutil.copytree(work, copy)  # state.json stores paths relative to the work dir
+    return copy
+
+
+@pytest.mark.mono
+def test_the_whole_output_ships_and_every_dropped_file_has_a_reason(bridge_build):
+    _sln, work = bridge_build
+    shipped = sorted(p.relative_to(work / "build").as_posix() for p in (work / "build").rglob("*") if p.is_file())
+    # The content file, the satellite assembly, the packages/ dependency, the content folder.
+    assert {"Bridge.dll", "Bridge.Cli.exe", "Acme.Util.dll", "bridge.settings.json", "de/Bridge.resources.dll",
+            "x64/bridge-native.txt"} <= set(shipped), shipped
+    assert not [n for n in shipped if "Tests" in n or "nunit" in n.lower() or n == "System.Web.dll"], shipped
+    info = json.loads((work / "build-info.json").read_text())
+    dropped = {d["name"]: d for d in info["dropped"]}
+    assert dropped["System.Web.dll"]["rule"] == "reference-assembly"
+    # The exe references the test project: its assembly and NUnit reached the output folder, not the package.
+    assert dropped["Bridge.Tests.dll"]["rule"] == "test-assembly"
+    assert "Bridge.Tests.csproj" in dropped["Bridge.Tests.dll"]["reason"]
+    assert dropped["nunit.framework.dll"]["rule"] == "test-framework"
+    assert dropped["TestData/sample-export.csv"]["rule"] == "test-output"  # the test project's own data
+    assert "Bridge.Tests.csproj" in dropped["TestData/sample-export.csv"]["reason"]
+    assert all(d["reason"] for d in info["dropped"])
+    assert {o["name"] for o in info["outputs"]} == set(shipped)
+    # A product project needs the test project, so the solution build keeps it (its outputs are dropped).
+    assert info["test_projects_left_out"] == []
+    # ... and -v named every file that does not ship.
+    live = (work.parent / "build-output.txt").read_text()
+    for name in dropped:
+        assert f"not shipped: {name}: " in live
+    state = _state(work)
+    binaries = {a["extra"]["name"] for a in state["artifacts"] if a["kind"] == "binary"}
+    assert binaries == set(shipped)
+
+
+@pytest.mark.mono
+def test_content_files_reach_the_package(bridge_build, cli, tmp_path, dev_keys):
+    work = _work_copy(bridge_build[1], tmp_path)
+    result = cli("--work-dir", work, "package", "--name", "bridge", "--allow-unsigned",
+                 "--signing-key", dev_keys / "release-signing.key", env={"SOURCE_DATE_EPOCH": "1700000000"})
+    assert result.exit_code == 0, result.output
+    from tests.helpers import payload_names
+
+    names = payload_names(work / "bridge-2.1.0.zip")
+    assert {"bridge.settings.json", "de/Bridge.resources.dll", "Acme.Util.dll", "x64/bridge-native.txt"} <= set(names)
+    assert not [n for n in names if n.lower().startswith(("system.web", "nunit")) or "Tests" in n], names
+
+
+@pytest.mark.mono
+def test_a_secret_in_a_content_file_fails_the_scan(bridge_build, cli, tmp_path):
+    from tests.fixtures.projects import SECRET_KEY
+
+    work = _work_copy(bridge_build[1], tmp_path)
+    result = cli("--work-dir", work, "--json", "scan", "--advisories", REPO / "examples" / "advisories",
+                 cwd=tmp_path, env={"B2RELEASE_SCAN_TOOL_LICENSES": "false"})
+    assert_user_error(result, 1, "secret", "bridge.settings.json:3")
+    failed = result.json()["details"]["failed"]
+    assert [(f["path"], f["line"], f["scope"]) for f in failed] == [("bridge.settings.json", 3, "build-output")]
+    everything = result.stdout + result.stderr + "".join(
+        p.read_text(errors="replace") for p in work.iterdir() if p.is_file())
+    assert SECRET_KEY not in everything and SECRET_KEY[:20] not in everything
+
+
+def test_a_test_project_is_not_a_build_entry(cli, tmp_path):
+    tests = SAMPLE / "tests" / "Enventa.Connector.Tests" / "Enventa.Connector.Tests.csproj"
+    result = cli("--work-dir", tmp_path / "dist", "build", tests, "--version", "1.0.0", cwd=tmp_path)
+    assert_user_error(result, 2, "Enventa.Connector.Tests.csproj is a test project",
+                      "a reference to nunit.framework", "b2release test")
+
+
+def test_the_sample_ships_no_test_assembly(cli, fake_tools, connector, tmp_path):
+    """The fake msbuild builds the solution as given: the copy it gets lists no test project."""
+    fake_tools("msbuild")
+    result = _build(cli, tmp_path / "dist", str(connector), "--version", "1.0.0", "--tool", "msbuild", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.json()["test_projects_left_out"] == ["Enventa.Connector.Tests.csproj"]
+    built = fake_tools.input_text()  # the solution the tool got: no test project, no line naming its GUID
+    assert "Enventa.Connector.Tests" not in built and "C7E1F2A4" not in built
+    assert "Enventa.Connector.Cli" in built and built.count("\r\n") == (connector / "Enventa.Connector.sln").read_bytes(
+    ).decode().count("\r\n") - 6  # the project block (2 lines) and its 4 configuration lines; CRLF kept
+    assert "Enventa.Connector.Tests" in (connector / "Enventa.Connector.sln").read_text()  # the user's file: untouched
+
+
+def test_sdk_style_tests_beside_a_classic_product_do_not_decide_the_tool(cli, fake_tools, connector, tmp_path):
+    """The build leaves the test project out, so xbuild (classic only) may build the rest."""
+    fake_tools("xbuild")
+    tests = connector / "tests" / "Enventa.Connector.Tests" / "Enventa.Connector.Tests.csproj"
+    tests.write_text('<Project Sdk="Microsoft.NET.Sdk"><PropertyGroup><TargetFramework>net48</TargetFramework>'
+                     '</PropertyGroup><ItemGroup><PackageReference Include="xunit" Version="2.6.2" />'
+                     '<ProjectReference Include="..\\..\\src\\Enventa.Connector\\Enventa.Connector.csproj" />'
+                     "</ItemGroup></Project>\n", encoding="utf-8")
+    result = _build(cli, tmp_path / "dist", str(connector), "--version", "1.0.0", "--tool", "xbuild", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.json()["test_projects_left_out"] == ["Enventa.Connector.Tests.csproj"]
+    tested = cli("--work-dir", tmp_path / "dist", "test", str(connector), "--tool", "xbuild", cwd=tmp_path)
+    assert_user_error(tested, 2, "xbuild cannot build SDK-style project Enventa.Connector.Tests.csproj")

@@ -69,3 +69,21 @@ def test_doctor_reaches_azure_store_and_never_prints_the_key(cli, tmp_path, dev_
     assert failed[0]["status"] == "fail"
     for secret in (ACCOUNT_KEY, "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk="):
         assert secret not in r.output
+
+
+def test_table_shows_bracketed_text_literally_and_hints_at_keys_generate(cli, tmp_path):
+    # A detail quoting "[sign]" or a path like "[weird]" must not be eaten as rich markup.
+    cfg = tmp_path / "b2release.toml"
+    cfg.write_text(f'[product]\nname = "enventa-connector"\n[store]\nurl = "file://{tmp_path / "[weird]store"}"\n'
+                   '[sign]\nrequired = false\n')
+    r = cli("--config", cfg, "--work-dir", tmp_path / "d", "doctor", env={"COLUMNS": "400"})
+    table = " ".join(r.stderr.split())  # rich wraps long cells
+    assert "no [sign] cert/key or pfx configured" in table
+    assert "keys generate --out keys" in table
+    assert "[weird]store" in table
+
+
+def test_a_missing_key_file_hints_at_keys_generate(cli, tmp_path):
+    r = cli("verify", tmp_path, "--public-key", tmp_path / "nope.pub")
+    assert r.exit_code == 2
+    assert "nope.pub does not exist" in r.stderr and "b2release keys generate --out keys" in r.stderr

@@ -182,3 +182,50 @@ def test_grant_refuses_file_store_and_http(releaser, azurite, tmp_path):
     assert_user_error(releaser.cli("revoke", "--tenant", "acme", env=env), 2, "needs an Azure store")
     http = {**azurite.env(), "B2RELEASE_PRODUCT_NAME": PRODUCT}
     assert_user_error(releaser.cli("grant", "--tenant", "acme", env=http), 2, "https-only", "plain http")
+
+
+def test_a_grant_racing_a_revoke_never_brings_revoked_grants_back(released, releaser, monkeypatch):
+    """A grant that read the policies before a revoke wrote them must not write the revoked
+    ones back: grant and revoke serialize on a container lease, and revoke then sees the
+    grant's policy too. Without that, the earlier grant answered 200 after the revoke."""
+    import threading
+
+    from b2release.stores.azure_grants import AzureGrants
+
+    backend, work = released
+    tenant = backend.tenants[0]
+    earlier = grant(releaser, work, "--tenant", tenant).json()
+    assert get(earlier["url"], backend).status_code == 200
+
+    read_once, go_on = threading.Event(), threading.Event()
+    real_get = AzureGrants.get_policies
+
+    def slow_get(self, container):
+        policies = real_get(self, container)
+        if threading.current_thread().name == "granting" and not read_once.is_set():
+            read_once.set()  # the grant has read the policies ...
+            go_on.wait(20)  # ... and waits while the revoke starts
+        return policies
+
+    monkeypatch.setattr(AzureGrants, "get_policies", slow_get)
+    outcome = {}
+
+    def granting():
+        outcome["grant"] = releaser.cli("--work-dir", work, "--json", "grant", "--tenant", tenant)
+
+    worker = threading.Thread(target=granting, name="granting")
+    worker.start()
+    assert read_once.wait(30)
+    revoker = threading.Thread(target=lambda: outcome.update(
+        revoke=releaser.cli("--work-dir", work, "--json", "revoke", "--tenant", tenant)))
+    revoker.start()
+    time.sleep(1.0)  # the revoke is now waiting for the grant's lease
+    go_on.set()
+    worker.join(60)
+    revoker.join(60)
+    assert outcome["grant"].exit_code == 0, outcome["grant"].output
+    assert outcome["revoke"].exit_code == 0, outcome["revoke"].output
+    racing = outcome["grant"].json()
+    assert racing["policy_id"] in outcome["revoke"].json()["removed_policies"]  # revoke saw the grant
+    assert get(earlier["url"], backend).status_code == 403
+    assert get(racing["url"], backend).status_code == 403

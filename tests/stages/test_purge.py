@@ -115,7 +115,9 @@ def test_provider_none_skips_with_its_reason(cli, work, fake_cloudflare):
     seed(work, pending_pointers(2))
     result = cli("--work-dir", work, "--json", "purge")
     assert result.exit_code == 0, result.output
-    assert result.json() == {"stage": "purge", "status": "skipped", "reason": "cdn.provider is none"}
+    doc = result.json()
+    assert {k: doc[k] for k in ("stage", "status", "reason", "command", "exit_code")} == {
+        "stage": "purge", "status": "skipped", "reason": "cdn.provider is none", "command": "purge", "exit_code": 0}
     assert "purge skipped: cdn.provider is none" in result.stderr
     assert saved(work)["runs"]["purge"]["status"] == "skipped"
     assert fake_cloudflare.requests == []

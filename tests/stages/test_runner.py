@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import pytest
 
+from b2release import log
 from b2release import redact as redact_mod
 from b2release.artifacts import BuildRecord, PurgeRecord
 from b2release.config import Config
@@ -236,9 +237,30 @@ def test_make_context_loads_the_config_file_and_settings(tmp_path, monkeypatch):
                               log_format="json", correlation_id="corr-9")
     assert ctx.product_name() == "from-file"
     assert (ctx.json_output, ctx.verbosity, ctx.log_format, ctx.correlation_id) == (True, -1, "json", "corr-9")
-    assert logging.getLogger("b2release").level == logging.WARNING  # logging is set up from the same settings
+    assert logging.getLogger("b2release").level == log.RESULT  # -q: errors and result lines only
     bad = tmp_path / "bad.toml"
     bad.write_text("[nope]\n")
     with pytest.raises(ConfigError, match="unknown config section"):
         runner.make_context(work_dir=tmp_path / "dist", config_file=bad, json_output=False, verbosity=0,
                             log_format="text", correlation_id="c")
+
+
+def test_a_rejected_command_leaves_state_json_untouched(tmp_path, monkeypatch):
+    """`build --version v1.2.4` after a good build must not mark the build failed: sign and
+    package still use the good outputs."""
+    outcomes = iter([StageResult(stage="build", record=BuildRecord(version="1.2.3")),
+                     UsageError("invalid version 'v1.2.4': write it without the leading 'v'")])
+
+    def run(ctx, options=None):
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    install(monkeypatch, build=fake(run))
+    runner.run_command(ctx_for(tmp_path), "build")
+    before = (tmp_path / "dist" / "state.json").read_bytes()
+    with pytest.raises(UsageError, match="leading 'v'"):
+        runner.run_command(ctx_for(tmp_path), "build")
+    assert (tmp_path / "dist" / "state.json").read_bytes() == before
+    assert BuildRecord.read(ctx_for(tmp_path).state).version == "1.2.3"

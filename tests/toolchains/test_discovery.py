@@ -8,10 +8,10 @@ from b2release.toolchains import discovery
 from tests.fixtures.build import SAMPLE
 
 
-def test_sample_solution_is_classic_with_two_projects():
+def test_sample_solution_is_classic_with_three_projects():
     build = discovery.inspect(SAMPLE / "Enventa.Connector.sln")
     names = sorted(p.path.name for p in build.projects)
-    assert names == ["Enventa.Connector.Cli.csproj", "Enventa.Connector.csproj"]
+    assert names == ["Enventa.Connector.Cli.csproj", "Enventa.Connector.Tests.csproj", "Enventa.Connector.csproj"]
     assert build.classic and not build.sdk_style
     assert build.copy_root() == SAMPLE.resolve()
 
