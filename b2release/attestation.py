@@ -3,9 +3,9 @@
 The statement format is formats/provenance.py; this module only collects its facts:
 
 - the stages of this release and what they were given, from state.json: the build stage
-  (its build-info.json: tool, configuration, project, masked properties), sign (what it
-  signed, with which certificate), scan (the policy threshold and result), any other
-  pipeline stage before package by name, and package itself;
+  (its build-info.json: tool, configuration, project, masked properties), test (runners and
+  counts), sign (what it signed, with which certificate), scan (the policy threshold and
+  result), any other pipeline stage before package by name, and package itself;
 - the toolchain and its version (the build's), or "prebuilt" when the payload did not come
   from this work dir's build;
 - the source: commit and dirty flag as the build recorded them (else as git says now for
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from b2release import log, vcs
-from b2release.artifacts import BuildRecord, Kind, ScanRecord, SignRecord
+from b2release.artifacts import BuildRecord, Kind, ScanRecord, SignRecord, TestRecord
 from b2release.context import Context
 from b2release.errors import InputError
 from b2release.formats import provenance
@@ -106,6 +106,12 @@ def _stages(ctx: Context, run: PackageRun, pipeline: list[str]) -> tuple[list[St
             }
             if "properties" in info:
                 options["properties"] = info["properties"]  # secret values already masked by build
+        elif name == "test":
+            tested = TestRecord.read(state) if from_build else None
+            if tested is None:  # it tested this work dir's build, not a prebuilt payload
+                continue
+            options = {"runners": sorted({str(p.get("runner")) for p in tested.projects if p.get("runner")}),
+                       "projects": len(tested.projects), "counts": dict(tested.counts)}
         elif name == "sign":
             if not signed_here or signed is None:
                 continue
