@@ -42,6 +42,7 @@ class Kind(str, Enum):
     MANIFEST = "manifest"
     SIGNATURE = "signature"
     CHECKSUMS = "checksums"
+    PROVENANCE = "provenance"  # <product>-<version>.intoto.jsonl: signed SLSA provenance of the zip
 
     def __str__(self) -> str:
         return self.value
@@ -50,7 +51,7 @@ class Kind(str, Enum):
 # Artifacts that ship beside the payload: inside the zip's .b2release/ and in SHA256SUMS.
 ATTACHMENT_KINDS: tuple[Kind, ...] = (Kind.SBOM,)
 # What a package run produces (and replaces on the next run).
-PACKAGE_KINDS: tuple[Kind, ...] = (Kind.PACKAGE, Kind.MANIFEST, Kind.SIGNATURE, Kind.CHECKSUMS)
+PACKAGE_KINDS: tuple[Kind, ...] = (Kind.PACKAGE, Kind.MANIFEST, Kind.SIGNATURE, Kind.PROVENANCE, Kind.CHECKSUMS)
 # Everything upload sends: the package stage's outputs and the attachments they list.
 RELEASE_KINDS: tuple[Kind, ...] = (*PACKAGE_KINDS, *ATTACHMENT_KINDS)
 

@@ -52,6 +52,7 @@ SECTIONS: dict[str, str] = {
     "scan": "the scan stage: vulnerabilities (OSV), licences, secrets",
     "store": "where releases go: store, tenants, channels",
     "cdn": "the CDN in front of the store (purge stage)",
+    "audit": "the download audit from Azure Storage's request logs (`audit downloads`)",
 }
 
 # The one schema of every config key. Stages that land later add their keys here (and a
@@ -135,6 +136,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "batch_size": Key(int, 30, help="URLs per purge request"),
         "timeout": Key(int, 30, help="seconds per purge API request"),
         "retries": Key(int, 5, help="retries after 429, 5xx or a timeout (bounded exponential backoff)"),
+    },
+    "audit": {
+        "logs_store": Key(str, "", help=(
+            "store holding the log containers `insights-logs-storageread` and `$logs` (`azure://ACCOUNT`, `file://PATH`); "
+            "empty: the release store")),
     },
 }
 

@@ -62,7 +62,8 @@ def save_run(state: State, stage: str, status: str, data: dict) -> State:
 
 def test_kinds_are_the_plain_strings_of_state_json():
     assert {"binary", "build-info", "build-log", "test-result", "test-junit", "test-log", "api-file", "release-notes",
-            "scan-report", "sarif", "sbom", "package", "manifest", "signature", "checksums"} <= {k.value for k in Kind}
+            "scan-report", "sarif", "sbom", "package", "manifest", "signature", "checksums",
+            "provenance"} <= {k.value for k in Kind}
     for kind in Kind:
         assert str(kind) == kind.value and f"{kind}" == kind.value
         assert kind == kind.value and Kind(kind.value) is kind
@@ -81,7 +82,7 @@ def test_a_recorded_artifact_is_stored_under_its_plain_kind(tmp_path):
 
 def test_kind_groups():
     assert ATTACHMENT_KINDS == (Kind.SBOM,)
-    assert PACKAGE_KINDS == (Kind.PACKAGE, Kind.MANIFEST, Kind.SIGNATURE, Kind.CHECKSUMS)
+    assert PACKAGE_KINDS == (Kind.PACKAGE, Kind.MANIFEST, Kind.SIGNATURE, Kind.PROVENANCE, Kind.CHECKSUMS)
     assert RELEASE_KINDS == PACKAGE_KINDS + ATTACHMENT_KINDS
     assert artifacts.BUILD_DIR == "build"
 

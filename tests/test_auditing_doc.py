@@ -17,6 +17,19 @@ from tests.fixtures.pe import require_tool
 
 DOC = REPO / "docs" / "auditing.md"
 ZIP = "enventa-connector-1.4.0.zip"
+PROVENANCE = "enventa-connector-1.4.0.intoto.jsonl"
+# The release is packaged as a GitHub Actions job of this workflow would, from a checkout of this repository.
+CI_ENV = {"GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "b2connect/connector",
+          "GITHUB_WORKFLOW_REF": "b2connect/connector/.github/workflows/release.yml@refs/tags/v1.4.0",
+          "GITHUB_RUN_ID": "42", "GITHUB_ACTOR": "octocat"}
+ORIGIN = "https://github.com/b2connect/connector.git"
+
+
+def git_checkout(folder: Path, origin: str) -> None:
+    """Make `folder` a committed git checkout whose `origin` is `origin`."""
+    git = ["git", "-C", str(folder), "-c", "user.email=t@example.invalid", "-c", "user.name=t"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "release 1.4.0"], ["remote", "add", "origin", origin]):
+        subprocess.run(git + args, check=True, capture_output=True)
 
 
 def blocks() -> list[str]:
@@ -38,12 +51,16 @@ def release_folder(cli, tmp_path, dev_keys, pe_files) -> Path:
     signed = cli("--work-dir", work, "sign", "--input", source, "--cert", dev_keys / "codesign.crt",
                  "--key", dev_keys / "codesign.key", env=env)
     assert signed.exit_code == 0, signed.output
-    packaged = cli("--work-dir", work, "package", "--name", "enventa-connector", "--version", "1.4.0",
-                   "--signing-key", dev_keys / "release-signing.key", env=env)
+    # CI packages the signed output from its checkout: the provenance names the repository and commit.
+    checkout = tmp_path / "checkout"
+    shutil.copytree(work / "build", checkout / "bin")
+    git_checkout(checkout, ORIGIN)
+    packaged = cli("--work-dir", work, "package", "--input", checkout / "bin", "--name", "enventa-connector",
+                   "--version", "1.4.0", "--signing-key", dev_keys / "release-signing.key", env={**env, **CI_ENV})
     assert packaged.exit_code == 0, packaged.output
     folder = tmp_path / "release"
     folder.mkdir()
-    for name in (ZIP, "manifest.json", "manifest.json.sig", "SHA256SUMS", "sbom.cdx.json"):
+    for name in (ZIP, "manifest.json", "manifest.json.sig", "SHA256SUMS", "sbom.cdx.json", PROVENANCE):
         if (work / name).exists():
             shutil.copy(work / name, folder / name)
     shutil.copy(dev_keys / "release-signing.pub", folder / "release-signing.pub")
@@ -125,3 +142,17 @@ def test_the_signature_check_takes_an_ed25519_key(cli, tmp_path, sample_input):
     result = run_block(blocks()[1], work)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Signature Verified Successfully" in result.stdout
+
+
+def test_the_provenance_checks_catch_another_zip(release_folder):
+    """The statement is fine, the zip is not the one it describes: both documented checks fail."""
+    recipe = next(b for b in blocks() if "statement.pae" in b)
+    pinned = next(b for b in blocks() if "--builder-id" in b)
+    assert run_block(recipe, release_folder).returncode == 0
+    zip_path = release_folder / ZIP
+    data = bytearray(zip_path.read_bytes())
+    data[100] ^= 0x01
+    zip_path.write_bytes(bytes(data))
+    result = run_block(recipe, release_folder)
+    assert result.returncode != 0 and f"{ZIP}: FAILED" in result.stdout
+    assert run_block(pinned, release_folder).returncode == 1

@@ -5,7 +5,7 @@ flags several commands share; the other modules the commands, grouped by purpose
 are imported here in the order `--help` lists them.
 """
 
-from b2release.cli import pipeline, verify, channels, access, setup, config  # noqa: F401,I001 - registration order
+from b2release.cli import pipeline, verify, channels, access, audit, setup, config  # noqa: F401,I001 - registration order
 from b2release.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -29,7 +29,13 @@ def verify(
     tenant: Optional[str] = typer.Option(
         None, "--tenant", help="With --remote: the tenant whose pointer this must be (default: the URL's container)."
     ),
+    source_uri: Optional[str] = typer.Option(
+        None, "--source-uri", help="The build provenance must name this source repository (e.g. git+https://host/org/repo)."
+    ),
+    builder_id: Optional[str] = typer.Option(
+        None, "--builder-id", help="The build provenance must name this builder (e.g. the CI workflow's id)."
+    ),
 ) -> None:
     """Verify a package or release folder offline, or a remote channel/package, with only the public key."""
     invoke(typer_ctx, "verify", path=path, public_key=public_key, ca=ca, remote=remote, last_seen=last_seen,
-           allow_insecure_http=allow_insecure_http, tenant=tenant)
+           allow_insecure_http=allow_insecure_http, tenant=tenant, source_uri=source_uri, builder_id=builder_id)

@@ -50,7 +50,7 @@ commit digest alone would then not describe the input. Stage options are redacte
 (b2release.redact) before they are written: a signed statement must never carry a secret.
 
 buildType is a URN because b2release has no published home page to resolve a URL to; its
-meaning is docs/provenance.md. Builder ids: formats/origin.py.
+meaning is docs/formats.md ("Build provenance"). Builder ids: formats/origin.py.
 """
 
 from __future__ import annotations
@@ -102,9 +102,9 @@ class ArtifactRef:
 
 @dataclass(frozen=True)
 class SourceInfo:
-    uri: str  # e.g. git+https://github.com/b2connect/connector (see source_uri)
+    uri: str | None  # e.g. git+https://github.com/b2connect/connector (see source_uri); None: no remote
     commit: str  # full hex commit id
-    dirty: bool
+    dirty: bool | None  # None: not known (the build did not record it)
     ref: str | None = None  # e.g. refs/heads/main, when known
 
 
@@ -132,6 +132,9 @@ class ProvenanceInputs:
     scan_report: ArtifactRef | None = None
     sbom: ArtifactRef | None = None
     b2release_version: str = __version__
+    # Why the source is missing or incomplete (no git checkout, no remote): stated in the
+    # statement (internalParameters.sourceNote) instead of failing the release.
+    source_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,8 @@ def statement(inputs: ProvenanceInputs) -> dict[str, Any]:
         "SOURCE_DATE_EPOCH": inputs.source_date_epoch,
         "ci": redact_obj(ci),
     }
+    if inputs.source_note:
+        internal["sourceNote"] = inputs.source_note
     build_definition: dict[str, Any] = {
         "buildType": BUILD_TYPE,
         "externalParameters": external,
@@ -218,12 +223,17 @@ def statement(inputs: ProvenanceInputs) -> dict[str, Any]:
         "resolvedDependencies": [],
     }
     if inputs.source is not None:
-        annotations: dict[str, Any] = {"dirty": bool(inputs.source.dirty)}
+        annotations: dict[str, Any] = {}
+        if inputs.source.dirty is not None:
+            annotations["dirty"] = bool(inputs.source.dirty)
         if inputs.source.ref:
             annotations["ref"] = inputs.source.ref
-        build_definition["resolvedDependencies"].append(
-            {"uri": inputs.source.uri, "digest": {"gitCommit": inputs.source.commit}, "annotations": annotations}
-        )
+        # A commit without a remote is still worth stating: SLSA's ResourceDescriptor needs
+        # a uri or a digest, not both.
+        dependency: dict[str, Any] = {"digest": {"gitCommit": inputs.source.commit}, "annotations": annotations}
+        if inputs.source.uri:
+            dependency["uri"] = inputs.source.uri
+        build_definition["resolvedDependencies"].append(dependency)
     byproducts = []
     if inputs.scan_report is not None:
         byproducts.append(_artifact(inputs.scan_report, "scan-report"))

@@ -2,24 +2,26 @@
 
 Outputs (in the work dir): `<name>-<version>.zip` (payload + `.b2release/manifest.json`
 + `.b2release/manifest.json.sig` + attachments such as the SBOM), `manifest.json`,
-`manifest.json.sig`, attachments, and `SHA256SUMS`, written last. Nothing is
-regenerated after it was signed.
+`manifest.json.sig`, attachments, the signed build provenance `<name>-<version>.intoto.jsonl`
+(b2release.attestation), and `SHA256SUMS`, written last. Nothing is regenerated after it
+was signed.
 
 The compat stage's API files (`<work dir>/api/<Assembly>.api.txt`) ship inside the zip
-only, as attachments `.b2release/<Assembly>.api.txt` (kind `api`), and its verdict goes into the manifest's `compat` (with
-the reason when `--allow-breaking` let a violation through): the next release compares
-against them without needing these binaries.
+only, as attachments `.b2release/<Assembly>.api.txt` (kind `api`), and its verdict goes
+into the manifest's `compat` (with the reason when `--allow-breaking` let a violation
+through): the next release compares against them without needing these binaries.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from b2release import log
+from b2release import attestation, log
 from b2release.artifacts import (
     ATTACHMENT_KINDS,
     PACKAGE_KINDS,
@@ -45,7 +47,7 @@ from b2release.formats.manifest import (
 from b2release.fsutil import atomic_write_bytes, sha256_bytes, temp_path_beside
 from b2release.inputs import Entries, check_entry_names, collect_entries
 from b2release.signers import policy as authenticode_policy
-from b2release.stages import StageResult
+from b2release.stages import PIPELINE, StageResult
 from b2release.state import Artifact, check_digest
 
 NAME = "package"
@@ -118,6 +120,7 @@ def api_check(ctx: Context, payload: Payload, version: str) -> ApiCheck:
 
 def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
+    started = time.time()  # the provenance's start when no earlier stage of this release was recorded
     logger = log.get(NAME)
     product = ctx.product_name(opts.name)
     version = ctx.release_version(opts.version)
@@ -204,6 +207,15 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     sums = {zip_name: zip_art.sha256, MANIFEST_NAME: man_art.sha256, SIGNATURE_NAME: sig_art.sha256}
     for art in attachments:
         sums[Path(art.path).name] = art.sha256
+    # --- build provenance (SLSA v1, issue #14): a signed statement about the final zip -------
+    provenance_path = attestation.write_provenance(ctx, attestation.PackageRun(
+        product=product, version=version, zip_name=zip_name, zip_sha256=zip_art.sha256,
+        payload_source=payload.source, input_root=payload.root, source_date_epoch=epoch, started_at=started,
+        options={"input": str(opts.input) if opts.input is not None else None, "name": product, "version": version,
+                 "allow_unsigned": opts.allow_unsigned, "key_id": key.key_id},
+    ), key, PIPELINE)
+    sums[provenance_path.name] = state.record_artifact(Kind.PROVENANCE, provenance_path, NAME).sha256
+    # --- end build provenance -------------------------------------------------------------
     # SHA256SUMS is written last: everything it lists is final.
     checksums.write_path(work / CHECKSUMS_NAME, sums)
     state.record_artifact(Kind.CHECKSUMS, work / CHECKSUMS_NAME, NAME)
@@ -216,6 +228,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "package_sha256": zip_art.sha256,
         "package_size": zip_art.size,
         "manifest_sha256": man_art.sha256,
+        "provenance": provenance_path.name,
         "key_id": key.key_id,
         "algorithm": key.algorithm,
         "files": len(manifest.files),

@@ -1,6 +1,7 @@
 """verify: prove a package or release folder is what was signed, offline with only the
 public key; or, with --remote, download a channel pointer (and the release it names) or a
-package and prove the same, plus the pointer rules (b2release.verification).
+package and prove the same, plus the pointer rules (b2release.verification). The build
+provenance beside the zip is checked too, against --source-uri / --builder-id if given.
 
 It only reads: no state.json is written (an auditor runs it anywhere).
 """
@@ -18,6 +19,7 @@ from b2release.stages import StageResult
 from b2release.stores.tenants import tenant_container
 from b2release.verification import last_seen as last_seen_file
 from b2release.verification.package import Report, verify_path
+from b2release.verification.provenance import Expectations
 from b2release.verification.remote import parse_target, verify_remote
 
 NAME = "verify"
@@ -33,6 +35,8 @@ class Options:
     last_seen: Path | None = None
     allow_insecure_http: bool = False
     tenant: str | None = None  # with --remote: whose pointer this must be (default: the URL's container)
+    source_uri: str | None = None  # the build provenance must name this source repository
+    builder_id: str | None = None  # ... and this builder
 
 
 def _add_authenticode(report: Report, audit: AuthenticodeAudit) -> None:
@@ -42,8 +46,17 @@ def _add_authenticode(report: Report, audit: AuthenticodeAudit) -> None:
     report.notes.extend(notes)
 
 
+def _provenance_summary(report: Report) -> str:
+    if report.provenance is None:
+        return ""
+    return f"; provenance: built by {report.provenance['builder_id']}"
+
+
 def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
+    for flag, value in (("--source-uri", opts.source_uri), ("--builder-id", opts.builder_id)):
+        if value is not None and not value.strip():
+            raise UsageError(f"{flag} must not be empty")
     if opts.remote is not None:
         if opts.path is not None:
             raise UsageError("give either PATH or --remote URL, not both")
@@ -55,7 +68,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     key = ctx.public_key(opts.public_key)
     # Authenticode: checked against --ca, else reported as information only.
     audit = AuthenticodeAudit.create(opts.ca)
-    report = verify_path(Path(opts.path), key, audit)
+    report = verify_path(Path(opts.path), key, audit, Expectations(opts.source_uri, opts.builder_id))
     _add_authenticode(report, audit)
     return StageResult(
         stage=NAME,
@@ -63,6 +76,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             f"verified {report.product} {report.version}: {report.files} files, "
             f"key {report.key_id[:16]}... ({report.algorithm})"
             + (f"; Authenticode: {len(audit.results)} PE files trusted by {opts.ca}" if opts.ca else "")
+            + _provenance_summary(report)
         ),
         data=report.to_dict(),
     )
@@ -82,7 +96,7 @@ def _remote(ctx: Context, opts: Options) -> StageResult:
         last_seen_file.check_writable(opts.last_seen)
     seen = last_seen_file.load_last_seen(opts.last_seen)
     audit = AuthenticodeAudit.create(opts.ca)
-    outcome = verify_remote(target, container, key, seen, audit)
+    outcome = verify_remote(target, container, key, seen, audit, Expectations(opts.source_uri, opts.builder_id))
     report, pointer = outcome.report, outcome.pointer
     _add_authenticode(report, audit)
     shown = target.display(target.self_rel)
@@ -91,7 +105,7 @@ def _remote(ctx: Context, opts: Options) -> StageResult:
                  "downloaded_files": outcome.downloaded_files})
     if pointer is None:
         summary = (f"verified {report.product} {report.version} from {shown}: {report.files} files, "
-                   f"key {report.key_id[:16]}...")
+                   f"key {report.key_id[:16]}...{_provenance_summary(report)}")
         return StageResult(stage=NAME, summary=summary, data=data)
 
     data["pointer"] = pointer.to_dict()
@@ -106,5 +120,5 @@ def _remote(ctx: Context, opts: Options) -> StageResult:
         data["last_seen"] = str(opts.last_seen)
     summary = (f"verified channel {target.channel} of {target.product}: {pointer.version} "
                f"(sequence {pointer.sequence}, expires {pointer.expires_at}), {report.files} files, "
-               f"key {report.key_id[:16]}...")
+               f"key {report.key_id[:16]}...{_provenance_summary(report)}")
     return StageResult(stage=NAME, summary=summary, data=data)

@@ -27,8 +27,10 @@ from b2release.formats.manifest import (
     ZIP_MANIFEST,
     ZIP_SIGNATURE,
 )
+from b2release.formats.provenance import envelope_name
 from b2release.formats.signature import PublicKey
 from b2release.fsutil import sha256_file
+from b2release.verification.provenance import NO_EXPECTATIONS, Expectations, check_beside
 
 MAX_MANIFEST = 16 << 20
 MAX_SIGNATURE = 4096
@@ -53,6 +55,7 @@ class Report:
     checks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     authenticode: list[dict[str, Any]] = field(default_factory=list)
+    provenance: dict[str, Any] | None = None  # what the build provenance says, when there is one
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class Report:
             "checks": self.checks,
             "notes": self.notes,
             "authenticode": self.authenticode,
+            "provenance": self.provenance,
         }
 
 
@@ -147,7 +151,7 @@ def verify_zip(zip_path: Path, key: PublicKey, report: Report, entry_hook: Entry
 
 
 def verify_folder(folder: Path, key: PublicKey, report: Report, entry_hook: EntryHook | None = None,
-                  temp_dir: Path | None = None) -> None:
+                  temp_dir: Path | None = None, expect: Expectations = NO_EXPECTATIONS) -> None:
     sums_path = folder / CHECKSUMS_NAME
     if not sums_path.is_file():
         raise VerificationError(f"{folder}: no {CHECKSUMS_NAME}; not a b2release release folder")
@@ -175,20 +179,26 @@ def verify_folder(folder: Path, key: PublicKey, report: Report, entry_hook: Entr
     if embedded != manifest_bytes:
         raise VerificationError(f"{folder / zip_name}: embedded manifest differs from {folder / MANIFEST_NAME}")
     report.checks.append(f"{MANIFEST_NAME} equals the manifest embedded in {zip_name}")
+    check_beside(folder, folder / zip_name, key, report, expect, zip_sha256=sums[zip_name], listed=set(sums))
     listed = set(sums) | {CHECKSUMS_NAME}
+    if report.provenance is not None:  # verified by its signature even when SHA256SUMS omits it
+        listed.add(envelope_name(report.product, report.version))
     extra = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in listed and not p.name.startswith("."))
     if extra:
         report.notes.append(f"files not covered by {CHECKSUMS_NAME} (not verified): {', '.join(extra)}")
 
 
-def verify_path(path: Path, key: PublicKey, entry_hook: EntryHook | None = None) -> Report:
+def verify_path(path: Path, key: PublicKey, entry_hook: EntryHook | None = None,
+                expect: Expectations = NO_EXPECTATIONS) -> Report:
     if not path.exists():
         raise UsageError(f"{path} does not exist")
     report = Report(path=str(path), kind="folder" if path.is_dir() else "zip")
     with tempfile.TemporaryDirectory(prefix="b2release-verify-") as tmp:
         temp_dir = Path(tmp)
         if path.is_dir():
-            verify_folder(path, key, report, entry_hook, temp_dir)
+            verify_folder(path, key, report, entry_hook, temp_dir, expect)
         else:
             verify_zip(path, key, report, entry_hook, temp_dir)
+            # A zip alone: its provenance, if any, is the file beside it.
+            check_beside(path.parent, path, key, report, expect)
     return report

@@ -10,6 +10,8 @@ lower than the last one seen (rollback protection).
   (timeouts, bounded retries, no redirects: a SAS must not travel to another host).
 - https only; plain http needs `--allow-insecure-http` (local mirrors, test servers).
 - The pointers accepted so far (`--last-seen`) are verification.last_seen's.
+- The build provenance is checked as the offline verify checks it: for a pointer, it is
+  one of the files SHA256SUMS lists; for a package URL, the `.intoto.jsonl` beside it.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from b2release.formats import checksums
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.manifest import CHECKSUMS_NAME, MANIFEST_NAME
 from b2release.formats.names import container_name_problem, validate_product_name, validate_version
+from b2release.formats.provenance import envelope_name
 from b2release.fsutil import sha256_file
 from b2release.http import HttpClient
 from b2release.redact import MASK, register_secret
 from b2release.verification import last_seen, package
+from b2release.verification.provenance import NO_EXPECTATIONS, Expectations, check_beside
 
 # Size caps: a hostile or broken server must not fill the disk or the memory.
 MAX_POINTER = 64 << 10
@@ -200,7 +204,8 @@ def _fetch_small(dl: Downloader, target: Target, rel: str, tmp: Path, limit: int
 
 
 def verify_pointer(target: Target, container: str, key: Any, dl: Downloader, tmp: Path,
-                   seen_so_far: dict[str, Any], audit: Any = None) -> tuple[package.Report, pointer_fmt.Pointer]:
+                   seen_so_far: dict[str, Any], audit: Any = None,
+                   expect: Expectations = NO_EXPECTATIONS) -> tuple[package.Report, pointer_fmt.Pointer]:
     """The pointer at `target`, which must be the one written for `container`, and the
     release it names, downloaded into `tmp` and verified."""
     rel = target.self_rel
@@ -278,7 +283,7 @@ def verify_pointer(target: Target, container: str, key: Any, dl: Downloader, tmp
     entries = tmp / "entries"
     entries.mkdir()
     try:
-        package.verify_folder(folder, key, report, audit, entries)
+        package.verify_folder(folder, key, report, audit, entries, expect)
         if (report.product, report.version) != (pointer.product, pointer.version):
             raise VerificationError(
                 f"{shown_folder}: the manifest is for {report.product} {report.version}, "
@@ -311,7 +316,8 @@ def verify_pointer(target: Target, container: str, key: Any, dl: Downloader, tmp
     return report, pointer
 
 
-def verify_package(target: Target, key: Any, dl: Downloader, tmp: Path, audit: Any = None) -> package.Report:
+def verify_package(target: Target, key: Any, dl: Downloader, tmp: Path, audit: Any = None,
+                   expect: Expectations = NO_EXPECTATIONS) -> package.Report:
     rel = target.self_rel
     shown = target.display(rel)
     dest = tmp / f"{target.product}-{target.version}.zip"
@@ -332,6 +338,19 @@ def verify_package(target: Target, key: Any, dl: Downloader, tmp: Path, audit: A
         raise VerificationError(
             f"{shown}: the package is {report.product} {report.version}, not {target.product} {target.version}"
         )
+    # A package URL names no SHA256SUMS: its provenance is the one file beside it, if published.
+    rel_prov = f"{target.product}/{target.version}/{envelope_name(target.product, target.version)}"
+    try:
+        dl.fetch(target.url(rel_prov), target.display(rel_prov), tmp / envelope_name(target.product, target.version),
+                 MAX_METADATA)
+    except Missing:
+        pass  # check_beside notes it, or fails when an expectation was given
+    try:
+        check_beside(tmp, dest, key, report, expect)
+    except VerificationError as exc:
+        exc.message = exc.message.replace(str(tmp) + "/", target.prefix + f"{target.product}/{target.version}/")
+        exc.args = (exc.message,)
+        raise exc from None
     return report
 
 
@@ -345,7 +364,7 @@ class RemoteOutcome:
 
 
 def verify_remote(target: Target, container: str | None, key: Any, seen_so_far: dict[str, Any],
-                  audit: Any = None) -> RemoteOutcome:
+                  audit: Any = None, expect: Expectations = NO_EXPECTATIONS) -> RemoteOutcome:
     """Download what `target` names into a temp dir of ours and verify it; nothing is kept.
     A pointer must be the one written for `container`."""
     dl = Downloader()
@@ -356,9 +375,9 @@ def verify_remote(target: Target, container: str | None, key: Any, seen_so_far: 
                 if container is None:
                     raise UsageError(f"{target.display(target.self_rel)} names no container before "
                                      f"{target.product}/: pass --tenant ID to say whose pointer this must be")
-                report, pointer = verify_pointer(target, container, key, dl, tmp, seen_so_far, audit)
+                report, pointer = verify_pointer(target, container, key, dl, tmp, seen_so_far, audit, expect)
             else:
-                report, pointer = verify_package(target, key, dl, tmp, audit), None
+                report, pointer = verify_package(target, key, dl, tmp, audit, expect), None
     finally:
         dl.close()
     return RemoteOutcome(target, report, pointer, dl.bytes, dl.files)

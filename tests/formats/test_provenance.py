@@ -196,11 +196,11 @@ def test_source_uri_refuses_local_paths():
         provenance.source_uri("/home/me/src/connector")
 
 
-# --- the auditor's recipe in docs/provenance.md, run as written ---------------------------------
-def _recipe(name: str) -> str:
-    text = (REPO / "docs" / "provenance.md").read_text(encoding="utf-8")
+# --- the auditor's recipe in docs/auditing.md, run as written ---------------------------------
+def _recipe(name: str = "provenance") -> str:
+    text = (REPO / "docs" / "auditing.md").read_text(encoding="utf-8")
     match = re.search(rf"<!-- recipe: {name} -->\n```sh\n(.*?)```", text, re.S)
-    assert match, f"recipe {name} not found in docs/provenance.md"
+    assert match, f"recipe {name} not found in docs/auditing.md"
     return match.group(1)
 
 
@@ -219,13 +219,14 @@ def _release_folder(tmp_path: Path, algorithm: str = "ecdsa-p256") -> tuple[Path
 
 
 def _run(recipe: str, folder: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", recipe], cwd=folder, capture_output=True, text=True, timeout=60)
+    # As the doc says: a script that stops at the first failing check.
+    return subprocess.run(["bash", "-e", "-c", recipe], cwd=folder, capture_output=True, text=True, timeout=60)
 
 
 @needs_tools
 def test_recipe_verifies_a_real_envelope(tmp_path):
     folder, _ = _release_folder(tmp_path)
-    result = _run(_recipe("ecdsa"), folder)
+    result = _run(_recipe(), folder)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Verified OK" in result.stdout and f"{ZIP}: OK" in result.stdout
 
@@ -233,7 +234,7 @@ def test_recipe_verifies_a_real_envelope(tmp_path):
 @needs_tools
 def test_recipe_ed25519(tmp_path):
     folder, _ = _release_folder(tmp_path, "ed25519")
-    result = _run(_recipe("ed25519"), folder)
+    result = _run(_recipe(), folder)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Signature Verified Successfully" in result.stdout
 
@@ -247,7 +248,7 @@ def test_recipe_fails_on_a_changed_byte_in_the_statement(tmp_path):
     statement[at] = ord("r")  # one byte of a stage option
     doc["payload"] = base64.b64encode(bytes(statement)).decode()
     (folder / ENVELOPE).write_bytes((json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n").encode())
-    result = _run(_recipe("ecdsa"), folder)
+    result = _run(_recipe(), folder)
     assert result.returncode != 0
     assert "Verification failure" in result.stdout + result.stderr
 
@@ -257,13 +258,13 @@ def test_recipe_fails_for_a_statement_about_another_zip(tmp_path):
     folder, key = _release_folder(tmp_path)
     # Properly signed, but for other bytes under the same name: sha256sum -c fails.
     (folder / ENVELOPE).write_bytes(provenance.sign_provenance(_inputs(b"another build"), key))
-    result = _run(_recipe("ecdsa"), folder)
+    result = _run(_recipe(), folder)
     assert result.returncode != 0 and "Verified OK" in result.stdout
     assert f"{ZIP}: FAILED" in result.stdout
     # Properly signed for a zip with another name: the subject check stops it.
     (folder / ENVELOPE).write_bytes(provenance.sign_provenance(
         _inputs(b"PK\x03\x04 the release zip", zip_name="enventa-connector-1.3.0.zip"), key))
-    result = _run(_recipe("ecdsa"), folder)
+    result = _run(_recipe(), folder)
     assert result.returncode != 0 and "Verified OK" in result.stdout and ": OK" not in result.stdout
 
 
@@ -272,6 +273,24 @@ def test_recipe_fails_for_another_key(tmp_path):
     folder, _ = _release_folder(tmp_path)
     other, _ = _keypair(tmp_path, "other")
     (folder / ENVELOPE).write_bytes(provenance.sign_provenance(_inputs(b"PK\x03\x04 the release zip"), other))
-    result = _run(_recipe("ecdsa"), folder)
+    result = _run(_recipe(), folder)
     assert result.returncode != 0
     assert "Verification failure" in result.stdout + result.stderr
+
+
+def test_a_source_without_remote_and_a_missing_source_are_stated(keys):
+    key, pub = keys
+    digest = hashlib.sha256(b"zip bytes").hexdigest()
+    no_remote = _inputs(source=SourceInfo(None, COMMIT, None), source_note="no repository URL: no origin")
+    doc = provenance.statement(no_remote)
+    assert doc["predicate"]["buildDefinition"]["resolvedDependencies"] == [{"digest": {"gitCommit": COMMIT},
+                                                                            "annotations": {}}]
+    assert doc["predicate"]["buildDefinition"]["internalParameters"]["sourceNote"] == "no repository URL: no origin"
+    summary = provenance.check_provenance(provenance.sign_provenance(no_remote, key), ZIP, digest, pub)
+    assert (summary.source_uri, summary.source_commit, summary.source_dirty) == (None, COMMIT, None)
+    with pytest.raises(VerificationError, match="built from no recorded source, expected git\\+https://h/r"):
+        provenance.check_provenance(provenance.sign_provenance(no_remote, key), ZIP, digest, pub,
+                                    expect_source_uri="git+https://h/r")
+    none = provenance.statement(_inputs(source=None, source_note="no source recorded: not a git checkout"))
+    assert none["predicate"]["buildDefinition"]["resolvedDependencies"] == []
+    assert "sourceNote" not in provenance.statement(_inputs())["predicate"]["buildDefinition"]["internalParameters"]

@@ -38,7 +38,7 @@ def test_package_outputs_and_manifest(cli, tmp_path, dev_keys, sample_input):
         assert zf.read(ZIP_SIGNATURE) == (work / "manifest.json.sig").read_bytes()
     sums = (work / "SHA256SUMS").read_text().splitlines()
     assert [line.split("  ")[1] for line in sums] == sorted(
-        ["enventa-connector-1.2.3.zip", "manifest.json", "manifest.json.sig"]
+        ["enventa-connector-1.2.3.zip", "manifest.json", "manifest.json.sig", "enventa-connector-1.2.3.intoto.jsonl"]
     )
     state = json.loads((work / "state.json").read_text())
     kinds = {a["kind"]: a for a in state["artifacts"]}
@@ -70,7 +70,10 @@ def test_byte_identical_across_cwd_umask_and_mtimes(tmp_path, dev_keys, sample_i
     assert r1.exit_code == 0 and r2.exit_code == 0, r1.output + r2.output
     z1, z2 = tmp_path / "w1" / "p-1.0.0.zip", tmp_path / "w2" / "p-1.0.0.zip"
     assert _sha(z1) == _sha(z2)
-    assert (tmp_path / "w1" / "SHA256SUMS").read_bytes() == (tmp_path / "w2" / "SHA256SUMS").read_bytes()
+    # Every line but the provenance's: a statement of one run (its times, invocation id) differs by design.
+    sums = [[line for line in (tmp_path / w / "SHA256SUMS").read_text().splitlines() if not line.endswith(".intoto.jsonl")]
+            for w in ("w1", "w2")]
+    assert sums[0] == sums[1] and len(sums[0]) == 3
 
 
 def test_timestamp_falls_back_to_git_commit_time_then_fixed(cli, tmp_path, dev_keys, sample_input):

@@ -292,10 +292,10 @@ def test_progress_bar_on_a_terminal_plain_lines_otherwise(file_store, releaser, 
 
     work = releaser.package("1.0.0")
     plain = releaser.upload(work, "--tenant", "acme", json_output=False)
-    assert plain.exit_code == 0 and "uploaded releases/" in plain.stderr and "uploading 4 files" not in plain.stderr
+    assert plain.exit_code == 0 and "uploaded releases/" in plain.stderr and "uploading 5 files" not in plain.stderr
     monkeypatch.setattr(Context, "interactive", property(lambda self: True))
     work2 = releaser.package("1.1.0")
     bar = releaser.upload(work2, "--tenant", "acme", json_output=False)
     assert bar.exit_code == 0, bar.output
-    assert "uploading 4 files" in bar.stderr and "uploaded releases/" in bar.stderr
+    assert "uploading 5 files" in bar.stderr and "uploaded releases/" in bar.stderr
     assert bar.stdout == ""  # human output never goes to stdout

@@ -106,7 +106,7 @@ def test_transient_503s_are_retried(flaky, azurite, releaser):
     result = releaser.upload(work, "--tenant", azurite.unique("flaky"), env=proxy_env(flaky, azurite, 3))
     assert result.exit_code == 0, result.output
     assert flaky.failed == 2
-    assert result.json()["files_uploaded"] == 4
+    assert result.json()["files_uploaded"] == 5  # zip, manifest, .sig, provenance, SHA256SUMS
 
 
 def test_retries_are_bounded(flaky, azurite, releaser):

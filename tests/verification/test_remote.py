@@ -89,7 +89,7 @@ def test_a_fresh_pointer_is_accepted_and_last_seen_written(cli, served, dev_keys
     assert doc["verified"] is True and doc["kind"] == "remote-pointer"
     assert (doc["product"], doc["version"], doc["pointer"]["sequence"]) == (PRODUCT, VERSION, 5)
     # pointer, its .sig, SHA256SUMS, manifest.json, manifest.json.sig, the zip
-    assert doc["files"] > 0 and doc["downloaded_files"] == 6
+    assert doc["files"] > 0 and doc["downloaded_files"] == 7  # pointer, .sig, SHA256SUMS and the 4 files it lists
     assert any("sha256 equal the pointer's" in check for check in doc["checks"])
     seen = json.loads(last_seen.read_text())
     assert seen["format"] == "b2release-last-seen/1"
@@ -202,7 +202,7 @@ def test_the_sas_query_is_reused_for_siblings_and_never_shown(cli, served, dev_k
     last_seen = tmp_path / "last-seen.json"
     ok = verify_remote(cli, dev_keys, pointer_url(served, query=query), "--last-seen", last_seen, json_out=True)
     assert ok.exit_code == 0, ok.output
-    assert len(served.hits) == 6 and all(SAS_SIG in hit.query and hit.status == 200 for hit in served.hits)
+    assert len(served.hits) == 7 and all(SAS_SIG in hit.query and hit.status == 200 for hit in served.hits)
     served.write_pointer(CONTAINER, make_pointer(release, sequence=1), dev_keys / "release-signing.key")
     refused = verify_remote(cli, dev_keys, pointer_url(served, query=query), "--last-seen", last_seen,
                             json_out=True, verbose=True)
@@ -243,8 +243,10 @@ def test_a_versioned_package_url_is_verified(cli, served, dev_keys):
     result = verify_remote(cli, dev_keys, package_url(served), json_out=True)
     assert result.exit_code == 0, result.output
     doc = result.json()
+    # The zip, and the provenance published beside it.
     assert (doc["kind"], doc["product"], doc["version"], doc["downloaded_files"]) == ("remote-package", PRODUCT,
-                                                                                      VERSION, 1)
+                                                                                      VERSION, 2)
+    assert doc["provenance"]["subject_name"] == f"{PRODUCT}-{VERSION}.zip"
 
 
 def test_a_tampered_package_url_is_refused(cli, served, dev_keys, other_keys):
