@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from b2release.errors import ConfigError
+from b2release.redact import SECRET_ENV_VARS
 
 try:  # Python 3.11+
     import tomllib
@@ -136,6 +137,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "batch_size": Key(int, 30, help="URLs per purge request"),
         "timeout": Key(int, 30, help="seconds per purge API request"),
         "retries": Key(int, 5, help="retries after 429, 5xx or a timeout (bounded exponential backoff)"),
+        "token_auth": Key(bool, False, help=(
+            "tenant isolation at the edge: `grant` also prints CDN URLs with a timed HMAC token, checked by one "
+            "WAF custom rule per tenant that `revoke` rotates (key from `B2RELEASE_CDN_TOKEN_KEY`; docs/cdn.md)")),
+        "token_param": Key(str, "b2t", help=(
+            "query parameter that carries the CDN token (always the last one in a CDN URL)")),
     },
     "audit": {
         "logs_store": Key(str, "", help=(
@@ -347,7 +353,8 @@ def _apply_file(config: Config, data: dict, path: Path, problems: list[Problem] 
 
 def _apply_env(config: Config, environ: Mapping[str, str], problems: list[Problem] | None = None) -> None:
     for var, raw in environ.items():
-        if not var.startswith(ENV_PREFIX):
+        if not var.startswith(ENV_PREFIX) or var.removesuffix("_FILE") in SECRET_ENV_VARS:
+            # A secret variable (e.g. B2RELEASE_CDN_TOKEN_KEY) is not a config key: its reader takes it.
             continue
         rest = var[len(ENV_PREFIX):].lower()
         section = next((s for s in SCHEMA if rest.startswith(s + "_")), None)

@@ -5,8 +5,14 @@ store's `grant_read`): the SAS names only that policy and the protocol, so `revo
 (deleting the tenant's policies) ends every outstanding grant at once. Expiry: `--expires`
 (default 24h), at most `[store] max_grant_expiry`.
 
-The SAS is a secret: it is registered for redaction when made and appears only in this
-command's own stdout (`StageResult.secret_text` / `secret_data`), never in logs,
+With `[cdn] token_auth` (cdn/tokens.py) the grant also gives CDN URLs,
+`{base_url}/{container}/{path}?{SAS}&{token_param}={token}`: the token is valid until the
+grant expires and only under the tenant's path prefix, checked at the edge by the tenant's
+WAF custom rule. Before any policy is made the rule is read back: a missing rule is
+installed, one holding another secret refuses the grant. Plain output is then the CDN URL.
+
+The SAS and the token are secrets: registered for redaction when made, they appear only in
+this command's own stdout (`StageResult.secret_text` / `secret_data`), never in logs,
 state.json or error messages. The run's record names the tenant, version, policy and
 expiry only.
 """
@@ -19,13 +25,14 @@ from datetime import datetime, timedelta, timezone
 
 from b2release import log
 from b2release.artifacts import GrantRecord
+from b2release.cdn import cloudflare, tokens
 from b2release.config import parse_duration
 from b2release.context import Context
 from b2release.errors import ConfigError, InputError, UsageError
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.names import validate_version
 from b2release.stages import StageResult
-from b2release.stores import open_store
+from b2release.stores import PreconditionFailed, Store, open_store
 from b2release.stores.channels import read_channel
 from b2release.stores.tenants import tenant_container
 
@@ -57,6 +64,31 @@ def expiry_seconds(ctx: Context, expires: str | None) -> int:
     return seconds
 
 
+@dataclass
+class Edge:
+    """Token auth for one grant: its settings, the rules API, and (once prepared) the tenant's secret."""
+
+    auth: tokens.TokenAuth
+    api: tokens.RulesApi
+    generation: tokens.Generation | None = None
+    secret: str = ""
+    rule_change: str = ""
+
+    def prepare(self, ctx: Context, store: Store, container: str, tenant: str) -> None:
+        generations = tokens.Generations(store, ctx.config.get("store.release_container"), PreconditionFailed)
+        self.generation = generations.ensure(container)
+        self.rule_change = tokens.require_rule(self.api, self.auth, container, self.generation, tenant)
+        if self.rule_change != "unchanged":
+            log.get(NAME).info("installed the CDN rule %s (generation %d)", tokens.rule_ref(container),
+                               self.generation.number)
+        self.secret = tokens.tenant_secret(self.auth, container, self.generation)
+
+    def describe(self, container: str) -> dict:
+        assert self.generation is not None
+        return {"token_auth": True, "rule": tokens.rule_ref(container), "rule_change": self.rule_change,
+                "generation": self.generation.number, "token_param": self.auth.param}
+
+
 def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
     container = tenant_container(opts.tenant)
@@ -64,6 +96,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     product = ctx.product_name()
     channel = pointer_fmt.validate_channel(ctx.config.get("store.channel"))
     now = time.time() if opts.now is None else opts.now
+    # Token auth is checked in full (key, token, settings) before anything is read or made.
+    edge = Edge(tokens.from_config(ctx.config), cloudflare.from_config(ctx.config)) if tokens.enabled(ctx.config) else None
     with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
         store.require_grants(NAME)
         if not store.container_exists(container):
@@ -78,13 +112,19 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         package_path = f"{product}/{version}/{product}-{version}.zip"
         if store.stat(container, package_path) is None:
             raise InputError(f"{container} has no {package_path}; upload {version} for tenant {opts.tenant} first")
+        if edge is not None:
+            edge.prepare(ctx, store, container, opts.tenant)
         start = datetime.fromtimestamp(now, timezone.utc) - CLOCK_SKEW
         grant = store.grant_read(container, start, datetime.fromtimestamp(now + seconds, timezone.utc))
+        pointer_path = pointer_fmt.pointer_path(product, channel)
         urls = {
             "url": f"{store.blob_url(container, package_path)}?{grant.query}",
-            "pointer_url": f"{store.blob_url(container, pointer_fmt.pointer_path(product, channel))}?{grant.query}",
+            "pointer_url": f"{store.blob_url(container, pointer_path)}?{grant.query}",
             "container_url": f"{store.container_url(container)}?{grant.query}",
         }
+    if edge is not None:
+        urls.update(tokens.cdn_urls(edge.auth, container, edge.secret, grant.query, int(now + seconds),
+                                    {"cdn_url": package_path, "cdn_pointer_url": pointer_path}))
     logger = log.get(NAME)
     if grant.dropped:
         logger.info("dropped expired policies %s of %s", ", ".join(grant.dropped), container)
@@ -92,14 +132,17 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     logger.info("granted read access to %s until %s (policy %s)", container, expires_at, grant.policy_id)
     data = {"command": NAME, "tenant": opts.tenant, "container": container, "product": product, "version": version,
             "expires_at": expires_at, "policy_id": grant.policy_id, "permissions": "read", "protocol": "https"}
+    if edge is not None:
+        data["cdn"] = edge.describe(container)
     store_flag = f" --store {opts.store}" if opts.store else ""
     return StageResult(
         stage=NAME,
         summary=(f"grant for tenant {opts.tenant}: {product} {version}, read-only, https-only, expires {expires_at} "
-                 f"(policy {grant.policy_id}); revoke with: b2release revoke --tenant {opts.tenant}{store_flag}"),
+                 f"(policy {grant.policy_id}{'; CDN token until then' if edge else ''}); "
+                 f"revoke with: b2release revoke --tenant {opts.tenant}{store_flag}"),
         data=data,
         record=GrantRecord(tenant=opts.tenant, container=container, version=version, policy_id=grant.policy_id,
                            expires_at=expires_at),
-        secret_text=urls["url"],
+        secret_text=urls["cdn_url"] if edge is not None else urls["url"],
         secret_data=urls,
     )

@@ -1,16 +1,26 @@
 """revoke: every outstanding grant of a tenant stops working (its b2release access
 policies are deleted; Azure applies this within 30 seconds). Policies of other tools on
-the container are left alone and reported as kept."""
+the container are left alone and reported as kept.
+
+With `[cdn] token_auth` (cdn/tokens.py) revoke then ends the tenant's grants at the edge
+too: it rotates the tenant's token generation (a new secret), rewrites the tenant's WAF
+custom rule with it (creating the rule if missing: the first revoke is also the setup),
+and purges every URL of the tenant's container (pointers and versioned files) from the
+CDN. Each step is safe to repeat: a failed revoke is simply run again.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from b2release import log
 from b2release.artifacts import RevokeRecord
+from b2release.cdn import cloudflare, tokens
+from b2release.cdn.targets import public_url
 from b2release.context import Context
 from b2release.stages import StageResult
-from b2release.stores import open_store
+from b2release.stores import PreconditionFailed, Store, open_store
 from b2release.stores.tenants import tenant_container
 
 NAME = "revoke"
@@ -22,19 +32,42 @@ class Options:
     store: str | None = None
 
 
+def _revoke_at_edge(ctx: Context, store: Store, container: str, auth: tokens.TokenAuth,
+                    provider: cloudflare.CloudflareProvider) -> dict[str, Any]:
+    """New secret, rule rewritten, the container's URLs purged: old tokens fail at the edge."""
+    logger = log.get(NAME)
+    generations = tokens.Generations(store, ctx.config.get("store.release_container"), PreconditionFailed)
+    generation = generations.rotate(container)
+    change = provider.upsert_rule(tokens.tenant_rule(auth, container, generation))
+    logger.info("CDN rule %s %s with generation %d", tokens.rule_ref(container), change, generation.number)
+    urls = [public_url(auth.base_url, container, blob.path) for blob in store.list(container)]
+    report = provider.purge(urls, on_batch=lambda n, total, size: logger.info(
+        "purged batch %d of %d (%d URLs of %s)", n, total, size, container))
+    return {"token_auth": True, "rule": tokens.rule_ref(container), "rule_change": change,
+            "generation": generation.number, "purged_urls": len(report.urls), "purge_requests": report.requests}
+
+
 def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
     container = tenant_container(opts.tenant)
+    edge = None
+    if tokens.enabled(ctx.config):  # checked in full before anything changes
+        edge = (tokens.from_config(ctx.config), cloudflare.from_config(ctx.config))
     with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
         store.require_grants(NAME)
         revocation = store.revoke_grants(container)
+        at_edge = _revoke_at_edge(ctx, store, container, *edge) if edge is not None else None
     if revocation.removed:
         log.get(NAME).info("revoked every grant of %s (removed policy %s)", container, ", ".join(revocation.removed))
         summary = (f"revoked every grant of tenant {opts.tenant} (policy {', '.join(revocation.removed)} deleted; "
                    "Azure applies this within 30 seconds)")
     else:
         summary = f"tenant {opts.tenant} had no b2release grant policy; nothing to revoke"
-    data = {"command": NAME, "tenant": opts.tenant, "container": container,
-            "removed_policies": revocation.removed, "kept_policies": revocation.kept}
+    data: dict[str, Any] = {"command": NAME, "tenant": opts.tenant, "container": container,
+                            "removed_policies": revocation.removed, "kept_policies": revocation.kept}
+    if at_edge is not None:
+        data["cdn"] = at_edge
+        summary += (f"; CDN: new token secret (generation {at_edge['generation']}) in rule {at_edge['rule']}, "
+                    f"{at_edge['purged_urls']} URLs purged")
     return StageResult(stage=NAME, summary=summary, data=data,
                        record=RevokeRecord(tenant=opts.tenant, container=container, removed=revocation.removed))

@@ -229,3 +229,12 @@ def test_a_grant_racing_a_revoke_never_brings_revoked_grants_back(released, rele
     assert racing["policy_id"] in outcome["revoke"].json()["removed_policies"]  # revoke saw the grant
     assert get(earlier["url"], backend).status_code == 403
     assert get(racing["url"], backend).status_code == 403
+
+
+def test_without_token_auth_a_grant_has_no_cdn_urls(released, releaser, fake_cloudflare):
+    from tests.fixtures.cloudflare import cdn_env
+
+    backend, work = released
+    doc = grant(releaser, work, "--tenant", backend.tenants[0], env=cdn_env(fake_cloudflare)).json()
+    assert not any(key.startswith("cdn") for key in doc)
+    assert fake_cloudflare.requests == []  # a CDN without token auth: grant does not talk to it
