@@ -15,12 +15,13 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 from b2release import __version__, cdn
+from b2release.cdn import cloudflare, tokens
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed
 from b2release.formats.signature import load_public_key, load_signing_key
 from b2release.signers.certs import load_material, passwords_from_env
 from b2release.stages import StageResult
-from b2release.stores import open_store
+from b2release.stores import PreconditionFailed, open_store
 from b2release.stores.tenants import tenant_container
 
 NAME = "doctor"
@@ -160,7 +161,26 @@ def _cdn(ctx: Context) -> list[Check]:
 
 
 # Order matters only for display.
-CHECKS: list[CheckFn] = [_python, _config, _tools, _keys, _codesign, _work_dir, _store, _cdn]
+def _edge(ctx: Context) -> list[Check]:
+    """Tenant isolation at the edge: a warning without token auth; with it, each configured
+    tenant's WAF rule against its current generation (reads only: a GET and the store)."""
+    if cdn.provider_name(ctx.config) == "none":
+        return []
+    try:
+        if not tokens.enabled(ctx.config):
+            results = tokens.edge_checks(ctx.config, None, None, [])
+        else:
+            api = cloudflare.from_config(ctx.config)
+            with open_store(ctx.config, None, ctx.correlation_id) as store:
+                generations = tokens.Generations(store, ctx.config.get("store.release_container"), PreconditionFailed)
+                containers = [tenant_container(t) for t in ctx.config.get("store.tenants")]
+                results = tokens.edge_checks(ctx.config, api, generations, containers)
+    except B2ReleaseError as exc:
+        return [Check("cdn", "token auth", "fail", exc.message)]
+    return [Check("cdn", name, status, detail) for status, name, detail in results]
+
+
+CHECKS: list[CheckFn] = [_python, _config, _tools, _keys, _codesign, _work_dir, _store, _cdn, _edge]
 
 
 def run_checks(ctx: Context, checks: list[CheckFn] | None = None) -> list[Check]:

@@ -26,6 +26,7 @@ from typing import Any
 
 from b2release import log
 from b2release.artifacts import RELEASE_KINDS, Kind, PackageRecord, UploadRecord
+from b2release.cdn.tokens import versioned_cache_control
 from b2release.context import Context
 from b2release.errors import CheckFailed, KeyFileError, StaleInputError, UsageError
 from b2release.formats import checksums
@@ -36,7 +37,7 @@ from b2release.fsutil import sha256_file
 from b2release.repoint import Move, new_pointer, resolve_targets, serves, write_moves
 from b2release.stages import StageResult
 from b2release.stores import open_store
-from b2release.stores.base import IMMUTABLE_CACHE_CONTROL, AlreadyExists, Store
+from b2release.stores.base import AlreadyExists, Store
 from b2release.stores.channels import ReleaseDigests, read_channel, verify_version
 
 NAME = "upload"
@@ -287,7 +288,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         progress = Progress(ctx, total, len(files))
         try:
             upload_release(store, release_container, prefix, files, present[release_container], counters,
-                           progress, IMMUTABLE_CACHE_CONTROL)
+                           progress, versioned_cache_control(ctx.config))
             copy_to_tenants(store, release_container, tenant_containers, prefix, files, present, counters,
                             progress, config.get("store.max_concurrency"))
         finally:

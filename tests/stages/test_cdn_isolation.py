@@ -212,3 +212,39 @@ def test_a_revoke_that_cloudflare_refuses_exits_3_and_is_re_run(edge, releaser):
     fake.permissions = {"purge", "waf"}
     assert revoke(releaser, work, tenant).json()["cdn"]["generation"] == 3  # ... until the re-run
     assert not fake.allows_url(old["cdn_url"])
+
+
+def _cache_controls(backend, version="1.0.0") -> set[str]:
+    with backend.open() as store:
+        return {b.cache_control for c in backend.containers for b in store.list(c, f"{PRODUCT}/{version}/")}
+
+
+def test_versioned_files_are_shared_cacheable_only_where_the_edge_checks_tokens(edge, releaser, monkeypatch):
+    backend, _, _ = edge
+    assert _cache_controls(backend) == {"public, max-age=31536000, immutable"}  # token auth on
+    # A CDN without token auth: the edge must not keep one tenant's files under a key anyone can hit.
+    monkeypatch.setenv("B2RELEASE_CDN_TOKEN_AUTH", "false")
+    work = releaser.package("1.1.0")
+    assert releaser.upload(work, *tenant_args(backend)).exit_code == 0
+    controls = _cache_controls(backend, "1.1.0")
+    assert len(controls) == 1 and controls.pop().startswith("private")
+
+
+def test_doctor_reports_the_edge_rule_of_each_tenant(edge, releaser, monkeypatch, tmp_path):
+    backend, work, fake = edge
+    a, b = backend.tenants
+    grant(releaser, work, a)  # installs a's rule; b has none yet
+    monkeypatch.setenv("B2RELEASE_STORE_TENANTS", f"{a},{b}")
+    r = releaser.cli("--work-dir", tmp_path / "doctor", "--json", "doctor")
+    checks = (r.json().get("checks") or r.json()["details"]["checks"])
+    cdn_checks = {c["name"]: c for c in checks if c["area"] == "cdn"}
+    assert cdn_checks["token auth"]["status"] == "ok"
+    statuses = {name: c["status"] for name, c in cdn_checks.items() if a in name or b in name}
+    assert any(a in name and status == "ok" for name, status in statuses.items()), cdn_checks
+    assert any(b in name and status in ("warn", "fail") for name, status in statuses.items()), cdn_checks
+    assert MASTER not in r.stdout + r.stderr
+    monkeypatch.setenv("B2RELEASE_CDN_TOKEN_AUTH", "false")
+    r = releaser.cli("--work-dir", tmp_path / "doctor", "--json", "doctor")
+    checks = (r.json().get("checks") or r.json()["details"]["checks"])
+    off = [c for c in checks if c["area"] == "cdn" and c["name"] == "token auth"]
+    assert off and off[0]["status"] == "warn"
