@@ -36,7 +36,7 @@ rm -rf dist dist-1.1.0 releases
 # Development keys, once (git-ignored keys/).
 [ -f keys/release-signing.key ] || "$B2" keys generate --out keys
 
-# build -> test -> scan -> sign -> package -> upload -> purge, as configured in b2release.toml.
+# build -> test -> compat -> scan -> sign -> package -> upload -> purge, as configured in b2release.toml.
 "$B2" release --version 1.0.0
 
 # What an auditor does: offline, with the public key and the code-signing certificate only.
@@ -63,7 +63,9 @@ bash scripts/demo-grant.sh
 echo
 echo "demo done:"
 echo "  build output     dist/build/ (signed Enventa.Connector.dll, Enventa.Connector.Cli.exe)"
-echo "  release files    dist/enventa-connector-1.0.0.zip, manifest.json(.sig), SHA256SUMS, sbom.cdx.json"
+echo "  release files    dist/enventa-connector-1.0.0.zip, manifest.json(.sig), SHA256SUMS, sbom.cdx.json,"
+echo "                   enventa-connector-1.0.0.intoto.jsonl (signed build provenance)"
+echo "  public API       dist/api/*.api.txt, dist/release-notes.md (compat)"
 echo "  test results     dist/test-results/junit.xml (and nunit-console's own XML beside it)"
 echo "  scan results     dist/scan-report.json, dist/scan.sarif"
 if [ -d releases ]; then

@@ -25,7 +25,7 @@ yaml = pytest.importorskip("yaml")
 GITHUB = REPO / "examples" / "ci" / "github-actions.yml"
 AZURE = REPO / "examples" / "ci" / "azure-pipelines.yml"
 # Secrets b2release reads, and the files the templates bring in as secrets.
-SECRETS = {"AZURE_STORAGE_CONNECTION_STRING", "CLOUDFLARE_API_TOKEN", "B2RELEASE_KEY_PASSPHRASE",
+SECRETS = {"AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN", "CLOUDFLARE_API_TOKEN", "B2RELEASE_KEY_PASSPHRASE",
            "B2RELEASE_PFX_PASSWORD", "CODESIGN_PFX_BASE64", "RELEASE_SIGNING_KEY_PEM"}
 GITHUB_ACTIONS = {"actions/checkout@v4", "actions/setup-python@v5", "actions/upload-artifact@v4",
                   "actions/download-artifact@v4"}
@@ -259,6 +259,7 @@ def test_github_secrets_are_masked_step_env_only_and_never_echoed():
     assert set(mapped) == SECRETS
     # Each reaches only the jobs that use it: no Azure or Cloudflare secret where the build runs.
     assert mapped["AZURE_STORAGE_CONNECTION_STRING"] == {"publish"} and mapped["CODESIGN_PFX_BASE64"] == {"build"}
+    assert mapped["AZURE_STORAGE_SAS_TOKEN"] == {"build"}  # read-only, for compat's previous release
 
 
 def test_azure_secrets_are_mapped_per_step_and_secure_files_are_used():
