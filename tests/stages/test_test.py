@@ -95,7 +95,7 @@ def test_release_runs_the_tests_and_packages_no_test_assembly(cli, connector, tm
                  cwd=tmp_path, env={"SOURCE_DATE_EPOCH": "1700000000"})
     assert result.exit_code == 0, result.output
     stages = {s["stage"]: s for s in result.json()["stages"]}
-    assert list(stages) == ["build", "test", "scan", "package"]
+    assert list(stages) == ["build", "test", "compat", "scan", "package"]
     assert stages["test"]["status"] == "ok" and stages["test"]["counts"]["failed"] == 0
     assert stages["test"]["counts"]["passed"] >= 10 and stages["test"]["projects"][0]["project"] == f"{SAMPLE_TESTS}.csproj"
     with zipfile.ZipFile(work / "enventa-connector-3.0.0.zip") as zf:
@@ -219,8 +219,8 @@ def test_usage_errors(cli, connector, tmp_path, args, env, needle):
 def test_skip_test_works_like_every_other_skip():
     from b2release import stages
 
-    assert stages.PIPELINE[:3] == ["build", "test", "scan"]
-    assert stages.select(None, "scan", ["test"]) == ["build", "scan"]
+    assert stages.PIPELINE[:4] == ["build", "test", "compat", "scan"]
+    assert stages.select(None, "scan", ["test"]) == ["build", "compat", "scan"]
 
 
 def test_test_keys_from_the_environment():
