@@ -108,3 +108,29 @@ def test_uploaded_tenant_folders_verify(released, dev_keys, tmp_path):
         pointer = pointer_fmt.parse(raw)
         assert pointer.version == "1.4.0" and pointer.sequence == 1
         assert pointer.manifest_sha256 == hashlib.sha256((work / "manifest.json").read_bytes()).hexdigest()
+
+
+def test_the_versions_inside_the_binaries_hold_the_manifest_to_its_word(released, dev_keys, tmp_path):
+    from b2release.formats import manifest as manifest_fmt
+    from b2release.formats.manifest import ZIP_MANIFEST, ZIP_SIGNATURE
+    from b2release.formats.signature import load_signing_key
+    from tests.helpers import rewrite_zip
+
+    work, _, _ = released
+    zip_path = work / "enventa-connector-1.4.0.zip"
+    manifest_bytes = (work / "manifest.json").read_bytes()
+    assert json.loads(manifest_bytes)["build"]["assemblies"] == ["Enventa.Connector", "Enventa.Connector.Cli"]
+    r = run_subprocess("--json", "verify", zip_path, "--public-key", dev_keys / "release-signing.pub")
+    assert r.exit_code == 0, r.output
+    assert "2 stamped assemblies carry version 1.4.0" in json.loads(r.stdout)["checks"]
+    # An insider relabels the release as 1.0.0 and signs the new manifest with the real key:
+    # every signature holds, but the binaries still say 1.4.0.
+    forged_manifest = manifest_fmt.parse(manifest_bytes)
+    forged_manifest.version = "1.0.0"
+    forged_bytes = forged_manifest.to_bytes()
+    signature = load_signing_key(dev_keys / "release-signing.key").sign(forged_bytes)
+    forged = tmp_path / "enventa-connector-1.0.0.zip"
+    rewrite_zip(zip_path, forged, replace={ZIP_MANIFEST: forged_bytes, ZIP_SIGNATURE: signature})
+    r = run_subprocess("verify", forged, "--public-key", dev_keys / "release-signing.pub")
+    assert r.exit_code == 1, r.output
+    assert "Enventa.Connector.Cli.exe carries version 1.4.0, but the manifest says 1.0.0" in r.stderr

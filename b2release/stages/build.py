@@ -241,6 +241,9 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "configuration": configuration,
         "git_commit": git.commit or "",
         "project": project_rel,
+        # The shipped assemblies this build stamped with the release version: `package` and
+        # `verify` hold them to the manifest's version (a package can't claim another one).
+        "assemblies": _stamped_assemblies(built, tests, [name for name, _ in selection.kept]),
     }
     info: dict[str, Any] = {
         "format": BUILD_INFO_FORMAT,
@@ -298,6 +301,18 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         record=BuildRecord(version=version, source_dir=str(source_dir), manifest_info=manifest_info, tool=tool_name,
                            outputs=recorded),
     )
+
+
+def _stamped_assemblies(built: discovery.BuildInput, tests: list[testprojects.TestProject],
+                        shipped: list[str]) -> list[str]:
+    """Names of the shipped assemblies whose projects the version stamping reaches (SDK-style
+    projects through properties, classic C# projects through the generated file)."""
+    test_paths = {t.path for t in tests}
+    stamped = {testprojects.assembly_name(p.path).lower(): testprojects.assembly_name(p.path)
+               for p in built.projects
+               if p.path not in test_paths and (p.sdk_style or p.path.suffix.lower() == ".csproj")}
+    files = {Path(n).name.rsplit(".", 1)[0].lower() for n in shipped if n.lower().endswith((".dll", ".exe"))}
+    return sorted(name for key, name in stamped.items() if key in files)
 
 
 def _only_tests_wrote(build_input: discovery.BuildInput, tests: list[testprojects.TestProject], copy_root: Path,

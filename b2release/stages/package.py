@@ -130,6 +130,11 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                                                required=bool(ctx.config.get("sign.required")))
 
     built = BuildRecord.read(ctx.state) if payload.source == "build" else None
+    if built is not None and built.version and version != built.version:
+        # The binaries carry the build's version: a package claiming another would be a lie
+        # that verify cannot see from the manifest alone.
+        raise UsageError(f"version {version} differs from the version build stamped into the binaries "
+                         f"({built.version}): package them as {built.version}, or run build with --version {version}")
     epoch, epoch_source = ctx.source_epoch(payload.root)
     attachments = [a for kind in ATTACHMENT_KINDS for a in ctx.state.consume(kind)]
     scanned = ScanRecord.read(ctx.state)
