@@ -86,6 +86,10 @@ def test_auditor_verifies_the_sample_release_offline(released, dev_keys, other_k
     r = run_subprocess("verify", zip_path, "--public-key", dev_keys / "release-signing.pub",
                        "--ca", other_keys / "codesign.crt")
     assert r.exit_code == 1 and "Enventa.Connector" in r.stderr and "Traceback" not in r.output
+    # Without --ca (and with cosign's --key spelling): one line says what Authenticode state was seen.
+    r = run_subprocess("verify", zip_path, "--key", dev_keys / "release-signing.pub")
+    assert r.exit_code == 0, r.output
+    assert "Authenticode: 2 of 2 PE files signed (not checked against a CA: pass --ca)" in r.stderr
 
 
 def test_uploaded_tenant_folders_verify(released, dev_keys, tmp_path):
