@@ -93,6 +93,12 @@ class Context:
             raise UsageError("no version: pass --version X.Y.Z (or run build with --version first)")
         return validate_version(version)
 
+    def tag_version(self, tree: Path | None = None) -> str:
+        """`--version-from-tag`: the version tag on HEAD of the project's checkout."""
+        from b2release import vcs
+
+        return vcs.version_from_tag(tree or self.config.path("product.project") or Path.cwd())
+
     def signing_key(self, override: Path | None = None) -> SigningKey:
         path = override or self.config.path("release.signing_key")
         if path is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -138,3 +139,56 @@ def test_the_versions_inside_the_binaries_hold_the_manifest_to_its_word(released
     r = run_subprocess("verify", forged, "--public-key", dev_keys / "release-signing.pub")
     assert r.exit_code == 1, r.output
     assert "Enventa.Connector.Cli.exe carries version 1.4.0, but the manifest says 1.0.0" in r.stderr
+
+
+def test_release_from_a_tag_to_one_channel_and_tenant_with_a_closing_summary(tmp_path, dev_keys):
+    require_tool("xbuild")
+    require_tool("osslsigncode")
+    require_tool("nunit-console")
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "examples" / "enventa-connector", repo / "connector",
+                    ignore=shutil.ignore_patterns("bin", "obj"))
+    (repo / "b2release.toml").write_text(f"""
+[product]
+name = "enventa-connector"
+project = "connector/Enventa.Connector.sln"
+[release]
+signing_key = "{dev_keys / 'release-signing.key'}"
+public_key = "{dev_keys / 'release-signing.pub'}"
+[sign]
+cert = "{dev_keys / 'codesign.crt'}"
+key = "{dev_keys / 'codesign.key'}"
+[scan]
+advisories = "{REPO / 'examples' / 'advisories'}"
+[store]
+url = "file://releases"
+tenants = ["acme", "globex"]
+""")
+    (repo / ".gitignore").write_text("dist/\nreleases/\n")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "connector"], ["tag", "v2.1.0"]):
+        subprocess.run(["git", "-C", str(repo), "-c", "user.email=t@example.invalid", "-c", "user.name=t", *args],
+                       check=True)
+    r = run_subprocess("--json", "release", "--version-from-tag", "--channel", "beta", "--tenant", "acme",
+                       cwd=repo, env={"SOURCE_DATE_EPOCH": "1700000000"})
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["version"] == "2.1.0" and doc["command"] == "release" and doc["status"] == "ok"
+    store = repo / "releases"
+    assert (store / "tenant-acme" / "enventa-connector" / "channels" / "beta.json").is_file()
+    assert not (store / "tenant-globex").exists()  # --tenant narrowed the release to acme
+    assert not (store / "tenant-acme" / "enventa-connector" / "channels" / "stable.json").exists()
+    summary = doc["summary"]
+    assert [s["stage"] for s in summary["stages"]][:2] == ["build", "test"]
+    assert all(s["seconds"] is not None and s["seconds"] >= 0 for s in summary["stages"])
+    files = {f["name"]: f for f in summary["files"]}
+    zip_file = repo / "dist" / "enventa-connector-2.1.0.zip"
+    assert files[zip_file.name]["size"] == zip_file.stat().st_size
+    assert files[zip_file.name]["sha256"] == hashlib.sha256(zip_file.read_bytes()).hexdigest()
+    # The human run prints the same summary as tables.
+    r = run_subprocess("release", "--version-from-tag", "--channel", "beta", "--tenant", "acme", "--from", "package",
+                       cwd=repo, env={"SOURCE_DATE_EPOCH": "1700000000"})
+    assert r.exit_code == 0, r.output
+    assert "release files" in r.stderr and "enventa-connector-2.1.0.zip" in r.stderr
+    # --channel with no stage that takes it.
+    r = run_subprocess("release", "--version", "2.1.0", "--to", "test", "--channel", "beta", cwd=repo)
+    assert r.exit_code == 2 and "--channel: no stage this release runs takes it" in r.stderr

@@ -43,6 +43,7 @@ BUILD_INFO_FORMAT = "b2release-build-info/1"
 class Options:
     project: Path | None = None
     version: str | None = None
+    version_from_tag: bool = False  # the version from the git tag on HEAD of the project's checkout
     tool: str | None = None
     configuration: str | None = None
     properties: list[str] = field(default_factory=list)
@@ -57,7 +58,14 @@ class GitInfo:
 
 # --- inputs -----------------------------------------------------------------------------
 def resolve_version(ctx: Context, opts: Options) -> str:
-    raw = opts.version or ctx.requested_version
+    if opts.version_from_tag:
+        if opts.version:
+            raise UsageError("give --version or --version-from-tag, not both")
+        return _checked_version(ctx.tag_version(resolve_project(ctx, opts)))
+    return _checked_version(opts.version or ctx.requested_version)
+
+
+def _checked_version(raw: str | None) -> str:
     if not raw:
         raise UsageError("no version: pass --version X.Y.Z")
     version = validate_version(raw)
