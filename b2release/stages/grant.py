@@ -134,12 +134,12 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             "expires_at": expires_at, "policy_id": grant.policy_id, "permissions": "read", "protocol": "https"}
     if edge is not None:
         data["cdn"] = edge.describe(container)
-    store_flag = f" --store {opts.store}" if opts.store else ""
+    revoke = ctx.follow_up("revoke", "--tenant", opts.tenant, *(["--store", opts.store] if opts.store else []))
     return StageResult(
         stage=NAME,
         summary=(f"grant for tenant {opts.tenant}: {product} {version}, read-only, https-only, expires {expires_at} "
                  f"(policy {grant.policy_id}{'; CDN token until then' if edge else ''}); "
-                 f"revoke with: b2release revoke --tenant {opts.tenant}{store_flag}"),
+                 f"revoke with: {revoke}"),
         data=data,
         record=GrantRecord(tenant=opts.tenant, container=container, version=version, policy_id=grant.policy_id,
                            expires_at=expires_at),

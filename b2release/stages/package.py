@@ -104,7 +104,7 @@ def api_check(ctx: Context, payload: Payload, version: str) -> ApiCheck:
         return ApiCheck([], None)
     if compat.version != version:
         raise StaleInputError(f"the compat stage checked version {compat.version}, not {version}; "
-                              "re-run `b2release compat`")
+                              f"re-run `{ctx.follow_up('compat')}`")
     # The API files must describe exactly the assemblies shipped (sign changes their bytes, not their API).
     from b2release.apicompat import read_assembly, surfaces_of
 
@@ -114,7 +114,7 @@ def api_check(ctx: Context, payload: Payload, version: str) -> ApiCheck:
     if shipped != recorded:
         differ = sorted(n for n in shipped.keys() | recorded.keys() if shipped.get(n) != recorded.get(n))
         raise StaleInputError(f"the compat stage's API files do not describe the binaries being packaged "
-                              f"({', '.join(differ)}); re-run `b2release compat`")
+                              f"({', '.join(differ)}); re-run `{ctx.follow_up('compat')}`")
     return ApiCheck(files, compat.manifest_summary or None)
 
 

@@ -73,9 +73,9 @@ class _Rejected(Exception):
         self.error = error
 
 
-def _chain_failed(exc: B2ReleaseError, name: str, follow: str, done: str) -> B2ReleaseError:
+def _chain_failed(ctx: Context, exc: B2ReleaseError, name: str, follow: str, done: str) -> B2ReleaseError:
     before = f"{done}, but " if done else ""
-    exc.message = f"{name}: {before}the {follow} stage failed: {exc.message}; re-run `b2release {follow}`"
+    exc.message = f"{name}: {before}the {follow} stage failed: {exc.message}; re-run `{ctx.follow_up(follow)}`"
     exc.args = (exc.message,)
     return exc
 
@@ -112,7 +112,7 @@ def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: b
             try:
                 chained = run_command(ctx, follow)
             except B2ReleaseError as exc:
-                raise _chain_failed(exc, name, follow, result.done) from exc.__cause__
+                raise _chain_failed(ctx, exc, name, follow, result.done) from exc.__cause__
             result.data[follow] = chained.brief()
             result.summary += f"; {follow}: {chained.status}"
     except _Rejected as rejected:
@@ -131,9 +131,9 @@ def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: b
                 data=result.record.to_dict() if result.record is not None else {})
     if seal is not None and (changed := sealed.rewritten(seal)):
         log.get(name).warning(
-            "%s changed %s, which the last package sealed in %s: run `b2release package` again before upload "
+            "%s changed %s, which the last package sealed in %s: run `%s` again before upload "
             "(until then the zip holds the old bytes and `verify` of this work dir fails)",
-            name, ", ".join(changed), sealed.CHECKSUMS_NAME)
+            name, ", ".join(changed), sealed.CHECKSUMS_NAME, ctx.follow_up("package"))
         result.data["rewrote_sealed"] = changed
     return result
 
