@@ -21,6 +21,7 @@ Shared by every command that writes a pointer: upload (onto a new version), roll
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -52,8 +53,31 @@ def _sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
-# Tests replace this to record the pauses instead of waiting.
+# Tests replace these: `sleep` to record the pauses instead of waiting, `clock` to set a
+# command's start time (the time a race is decided by).
 sleep: Callable[[float], None] = _sleep
+clock: Callable[[], float] = time.time
+
+# Test-only (never in production): every pointer-writing command waits at the start of its
+# pointer writes until COUNT processes have arrived (each creates a file in DIR), then
+# sleeps DELAY_MS, so a test can make concurrent jobs contend for the pointers for sure.
+TEST_BARRIER_ENV = "B2RELEASE_TEST_BARRIER"  # DIR:COUNT
+TEST_BARRIER_DELAY_ENV = "B2RELEASE_TEST_BARRIER_DELAY_MS"
+TEST_BARRIER_TIMEOUT_S = 60
+
+
+def _test_barrier() -> None:
+    spec = os.environ.get(TEST_BARRIER_ENV)
+    if not spec:
+        return
+    folder, _, count = spec.rpartition(":")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{os.getpid()}-{random.random()}"), "w"):
+        pass
+    deadline = time.monotonic() + TEST_BARRIER_TIMEOUT_S
+    while len(os.listdir(folder)) < int(count) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(int(os.environ.get(TEST_BARRIER_DELAY_ENV) or 0) / 1000)
 
 
 def retry_delay(attempt: int) -> float:
@@ -160,7 +184,7 @@ class Race:
       wins a tie (the same second).
     """
 
-    started: float = field(default_factory=time.time)
+    started: float = field(default_factory=lambda: clock())
     at_start: set[str] = field(default_factory=set)
     earliest: dict[str, float] = field(default_factory=dict)
 
@@ -258,6 +282,7 @@ def write_moves(state: State, store: Store, moves: list[Move], key: SigningKey, 
     logger = log.get(command)
     written: list[tuple[str, str]] = []
     moved: list[str] = []
+    _test_barrier()
     try:
         for index, move in enumerate(moves):
             attempt = 1
