@@ -39,8 +39,10 @@ from b2release.stores.channels import ChannelState, PointerConflict, ReleaseDige
 from b2release.stores.tenants import tenant_container, validate_container_name, validate_tenants
 
 # A lost compare-and-swap is retried (read again, decide again) at most this many times
-# per container; with six concurrent publishers the highest one meets at most five.
-ATTEMPTS = 8
+# per container. The highest of N concurrent publishers loses at most N - 1 swaps per
+# container (each other writer moves it at most once: a lower version never overwrites a
+# higher one), plus one for a promote and one for a refresh.
+ATTEMPTS = 10
 # How long a pointer whose signature does not match (yet) is re-read before it is taken
 # for what it is: at the start of a run a leftover of an interrupted write (rewritten),
 # during a run (after a lost swap) another writer that stopped between its pointer and

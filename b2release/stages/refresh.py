@@ -13,8 +13,8 @@ re-signs about twice per TTL. Same order as rollback: every check in every conta
 first, then tenants, then the release container; then the purge of what moved.
 
 A refresh never changes what a channel serves, so it never wins a race: when its
-compare-and-swap is lost, it reads the pointer again and checks it again (the other
-writer's pointer is usually fresh, and is left alone).
+compare-and-swap is lost, the pointer another writer just wrote is fresh and is left
+alone (if it verifies; otherwise the refresh stops, exit 1, and never re-signs it).
 """
 
 from __future__ import annotations
@@ -82,9 +82,11 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         where = f"{container}/{state.path}"
         if current is None:
             raise CheckFailed(f"{where} does not exist: channel {channel} was never uploaded there")
-        if not trusted(state, product, channel):
-            if during:
+        if during:  # another writer just issued this pointer: it is fresh, refreshing it again is not needed
+            if not trusted(state, product, channel):
                 raise changed_unverified(state, NAME)
+            return Move(container, state, current.version, current.version)
+        if not trusted(state, product, channel):
             raise CheckFailed(f"{where} does not verify with the release key (or names another channel or "
                               "container); refusing to re-sign it: upload, promote or roll back to a verified "
                               "release")
