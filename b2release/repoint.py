@@ -318,7 +318,7 @@ def write_moves(state: State, store: Store, moves: list[Move], key: SigningKey, 
                 exc.message = f"{exc.message}; {command} had moved the pointer in {', '.join(moved)} before that"
             else:
                 exc.message = (f"{exc.message}; {command} already moved the pointer in {', '.join(moved)}: "
-                               f"re-run the same {command} to finish")
+                               f"re-run the same `b2release {command}` to finish")
             exc.args = (exc.message,)
         raise
     finally:

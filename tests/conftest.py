@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.build",
     "tests.fixtures.azurite",
     "tests.fixtures.releases",
+    "tests.fixtures.faults",
 ]
 
 

@@ -208,9 +208,14 @@ def write_channel(store: Store, container: str, pointer: pointer_fmt.Pointer, ke
         ours = store.write_bytes(container, path, data, cache_control,
                                  if_match=expected_etag if existed else None, if_none_match=not existed)
     except PreconditionFailed:
-        raise PointerConflict(
-            f"{container}/{path} changed while this command ran (another upload?); nothing was overwritten, re-run"
-        ) from None
+        # Either another writer got there first, or our own write landed and only its answer
+        # was lost (a retried request then fails its own condition): the bytes tell.
+        found = store.read_bytes(container, path, MAX_POINTER)
+        if found is None or found[0] != data:
+            raise PointerConflict(
+                f"{container}/{path} changed while this command ran (another upload?); nothing was overwritten, re-run"
+            ) from None
+        ours = found[1]
     logger.info("%s/%s -> %s %s (sequence %d)", container, path, pointer.product, pointer.version, pointer.sequence)
     if signature_existed is None:  # no expectation given: plain write
         store.write_bytes(container, sig_path, signature, cache_control)
