@@ -35,6 +35,7 @@ lint: install
 bench: install tools
 	$(BIN)/python benchmarks/bench_package.py
 	$(BIN)/python benchmarks/bench_upload.py
+	$(BIN)/python benchmarks/bench_scale.py
 
 clean:
 	rm -rf dist releases $(VENV) .pytest_cache
