@@ -48,7 +48,7 @@ ATTEMPTS = 10
 # during a run (after a lost swap) another writer that stopped between its pointer and
 # its signature (not overwritten: the command stops, and the next run rewrites it).
 SETTLE_AT_START_S = 0.3
-SETTLE_DURING_S = 1.5
+SETTLE_DURING_S = 1.0
 
 
 def _sleep(seconds: float) -> None:
@@ -83,8 +83,8 @@ def _test_barrier() -> None:
 
 
 def retry_delay(attempt: int) -> float:
-    """Random pause before retry `attempt` (1, 2, ...): 50 ms plus up to 0.1 * 2**(n-1) s, at most 1 s more."""
-    return 0.05 + random.uniform(0.0, min(1.0, 0.1 * 2 ** (attempt - 1)))
+    """Random pause before retry `attempt` (1, 2, ...): 20 ms plus up to 0.05 * 2**(n-1) s, at most 1 s more."""
+    return 0.02 + random.uniform(0.0, min(1.0, 0.05 * 2 ** (attempt - 1)))
 
 
 @dataclass
