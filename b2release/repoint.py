@@ -44,9 +44,10 @@ from b2release.stores.tenants import tenant_container, validate_container_name, 
 # higher one), plus one for a promote and one for a refresh.
 ATTEMPTS = 10
 # How long a pointer whose signature does not match (yet) is re-read before it is taken
-# for what it is: at the start of a run a leftover of an interrupted write (rewritten),
-# during a run (after a lost swap) another writer that stopped between its pointer and
-# its signature (not overwritten: the command stops, and the next run rewrites it).
+# for what it is: at the start of a run, a leftover of an interrupted write (rewritten);
+# during a run (after a lost swap), another writer that stopped between its pointer and
+# its signature (replaced only where the command would replace it whatever it says: see
+# the `decide` functions; otherwise the command stops, and the next run rewrites it).
 SETTLE_AT_START_S = 0.3
 SETTLE_DURING_S = 1.0
 
