@@ -2,10 +2,12 @@
 against one store holding TENANTS tenants and VERSIONS versions, for growing tenant counts.
 
 The store is filled first with VERSIONS complete releases in every tenant's container: all
-but the last two are seeded through the store API (files into the release container once,
-server-side copies to every tenant, 8 in parallel; no pointers), the last two are uploaded
-to every tenant by `b2release upload` (stable ends on the last one, at sequence 2). Then,
-for each tenant count T in --steps (the first T tenants), on that full store:
+but the last two are seeded through the store API (each file written into the release
+container and every tenant's, 8 writes in parallel, one request each; no pointers: a quick
+fill, the measured commands below do not depend on how the old versions got there), the
+last two are uploaded to every tenant by `b2release upload` (stable ends on the last one,
+at sequence 2). Then, for each tenant count T in --steps (the first T tenants), on that
+full store:
 
     upload    a new version to stable, for T tenants (+ the release container)
     promote   stable -> canary, for T tenants
@@ -192,8 +194,8 @@ class Bench:
                 store.create_from_file("releases", prefix + name, path, digest, IMMUTABLE_CACHE_CONTROL)
             with ThreadPoolExecutor(8) as pool:
                 for batch in (files[:-1], files[-1:]):  # SHA256SUMS last in every container
-                    list(pool.map(lambda job: store.copy_within("releases", prefix + job[1][0], f"tenant-{job[0]}",
-                                                                job[1][2]),
+                    list(pool.map(lambda job: store.create_from_file(f"tenant-{job[0]}", prefix + job[1][0], job[1][1],
+                                                                     job[1][2], IMMUTABLE_CACHE_CONTROL),
                                   [(t, f) for t in self.tenant_ids for f in batch]))
 
     def fill(self) -> float:

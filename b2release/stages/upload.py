@@ -301,8 +301,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                        f"to a lower version (use `b2release rollback`){tail}")
         if serves(state, product, channel, version, digests, time.time()):
             return Move(state.container, state, from_version, version)
-        if during and not state.settled and (current.rollback is not None
-                                             or compare_versions(current.version, version) > 0):
+        if during and not state.settled and current.rollback is not None:  # a claim to a newer decision: unproven
             raise changed_unverified(state, NAME)
         if current is not None and race.rollback_is_newer(current):
             reason = (current.rollback or {}).get("reason", "")
