@@ -42,6 +42,7 @@ bench: install tools
 	$(BIN)/python benchmarks/bench_upload.py
 	$(BIN)/python benchmarks/bench_archive.py
 	$(BIN)/python benchmarks/bench_api.py
+	$(BIN)/python benchmarks/bench_scale.py
 
 clean:
 	rm -rf dist releases $(VENV) .pytest_cache

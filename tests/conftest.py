@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.fixtures.projects",
     "tests.fixtures.azurite",
     "tests.fixtures.releases",
+    "tests.fixtures.faults",
 ]
 
 
