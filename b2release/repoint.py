@@ -64,8 +64,8 @@ clock: Callable[[], float] = time.time
 # Test-only (never in production): every pointer-writing command waits at the start of its
 # pointer writes until COUNT processes have arrived (each creates a file in DIR), then
 # sleeps DELAY_MS, so a test can make concurrent jobs contend for the pointers for sure.
-TEST_BARRIER_ENV = "B2RELEASE_TEST_BARRIER"  # DIR:COUNT
-TEST_BARRIER_DELAY_ENV = "B2RELEASE_TEST_BARRIER_DELAY_MS"
+TEST_BARRIER_ENV = "B2RELEASE_DEBUG_BARRIER"  # DIR:COUNT
+TEST_BARRIER_DELAY_ENV = "B2RELEASE_DEBUG_BARRIER_DELAY_MS"
 TEST_BARRIER_TIMEOUT_S = 60
 
 

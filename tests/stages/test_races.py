@@ -1,7 +1,7 @@
 """Concurrent publishers, as a CI farm runs them (issue #17, part 1): real processes, one store.
 
 Six `upload` jobs of 6.0.1 ... 6.0.6 start together (in a seeded, shuffled order) against
-one store, the file store and Azurite alike. A test barrier (B2RELEASE_TEST_BARRIER) holds
+one store, the file store and Azurite alike. A test barrier (B2RELEASE_DEBUG_BARRIER) holds
 each job at the start of its pointer writes until all have arrived, then releases them after
 a seeded delay each, so that they really contend for the same pointers. Every round:
 
