@@ -25,6 +25,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from b2release import cdn, log
@@ -271,7 +272,8 @@ Decide = Callable[[ChannelState, bool], Move]
 
 
 def write_moves(state: State, store: Store, moves: list[Move], key: SigningKey, cache_control: str,
-                command: str, *, read: Reader | None = None, decide: Decide | None = None) -> list[tuple[str, str]]:
+                command: str, *, read: Reader | None = None, decide: Decide | None = None,
+                on_moved: Callable[[list[Move]], None] | None = None) -> list[tuple[str, str]]:
     """Write every planned pointer (in the order given); queue what was written for purge.
 
     With `read` and `decide`, a lost compare-and-swap is resolved: the channel is read
@@ -280,11 +282,13 @@ def write_moves(state: State, store: Store, moves: list[Move], key: SigningKey, 
     first lost swap fails the command. Each move is updated in place with what was done.
 
     A failure part-way (a lost decision, a store error) still queues the pointers already
-    written, and says which containers moved.
+    written, and says which containers moved. `on_moved` is told the moves written (the
+    audit log), also after a failure part-way.
     """
     logger = log.get(command)
     written: list[tuple[str, str]] = []
     moved: list[str] = []
+    done: list[Move] = []
     _test_barrier()
     try:
         for index, move in enumerate(moves):
@@ -312,8 +316,14 @@ def write_moves(state: State, store: Store, moves: list[Move], key: SigningKey, 
                     continue
                 written.extend((move.container, path) for path in paths)
                 moved.append(move.container)
+                done.append(move)
                 break
     except B2ReleaseError as exc:
+        if done and on_moved is not None:
+            try:
+                on_moved(done)
+            except B2ReleaseError as audit_exc:
+                exc.message = f"{exc.message}; {audit_exc.message}"
         if moved:
             if isinstance(exc, Lost):
                 exc.message = f"{exc.message}; {command} had moved the pointer in {', '.join(moved)} before that"
@@ -324,6 +334,8 @@ def write_moves(state: State, store: Store, moves: list[Move], key: SigningKey, 
         raise
     finally:
         state.queue_purge(written)
+    if done and on_moved is not None:
+        on_moved(done)
     return written
 
 
@@ -344,11 +356,15 @@ def nothing_changed(exc: B2ReleaseError, prefix: str) -> B2ReleaseError:
     return exc
 
 
-def purge_follow_up(state: State, purge: bool, written: list[tuple[str, str]],
-                    data: dict[str, Any]) -> tuple[list[str], str]:
+def purge_follow_up(state: State, purge: bool, written: list[tuple[str, str]], data: dict[str, Any], *,
+                    store: str | None = None, signing_key: Path | None = None,
+                    ) -> tuple[list[str | tuple[str, dict[str, Any]]], str]:
     """What follows a pointer move: the purge stage, chained by the runner (then, done), or
-    with --no-purge a "not-run" entry in the result's data (the queue is kept for later)."""
+    with --no-purge a "not-run" entry in the result's data (the queue is kept for later).
+    The purge gets the store and key this command used: its audit line goes to that store."""
     if not purge:
         data["purge"] = {"status": "not-run", "reason": "--no-purge", "pending": len(state.pending_purge)}
         return [], ""
-    return ["purge"], "the channel pointers moved (the purge list is kept in state.json)" if written else ""
+    values = {k: v for k, v in (("store", store), ("signing_key", signing_key)) if v is not None}
+    return [("purge", values) if values else "purge"], \
+        "the channel pointers moved (the purge list is kept in state.json)" if written else ""

@@ -161,9 +161,11 @@ def upload(
 def purge(
     typer_ctx: typer.Context,
     dry_run: bool = typer.Option(False, "--dry-run", help="List the URLs that would be purged; send nothing."),
+    store: options.Store = None,
+    signing_key: options.SigningKey = None,
 ) -> None:
     """Purge the CDN cache for the channel pointers changed by the last upload, rollback or promote."""
-    invoke(typer_ctx, "purge", dry_run=dry_run)
+    invoke(typer_ctx, "purge", dry_run=dry_run, store=store, signing_key=signing_key)
 
 
 @app.command()

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from b2release import log
 from b2release.artifacts import PromoteRecord
+from b2release.audit_trail import AuditTrail
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed, ToolError, UsageError, VerificationError
 from b2release.formats import pointer as pointer_fmt
@@ -156,7 +157,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                                    sources[container].path, src_pointer.expires_at, src_pointer.version)
 
             # 3. Tenants first, the release container last.
-            written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide)
+            written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
+                                  on_moved=AuditTrail(ctx, store, key, NAME, product, dest).moves)
             store_description = store.description
     except ToolError as exc:
         raise rerun_hint(exc, NAME) from None
@@ -180,7 +182,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "bytes_sent": 0,  # by design: a promotion writes pointers only
         "purge_queued": len(written),
     }
-    then, done = purge_follow_up(ctx.state, opts.purge, written, data)
+    then, done = purge_follow_up(ctx.state, opts.purge, written, data, store=opts.store,
+                                 signing_key=opts.signing_key)
     return StageResult(
         stage=NAME,
         summary=summary,

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from b2release import log
 from b2release.artifacts import RefreshRecord
+from b2release.audit_trail import AuditTrail
 from b2release.config import parse_duration
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed, ToolError
@@ -111,7 +112,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                 moves = [decide(settle(read, c, SETTLE_AT_START_S), False) for c in targets.containers]
             except B2ReleaseError as exc:
                 raise nothing_changed(exc, failing) from None
-            written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide)
+            written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
+                                  on_moved=AuditTrail(ctx, store, key, NAME, product, channel).moves)
             store_description = store.description
     except ToolError as exc:
         raise rerun_hint(exc, NAME) from None
@@ -135,7 +137,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "purge_queued": len(written),
     }
     if changed:
-        then, done = purge_follow_up(ctx.state, opts.purge, written, data)
+        then, done = purge_follow_up(ctx.state, opts.purge, written, data, store=opts.store,
+                                 signing_key=opts.signing_key)
     else:
         then, done = [], ""
         data["purge"] = {"status": "not-run", "reason": "nothing moved"}

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from b2release import log
 from b2release.artifacts import RollbackRecord
+from b2release.audit_trail import AuditTrail
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed, ToolError, UsageError
 from b2release.formats import pointer as pointer_fmt
@@ -161,7 +162,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                 raise nothing_changed(exc, failing) from None
 
             # 3. Tenants first, the release container last (the order of targets.containers).
-            written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide)
+            written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
+                                  on_moved=AuditTrail(ctx, store, key, NAME, product, channel).moves)
             store_description = store.description
     except ToolError as exc:
         raise rerun_hint(exc, NAME) from None
@@ -185,7 +187,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "containers": [m.to_dict() for m in moves],
         "purge_queued": len(written),
     }
-    then, done = purge_follow_up(ctx.state, opts.purge, written, data)
+    then, done = purge_follow_up(ctx.state, opts.purge, written, data, store=opts.store,
+                                 signing_key=opts.signing_key)
     return StageResult(
         stage=NAME,
         summary=summary,

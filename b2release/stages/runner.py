@@ -73,9 +73,13 @@ class _Rejected(Exception):
         self.error = error
 
 
-def _chain_failed(ctx: Context, exc: B2ReleaseError, name: str, follow: str, done: str) -> B2ReleaseError:
+def _chain_failed(ctx: Context, exc: B2ReleaseError, name: str, follow: str, done: str,
+                  values: dict[str, Any]) -> B2ReleaseError:
     before = f"{done}, but " if done else ""
-    exc.message = f"{name}: {before}the {follow} stage failed: {exc.message}; re-run `{ctx.follow_up(follow)}`"
+    # The re-run carries the options the chained stage ran with (--store, --signing-key).
+    flags = [arg for key, value in values.items() if value is not None
+             for arg in ("--" + key.replace("_", "-"), str(value))]
+    exc.message = f"{name}: {before}the {follow} stage failed: {exc.message}; re-run `{ctx.follow_up(follow, *flags)}`"
     exc.args = (exc.message,)
     return exc
 
@@ -108,11 +112,12 @@ def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: b
             logger = log.get(name)
             (logger.info if skip.expected else logger.warning)("%s skipped: %s", name, skip.reason)
             result = StageResult(stage=name, status="skipped", reason=skip.reason)
-        for follow in result.then:
+        for entry in result.then:
+            follow, values = entry if isinstance(entry, tuple) else (entry, {})
             try:
-                chained = run_command(ctx, follow)
+                chained = run_command(ctx, follow, load(follow).Options(**values) if values else None)
             except B2ReleaseError as exc:
-                raise _chain_failed(ctx, exc, name, follow, result.done) from exc.__cause__
+                raise _chain_failed(ctx, exc, name, follow, result.done, values) from exc.__cause__
             result.data[follow] = chained.brief()
             result.summary += f"; {follow}: {chained.status}"
     except _Rejected as rejected:

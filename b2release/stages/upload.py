@@ -30,6 +30,7 @@ from typing import Any
 
 from b2release import log
 from b2release.artifacts import RELEASE_KINDS, Kind, PackageRecord, UploadRecord
+from b2release.audit_trail import AuditTrail
 from b2release.cdn.tokens import versioned_cache_control
 from b2release.context import Context
 from b2release.errors import CheckFailed, KeyFileError, StaleInputError, ToolError, UsageError
@@ -338,13 +339,17 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                                 progress, config.get("store.max_concurrency"))
             finally:
                 progress.stop()
+            trail = AuditTrail(ctx, store, key, NAME, product, channel)
+            if counters.files_uploaded or counters.copies_made:
+                trail.record("upload-version", tenants=targets.tenants, version=version)
 
             # 4. pointers, only onto complete versions; tenants first, the release container last.
             for move in moves:
                 if move.pointer is not None:
                     verify_version(store, move.container, product, version, manifest_sha256)
             # 5. the purge stage turns the queued paths into CDN URLs and clears the queue after purging.
-            written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide)
+            written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
+                                  on_moved=trail.moves)
             store_description = store.description
     except ToolError as exc:
         raise rerun_hint(exc, NAME) from None

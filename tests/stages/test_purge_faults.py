@@ -67,7 +67,7 @@ def test_purge_faults(file_backend, releaser, tmp_path, fake_cloudflare, cdn_pro
     assert result.exit_code == 3, result.output
     error = [line["msg"] for line in lines if line["level"] == "error"]
     assert len(error) == 1 and "pointers moved" in error[0], error
-    assert "re-run `b2release --work-dir " in error[0] and error[0].endswith(" purge`"), error
+    assert "re-run `b2release --work-dir " in error[0] and " purge --signing-key " in error[0], error
     assert {(p["container"], p["path"]) for p in pending_purge(work)} == {
         (c, p) for c in file_backend.containers for p in (POINTER, POINTER + ".sig")}
     again = releaser.cli("--work-dir", work, "purge", env=env)
@@ -88,5 +88,5 @@ def test_a_cdn_that_stays_down_is_reported_once(file_backend, releaser, tmp_path
     cdn_proxy.arm(Trigger(lambda s, h: s.method == "POST", "reset", 100))
     result = releaser.cli("--work-dir", tmp_path / "rb", "rollback", "--to", "1.0.0", "--reason", "bad",
                           "--signing-key", releaser.signing_key, *tenant_args(file_backend), env=env)
-    assert_user_error(result, 3, "pointers moved", "after 4 attempts", "re-run `b2release --work-dir ", " purge`")
+    assert_user_error(result, 3, "pointers moved", "after 4 attempts", "re-run `b2release --work-dir ", " purge --signing-key ")
     assert len([s for s in cdn_proxy.since(0) if s.method == "POST"]) == 4
