@@ -96,7 +96,8 @@ def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: b
     SHA256SUMS (`release` turns it off for stages a package run later in the chain reseals).
     """
     module = load(name)
-    recorded = getattr(module, "RECORDED", True)
+    # A dry run changes nothing, state.json included (b2release/plan.py).
+    recorded = getattr(module, "RECORDED", True) and not getattr(options, "dry_run", False)
     started = time.monotonic()
     seal = sealed.snapshot(ctx.work_dir) if watch_sealed and recorded and name != "package" else None
     try:

@@ -317,3 +317,15 @@ def test_a_rejected_command_leaves_state_json_untouched(tmp_path, monkeypatch):
         runner.run_command(ctx_for(tmp_path), "build")
     assert (tmp_path / "dist" / "state.json").read_bytes() == before
     assert BuildRecord.read(ctx_for(tmp_path).state).version == "1.2.3"
+
+
+def test_a_dry_run_is_not_recorded(tmp_path, monkeypatch):
+    @dataclass
+    class DryOptions:
+        dry_run: bool = False
+
+    install(monkeypatch, upload=fake(lambda ctx, options=None: StageResult(stage="upload"), Options=DryOptions))
+    runner.run_command(ctx_for(tmp_path), "upload", DryOptions(dry_run=True))
+    assert not (tmp_path / "dist" / "state.json").exists()
+    runner.run_command(ctx_for(tmp_path), "upload", DryOptions())
+    assert runs(tmp_path)["upload"]["status"] == "ok"
