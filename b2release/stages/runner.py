@@ -19,6 +19,7 @@ from typing import Any
 
 from b2release import config as config_mod
 from b2release import log
+from b2release import plan as plan_mod
 from b2release.context import Context
 from b2release.errors import EXIT_USAGE, B2ReleaseError, InternalError, UsageError
 from b2release.formats.names import validate_version
@@ -86,7 +87,15 @@ def _chain_failed(ctx: Context, exc: B2ReleaseError, name: str, follow: str, don
 
 def run_named(ctx: Context, command: str, /, **options: Any) -> StageResult:
     """`run_command` with the command's Options made from keyword values (the CLI's way in)."""
-    return run_command(ctx, command, load(command).Options(**options))
+    result = run_command(ctx, command, load(command).Options(**options))
+    show_plan(ctx, result)
+    return result
+
+
+def show_plan(ctx: Context, result: StageResult) -> None:
+    """A dry run's plan as tables on stderr (with --json it is in the document instead)."""
+    if result.plan is not None and not ctx.json_output and ctx.verbosity >= 0:
+        plan_mod.render(ctx.console, result.plan)
 
 
 def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: bool = True) -> StageResult:
