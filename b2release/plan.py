@@ -137,7 +137,9 @@ def render(console: Any, plan: Plan) -> None:
     table("grants", ("tenant", "container", "action", "policy", "expires"),
           [(g.tenant, g.container, g.action, g.policy_id, g.expires_at) for g in plan.grants])
     table("CDN rules", ("rule",), [(r,) for r in plan.cdn_rules])
-    table("URLs to purge", ("url",), [(u,) for u in plan.purge_urls])
+    # One URL a line, never wrapped by a table: they are copied and grepped whole.
+    for url in plan.purge_urls:
+        console.print(f"would purge {url}", markup=False, highlight=False, soft_wrap=True)
     table("audit log lines", ("line",), [(a,) for a in plan.audit_lines])
     for note in plan.notes:
         console.print(note, markup=False, highlight=False)

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 from b2release import cdn
 from b2release.config import Config
 from b2release.formats.names import TENANT_PREFIX
-from b2release.plan import PointerChange
+from b2release.plan import Plan, PointerChange, audit_line
 from b2release.repoint import Move
 from b2release.stores.channels import signature_path
 
@@ -85,3 +85,29 @@ def purge_plan(config: Config, pending: Iterable[Any]) -> PurgePlan:
     reason = "" if targets.urls else f"{len(targets.ignored)} queued entries are not channel pointers"
     return PurgePlan(provider, targets.urls, targets.ignored, tenants, products[0] if len(products) == 1 else None,
                      reason)
+
+
+def merge_queue(pending: Iterable[dict[str, str]], queued: Iterable[dict[str, str]]) -> list[dict[str, str]]:
+    """`pending` plus the `queued` entries it lacks, as State.queue_purge would add them."""
+    out = list(pending)
+    seen = {(e.get("container"), e.get("path")) for e in out}
+    for entry in queued:
+        if (entry["container"], entry["path"]) not in seen:
+            out.append(entry)
+            seen.add((entry["container"], entry["path"]))
+    return out
+
+
+def chained_purge(config: Config, plan: Plan, pending: list[dict[str, str]], purge: bool) -> None:
+    """Add to `plan` what the purge a command chains after moving pointers (rollback, promote,
+    refresh) would do: `pending` is state.json's queue with this command's paths merged in
+    (merge_queue). With --no-purge (`purge` False) nothing is sent and the queue is kept."""
+    if not purge:
+        plan.notes.append(f"--no-purge: {len(pending)} queued pointer paths would wait for `b2release purge`")
+        return
+    purge_of = purge_plan(config, pending)
+    if not purge_of.sends:
+        plan.notes.append(f"purge: nothing would be sent ({purge_of.reason})")
+        return
+    plan.purge_urls += purge_of.urls
+    plan.audit_lines.append(audit_line("purge", purge_of.tenants))

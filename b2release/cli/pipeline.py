@@ -152,9 +152,11 @@ def upload(
     channel: options.Channel = None,
     store: options.Store = None,
     signing_key: options.SigningKey = None,
+    dry_run: options.DryRun = False,
 ) -> None:
     """Upload the package to the store for each tenant, then move the signed channel pointer."""
-    invoke(typer_ctx, "upload", tenants=tenant or None, channel=channel, store=store, signing_key=signing_key)
+    invoke(typer_ctx, "upload", tenants=tenant or None, channel=channel, store=store, signing_key=signing_key,
+           dry_run=dry_run)
 
 
 @app.command()
