@@ -50,6 +50,7 @@ class Reads:
     stage's fingerprint (stages/uptodate.py)."""
 
     consumed: dict[str, str] = field(default_factory=dict)
+    producers: dict[str, str] = field(default_factory=dict)  # path -> the stage that recorded it
     records: set[str] = field(default_factory=set)
 
 
@@ -138,6 +139,7 @@ class State:
         arts = self.find(kind)
         if self.reads is not None:
             self.reads.consumed.update((art.path, art.sha256) for art in arts)
+            self.reads.producers.update((art.path, art.stage) for art in arts)
         for art in arts:
             run = self.runs.get(art.stage)
             if run is not None and run.status == "failed" and art.stage != consumer:

@@ -145,13 +145,13 @@ def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: b
         raise rejected.error from rejected.error.__cause__
     except B2ReleaseError as exc:
         if recorded:
-            ctx.state.fingerprints.pop(name, None)
+            uptodate.forget(ctx.state, name)
             _record(ctx, name, started, status="failed", reason=redact(exc.message))
         raise
     except Exception as exc:  # noqa: BLE001 - the one place a stray exception becomes a clean error
         error = internal_error(exc, name)
         if recorded:
-            ctx.state.fingerprints.pop(name, None)
+            uptodate.forget(ctx.state, name)
             _record(ctx, name, started, status="failed", reason=error.message)
         raise error from exc
     finally:
@@ -160,7 +160,7 @@ def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: b
         if given is not None and reads is not None:
             uptodate.remember(ctx.state, name, given, reads)
         else:
-            ctx.state.fingerprints.pop(name, None)
+            uptodate.forget(ctx.state, name)
     if recorded:
         _record(ctx, name, started, status=result.status, reason=result.reason,
                 data=result.record.to_dict() if result.record is not None else {})
@@ -195,10 +195,11 @@ def run_pipeline(ctx: Context, version: str, from_stage: str | None = None, to_s
         show_plan(ctx, result)
         return result
     results: list[StageResult] = []
-    rerun = force  # once a stage runs, every stage after it runs: its inputs are that stage's outputs
+    # Once a stage runs, every stage after it runs: its inputs are that stage's outputs.
+    because = "--force" if force else ""
     for index, name in enumerate(selected):
         module, given = load(name), None
-        if not rerun and uptodate.takes_part(module):
+        if uptodate.takes_part(module) and not because:
             verdict, given = uptodate.check(ctx, name, module, prepared.get(name))
             if verdict.fresh:
                 results.append(StageResult(stage=name, status="up-to-date", reason=verdict.reason,
@@ -207,7 +208,7 @@ def run_pipeline(ctx: Context, version: str, from_stage: str | None = None, to_s
                     ctx.console.print(f"[{name}] up-to-date", markup=False)
                 continue
             log.get(name).info("%s runs: %s", name, verdict.reason)
-        rerun = rerun or uptodate.takes_part(module)
+            because = f"{name}: {verdict.reason}"
         try:
             result = run_command(ctx, name, prepared.get(name),
                                  watch_sealed="package" not in selected[index + 1:], given=given)
@@ -216,6 +217,8 @@ def run_pipeline(ctx: Context, version: str, from_stage: str | None = None, to_s
             exc.message = f"release stopped at stage {name}: {exc.message}"
             exc.args = (exc.message,)
             raise
+        if uptodate.takes_part(module):
+            result.data["ran_because"] = because  # the first stage that did not hold, and why
         results.append(result)
         if not ctx.json_output and ctx.verbosity >= 0 and result.status == "ok":
             ctx.console.print(f"[{name}] {result.summary}", markup=False)

@@ -15,14 +15,15 @@ run of the stage, alone or in a release) holds:
 - `inputs`: digests of b2release's version, the release version asked for, the stage's
   Options, the declared config values (files they name by content), SOURCE_DATE_EPOCH, and
   what `fingerprint()` adds;
-- `consumed`: each artifact the stage consumed (State.consume), path -> sha256;
+- `consumed`: each artifact the stage consumed (State.consume), path -> sha256 (for a file it
+  had rewritten itself in an earlier run: the digest it first started from);
 - `records`: the records of earlier pipeline stages it read, stage -> digest;
 - `outputs`: each artifact it recorded, path -> sha256.
 
 It holds when the last run was ok or skipped, the inputs are equal, every consumed file
 still has its digest, every record read is the same, and every output is there with its
 digest, or with the digest a later pipeline stage recorded when it rewrote the file in
-place (sign rewrites build's binaries). A failed run removes the stage's fingerprint.
+place (sign rewrites build's binaries). A failed run leaves only what the stage consumed.
 """
 
 from __future__ import annotations
@@ -114,12 +115,29 @@ def _earlier(name: str) -> list[str]:
 def remember(state: State, name: str, given: dict[str, str], reads: Reads) -> None:
     """Record the fingerprint of a run of `name` that just ended well (the runner saves it)."""
     earlier = _earlier(name)
+    # A file the stage consumed that it had itself rewritten in an earlier run (sign re-signing
+    # what it signed before) keeps the digest it first started from: what the producing stage
+    # made, which is what `_rewritten_later` compares with.
+    before = state.fingerprints.get(name, {}).get("consumed", {})
+    consumed = {path: before.get(path, digest) if reads.producers.get(path) == name else digest
+                for path, digest in reads.consumed.items()}
     state.fingerprints[name] = {
         "inputs": given,
-        "consumed": dict(sorted(reads.consumed.items())),
+        "consumed": dict(sorted(consumed.items())),
         "records": {stage: _record_digest(state, stage) for stage in sorted(reads.records) if stage in earlier},
         "outputs": {a.path: a.sha256 for a in state.artifacts if a.stage == name},
     }
+
+
+def forget(state: State, name: str) -> None:
+    """After a failed run (or one whose inputs could not be read): the stage must run again.
+    Only what it consumed stays known, so that a file it rewrote before (sign) still traces
+    back to the stage that made it, and a re-run of the failed stage alone is enough."""
+    consumed = state.fingerprints.get(name, {}).get("consumed")
+    if consumed:
+        state.fingerprints[name] = {"consumed": consumed}
+    else:
+        state.fingerprints.pop(name, None)
 
 
 def _file_digest(state: State, path: str) -> str | None:
