@@ -95,6 +95,13 @@ tenants = ["acme", "globex"]
     runs = json.loads((work / "state.json").read_text())["runs"]
     assert runs["upload"]["status"] == "ok" and runs["build"]["correlation_id"] != doc["correlation_id"]
 
+    # Once more, now that the channel serves 1.4.0: still nothing to build, nothing to send.
+    again = release()
+    assert again.exit_code == 0, again.output
+    assert statuses(again.json()) == statuses(doc)
+    upload = next(s for s in again.json()["stages"] if s["stage"] == "upload")
+    assert upload["files_uploaded"] == 0 and upload["files_present"] == len(plan["files"])
+
     # --force runs a stage whose fingerprint holds.
     forced = release("--from", "package", "--to", "package", "--force")
     assert forced.exit_code == 0, forced.output

@@ -69,11 +69,17 @@ class Options:
 
 def fingerprint(ctx: Context, opts: Options) -> dict[str, str]:
     """The previous release is an input: an --against file or folder by content, an --against
-    version as given, else the version the channel serves now (read from the store)."""
+    version as given, else the version the channel serves now (read from the store). Once
+    this very release is on the channel (a release re-run after its upload, e.g. when purge
+    failed), the one compat compared with is still the one it recorded."""
     if opts.against is not None:
         path = Path(opts.against)
         return {"against": path_digest(path) if path.exists() else opts.against}
-    return {"against": served_version(ctx, opts.channel, opts.store)}
+    served = served_version(ctx, opts.channel, opts.store)
+    recorded = CompatRecord.read(ctx.state)
+    if recorded is not None and served == recorded.version == ctx.release_version():
+        served = recorded.previous_version
+    return {"against": served}
 
 
 def run(ctx: Context, options: Options | None = None) -> StageResult:
