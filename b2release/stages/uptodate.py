@@ -169,9 +169,9 @@ def check(ctx: Context, name: str, module: ModuleType, options: Any) -> tuple[Ve
     except B2ReleaseError as exc:
         return Verdict(False, f"its inputs could not be read ({exc.message})"), None
     before = recorded.get("inputs", {})
-    for key in sorted(set(given) | set(before)):
-        if given.get(key) != before.get(key):
-            return Verdict(False, f"{WHAT.get(key, key)} changed"), given
+    changed = [WHAT.get(key, key) for key in sorted(set(given) | set(before)) if given.get(key) != before.get(key)]
+    if changed:
+        return Verdict(False, f"{', '.join(changed)} changed"), given
     outputs = recorded.get("outputs", {})
     for path, digest in recorded.get("consumed", {}).items():
         if path in outputs:  # an input it rewrote in place (sign): checked as an output below

@@ -213,3 +213,47 @@ def test_purge_dry_run_plans_urls_and_audit_line_then_purge_does_exactly_that(fi
     assert dry.exit_code == 0 and dry.json()["plan"]["purge_urls"] == []
     assert "nothing would be sent: nothing queued" in dry.json()["plan"]["notes"][0]
     assert world(backend, work) == before
+
+
+def test_release_dry_run_plans_upload_and_purge_then_release_does_exactly_that(backend, releaser, fake_cloudflare,
+                                                                              monkeypatch, no_sleep):
+    work = releaser.package("1.0.0")
+    with_cdn(monkeypatch, fake_cloudflare)
+    args = ("--work-dir", work, "--json", "release", "--version", "1.0.0", "--from", "upload", *tenant_args(backend))
+    before = world(backend, work)
+    dry = releaser.cli(*args, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert world(backend, work) == before and fake_cloudflare.requests == []
+    doc = dry.json()
+    assert doc["command"] == "release" and doc["status"] == "ok" and doc["dry_run"] is True
+    assert [(s["stage"], s["status"]) for s in doc["stages"]] == [("upload", "planned"), ("purge", "planned")]
+    plan = doc["plan"]
+    tenants = ",".join(backend.tenants)
+    assert plan["audit_lines"] == [f"upload-version {tenants} 1.0.0", f"move-pointer {tenants} 1.0.0 #- -> #1",
+                                   f"purge {tenants}"]
+    assert plan["purge_urls"] == urls_of(backend.containers)  # the pointers the upload would queue
+
+    real = releaser.cli(*args)
+    assert real.exit_code == 0, real.output
+    stages = {s["stage"]: s for s in real.json()["stages"]}
+    assert stages["upload"]["files_uploaded"] == len(plan["files"]) and stages["purge"]["status"] == "ok"
+    assert stages["upload"]["copies_made"] == len(plan["copies"])
+    assert stages["upload"]["containers_created"] == plan["containers_to_create"]
+    for container, (_, _, version, sequence) in moves_of(plan).items():
+        assert pointer(backend, container, POINTER) == (version, sequence)
+    assert audit_lines(backend) == plan["audit_lines"]
+    assert [url for batch in fake_cloudflare.purged for url in batch] == plan["purge_urls"]
+
+
+def test_release_dry_run_refuses_what_it_cannot_plan(file_backend, releaser):
+    work = releaser.package("1.0.0")
+    before = world(file_backend, work)
+    # package ran alone with other options: a release would package again, so it cannot plan.
+    result = releaser.cli("--work-dir", work, "release", "--version", "1.0.0", "--from", "package", "--dry-run")
+    assert_user_error(result, 2, "the package stage would run (", "its options", "--to package")
+    result = releaser.cli("--work-dir", work, "release", "--version", "1.0.1", "--from", "upload", "--dry-run")
+    assert_user_error(result, 2, "this work dir holds the package of 1.0.0")
+    result = releaser.cli("--work-dir", work, "release", "--version", "1.0.0", "--from", "package", "--dry-run",
+                          "--force")
+    assert_user_error(result, 2, "--force would run package")
+    assert world(file_backend, work) == before
