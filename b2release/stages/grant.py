@@ -14,7 +14,8 @@ installed, one holding another secret refuses the grant. Plain output is then th
 The SAS and the token are secrets: registered for redaction when made, they appear only in
 this command's own stdout (`StageResult.secret_text` / `secret_data`), never in logs,
 state.json or error messages. The run's record names the tenant, version, policy and
-expiry only.
+expiry only. `--dry-run` checks and reads the same, then returns the plan: no policy, SAS,
+token, generation or rule is made.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ first, then tenants, then the release container; then the purge of what moved.
 A refresh never changes what a channel serves, so it never wins a race: when its
 compare-and-swap is lost, the pointer another writer just wrote is fresh and is left
 alone (if it verifies; otherwise the refresh stops, exit 1, and never re-signs it).
+
+`--dry-run` makes every check and decision, then returns the plan (pointers, the chained
+purge, audit lines) instead of writing.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ With `[cdn] token_auth` (cdn/tokens.py) revoke then ends the tenant's grants at 
 too: it rotates the tenant's token generation (a new secret), rewrites the tenant's WAF
 custom rule with it (creating the rule if missing: the first revoke is also the setup),
 and purges every URL of the tenant's container (pointers and versioned files) from the
-CDN. Each step is safe to repeat: a failed revoke is simply run again.
+CDN. Each step is safe to repeat: a failed revoke is simply run again. `--dry-run`
+reads the policies (and the rule and the container's URLs) and returns the plan.
 """
 
 from __future__ import annotations

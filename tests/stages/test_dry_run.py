@@ -185,9 +185,8 @@ def test_refresh_dry_run_with_no_purge_plans_no_purge(file_backend, releaser, fa
     assert any(note.startswith("--no-purge: 6 queued pointer paths") for note in plan["notes"])
 
 
-def test_purge_dry_run_plans_urls_and_audit_line_then_purge_does_exactly_that(file_backend, releaser,
-                                                                             fake_cloudflare, monkeypatch, no_sleep):
-    backend = file_backend
+def test_purge_dry_run_plans_urls_and_audit_line_then_purge_does_exactly_that(backend, releaser, fake_cloudflare,
+                                                                             monkeypatch, no_sleep):
     work = releaser.package("1.0.0")
     assert releaser.upload(work, *tenant_args(backend)).exit_code == 0
     with_cdn(monkeypatch, fake_cloudflare)

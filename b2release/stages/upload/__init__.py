@@ -16,6 +16,9 @@ leaves the channel pointer on the previous, complete version; a re-run finishes 
    with its sequence + 1; now older (a higher version, or a rollback that started after
    this upload), stop with exit 1 and leave the other writer's pointer;
 5. the pointer paths are queued in state.json `pending_purge` for the purge stage.
+
+`--dry-run` runs step 1 and the pointer decisions, then returns the plan of steps 2-5
+(`_plan`) instead of doing them. The transfers themselves are in transfer.py.
 """
 
 from __future__ import annotations
