@@ -10,6 +10,9 @@ that moves 200 tenants in lockstep appends one line, not 200.
 The log lives in the release container of the store the command changed. A failure to
 append after the change is reported as a store failure (exit 3) that names what did change,
 so an operator knows the log is missing that line.
+
+A dry run (`planned=True`) goes through the very same calls and appends nothing: `lines`
+then lists what a real run would have appended (plan.audit_line), grouped the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from b2release import log
 from b2release.errors import B2ReleaseError, RemoteError
 from b2release.formats.auditlog import AuditRecord, current_actor, utc_now
 from b2release.formats.names import TENANT_PREFIX
+from b2release.plan import audit_line
 from b2release.stores.audit import append_audit
 
 if TYPE_CHECKING:
@@ -41,7 +45,9 @@ class AuditTrail:
     command: str
     product: str | None = None
     channel: str | None = None
+    planned: bool = False  # a dry run: compute the lines, append nothing
     appended: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # plan.audit_line of each line (appended or planned)
 
     @property
     def container(self) -> str:
@@ -50,6 +56,10 @@ class AuditTrail:
     def record(self, action: str, *, tenants: tuple[str, ...] | list[str] = (), version: str | None = None,
                sequence_before: int | None = None, sequence_after: int | None = None,
                grant_id: str | None = None) -> None:
+        line = audit_line(action, list(tenants), version, sequence_before, sequence_after)
+        if self.planned:
+            self.lines.append(line)
+            return
         record = AuditRecord(time=utc_now(), actor=current_actor(), command=self.command, action=action,
                              correlation_id=self.ctx.correlation_id, tenants=tuple(tenants), product=self.product,
                              version=version, channel=self.channel, sequence_before=sequence_before,
@@ -61,6 +71,7 @@ class AuditTrail:
                               f"{' for ' + ', '.join(tenants) if tenants else ''}), but the audit log in "
                               f"{self.container} could not record it: {exc.message}") from None
         self.appended.append({"action": action, "tenants": list(tenants), "version": version})
+        self.lines.append(line)
         log.get(self.command).debug("audit log: %s %s", action, ", ".join(tenants) or self.container)
 
     def moves(self, moved: list[Any]) -> None:

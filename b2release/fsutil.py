@@ -7,7 +7,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 CHUNK = 1 << 20
 
@@ -25,6 +25,27 @@ def sha256_file(path: Path | str) -> tuple[str, int]:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def files_digest(root: Path, files: Iterable[Path]) -> str:
+    """sha256 over each file's path (relative to root), size and content: a tree's fingerprint."""
+    digest = hashlib.sha256()
+    for file in files:
+        file_digest, size = sha256_file(file)
+        digest.update(f"{Path(file).relative_to(root).as_posix()}\0{size}\0{file_digest}\0".encode())
+    return digest.hexdigest()
+
+
+def path_digest(path: Path | None) -> str:
+    """A file by its content, a folder by every file in it, else "missing" (or "" for no path)."""
+    if path is None:
+        return ""
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)[0]
+    if path.is_dir():
+        return files_digest(path, sorted(p for p in path.rglob("*") if p.is_file()))
+    return "missing"
 
 
 @contextmanager

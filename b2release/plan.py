@@ -58,13 +58,19 @@ class Plan:
     grants: list[GrantChange] = field(default_factory=list)
     purge_urls: list[str] = field(default_factory=list)
     cdn_rules: list[str] = field(default_factory=list)  # WAF rule refs that would be created or rewritten
-    audit_lines: list[str] = field(default_factory=list)  # "<action> <tenants>" that would be appended
+    audit_lines: list[str] = field(default_factory=list)  # audit_line(...) of each line that would be appended
     notes: list[str] = field(default_factory=list)  # what was checked, what is already right
 
     @property
     def empty(self) -> bool:
         return not (self.containers_to_create or self.files or self.copies or self.pointer_moves or self.grants
                     or self.purge_urls or self.cdn_rules)
+
+    def extend(self, other: Plan) -> None:
+        """Add what another command of the same run would do (release: upload, then purge)."""
+        for name in ("containers_to_create", "files", "copies", "pointer_moves", "grants", "purge_urls", "cdn_rules",
+                     "audit_lines", "notes"):
+            getattr(self, name).extend(getattr(other, name))
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -92,6 +98,22 @@ class Plan:
         return f"dry run: {self.command} would " + ", ".join(parts) + "; nothing was changed"
 
 
+def audit_line(action: str, tenants: list[str] | tuple[str, ...] = (), version: str | None = None,
+               sequence_before: int | None = None, sequence_after: int | None = None) -> str:
+    """One audit log line as a plan names it: `<action> <tenants> [<version>] [#before -> #after]`.
+
+    The same words for a line a dry run would append and for one a real run appended
+    (audit_trail.AuditTrail.lines), so a plan can be compared with what the log got. Never
+    the time, actor or grant id: a plan cannot know them before the change is made.
+    """
+    parts = [action, ",".join(tenants) or "-"]
+    if version:
+        parts.append(version)
+    if sequence_after is not None:
+        parts.append(f"#{'-' if sequence_before is None else sequence_before} -> #{sequence_after}")
+    return " ".join(parts)
+
+
 def render(console: Any, plan: Plan) -> None:
     """The plan as tables on stderr; every value escaped, never markup."""
     from rich.markup import escape
@@ -115,7 +137,9 @@ def render(console: Any, plan: Plan) -> None:
     table("grants", ("tenant", "container", "action", "policy", "expires"),
           [(g.tenant, g.container, g.action, g.policy_id, g.expires_at) for g in plan.grants])
     table("CDN rules", ("rule",), [(r,) for r in plan.cdn_rules])
-    table("URLs to purge", ("url",), [(u,) for u in plan.purge_urls])
+    # One URL a line, never wrapped by a table: they are copied and grepped whole.
+    for url in plan.purge_urls:
+        console.print(f"would purge {url}", markup=False, highlight=False, soft_wrap=True)
     table("audit log lines", ("line",), [(a,) for a in plan.audit_lines])
     for note in plan.notes:
         console.print(note, markup=False, highlight=False)

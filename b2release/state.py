@@ -43,6 +43,17 @@ class StageRecord:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Reads:
+    """What one stage run read from the state: the artifacts it consumed (path -> recorded
+    sha256) and the stages whose records it read. The runner watches a run with it, for the
+    stage's fingerprint (stages/uptodate.py)."""
+
+    consumed: dict[str, str] = field(default_factory=dict)
+    producers: dict[str, str] = field(default_factory=dict)  # path -> the stage that recorded it
+    records: set[str] = field(default_factory=set)
+
+
 class State:
     def __init__(self, work_dir: Path):
         self.work_dir = work_dir
@@ -50,6 +61,10 @@ class State:
         self.runs: dict[str, StageRecord] = {}
         self.artifacts: list[Artifact] = []
         self.pending_purge: list[dict[str, str]] = []
+        # stage -> what its last recorded run read, was given and made (stages/uptodate.py);
+        # a top-level key older b2release versions ignore, so the format stays b2release-state/1.
+        self.fingerprints: dict[str, dict[str, Any]] = {}
+        self.reads: Reads | None = None  # set by the runner while a stage runs; never saved
         self._load()
 
     # --- persistence -------------------------------------------------------------------
@@ -63,6 +78,7 @@ class State:
             self.runs = {name: StageRecord(**rec) for name, rec in doc.get("runs", {}).items()}
             self.artifacts = [Artifact(**a) for a in doc.get("artifacts", [])]
             self.pending_purge = list(doc.get("pending_purge", []))
+            self.fingerprints = dict(doc.get("fingerprints", {}))
         except (ValueError, TypeError, KeyError) as exc:
             raise InputError(f"{self.path} is not a valid b2release state file: {exc}") from exc
 
@@ -74,6 +90,8 @@ class State:
             "artifacts": [asdict(a) for a in self.artifacts],
             "pending_purge": self.pending_purge,
         }
+        if self.fingerprints:
+            doc["fingerprints"] = dict(sorted(self.fingerprints.items()))
         self.work_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
@@ -119,6 +137,9 @@ class State:
         run left the files as recorded, and running it again is how the user recovers.
         """
         arts = self.find(kind)
+        if self.reads is not None:
+            self.reads.consumed.update((art.path, art.sha256) for art in arts)
+            self.reads.producers.update((art.path, art.stage) for art in arts)
         for art in arts:
             run = self.runs.get(art.stage)
             if run is not None and run.status == "failed" and art.stage != consumer:
@@ -146,6 +167,8 @@ class State:
         self.runs[record.stage] = record
 
     def data(self, stage: str) -> dict[str, Any]:
+        if self.reads is not None:
+            self.reads.records.add(stage)
         rec = self.runs.get(stage)
         return rec.data if rec and rec.status == "ok" else {}
 

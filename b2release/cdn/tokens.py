@@ -297,16 +297,21 @@ def require_rule(api: RulesApi, auth: TokenAuth, container: str, generation: Gen
     """Before a grant: the tenant's rule must hold its current secret. A missing rule is installed
     ('created'; the tenant's paths were unguarded); one that differs refuses the grant (exit 2),
     because its tokens would not pass, or the rule is someone else's."""
-    state = rule_state(api, auth, container, generation)
-    if state == "missing":
+    if check_rule(api, auth, container, generation, tenant) == "missing":
         return api.upsert_rule(tenant_rule(auth, container, generation))
+    return "unchanged"
+
+
+def check_rule(api: RulesApi, auth: TokenAuth, container: str, generation: Generation, tenant: str) -> str:
+    """`require_rule` without the change (a grant's dry run too): 'ok' or 'missing'; refuses one that differs."""
+    state = rule_state(api, auth, container, generation)
     if state == "differs":
         raise UsageError(
             f"the CDN rule {rule_ref(container)} does not hold {container}'s current token secret (generation "
             f"{generation.number}), ttl {auth.ttl}s and parameter {auth.param!r}: an interrupted revoke, a changed "
             f"[store] max_grant_expiry or [cdn] token_param / base_url, or another setup's rule; run "
             f"`b2release revoke --tenant {tenant}` to rotate the secret and rewrite the rule (ends its grants)")
-    return "unchanged"
+    return state
 
 
 def edge_checks(config: Config, api: RulesApi | None, generations: Generations | None,

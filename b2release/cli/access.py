@@ -18,13 +18,15 @@ def grant(
     version: Optional[str] = typer.Option(None, "--version", help="Version to link (default: the channel's)."),
     store: options.Store = None,
     signing_key: options.SigningKey = None,
+    dry_run: options.DryRun = False,
 ) -> None:
     """Print a read-only, https-only, expiring download URL for one tenant's container."""
-    invoke(typer_ctx, "grant", tenant=tenant, expires=expires, version=version, store=store, signing_key=signing_key)
+    invoke(typer_ctx, "grant", tenant=tenant, expires=expires, version=version, store=store, signing_key=signing_key,
+           dry_run=dry_run)
 
 
 @app.command()
 def revoke(typer_ctx: typer.Context, tenant: options.Tenant, store: options.Store = None,
-           signing_key: options.SigningKey = None) -> None:
+           signing_key: options.SigningKey = None, dry_run: options.DryRun = False) -> None:
     """Invalidate every outstanding grant of a tenant (deletes its stored access policies)."""
-    invoke(typer_ctx, "revoke", tenant=tenant, store=store, signing_key=signing_key)
+    invoke(typer_ctx, "revoke", tenant=tenant, store=store, signing_key=signing_key, dry_run=dry_run)

@@ -56,7 +56,8 @@ def refresh(
     no_purge: options.NoPurge = False,
     store: options.Store = None,
     signing_key: options.SigningKey = None,
+    dry_run: options.DryRun = False,
 ) -> None:
     """Re-sign channel pointers before they expire (same version, sequence + 1); for a scheduled job."""
     invoke(typer_ctx, "refresh", channel=channel, tenants=tenant or None, within=within, purge=not no_purge,
-           store=store, signing_key=signing_key)
+           store=store, signing_key=signing_key, dry_run=dry_run)

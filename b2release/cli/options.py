@@ -23,3 +23,5 @@ PublicKey = Annotated[Optional[Path], typer.Option(
 NoPurge = Annotated[bool, typer.Option(
     "--no-purge", help="Do not purge the CDN afterwards (run `purge` later).")]
 Version = Annotated[Optional[str], typer.Option("--version", help="Release version X.Y.Z.")]
+DryRun = Annotated[bool, typer.Option(
+    "--dry-run", help="Resolve and read everything, change nothing: print the plan of what would change.")]

@@ -152,9 +152,11 @@ def upload(
     channel: options.Channel = None,
     store: options.Store = None,
     signing_key: options.SigningKey = None,
+    dry_run: options.DryRun = False,
 ) -> None:
     """Upload the package to the store for each tenant, then move the signed channel pointer."""
-    invoke(typer_ctx, "upload", tenants=tenant or None, channel=channel, store=store, signing_key=signing_key)
+    invoke(typer_ctx, "upload", tenants=tenant or None, channel=channel, store=store, signing_key=signing_key,
+           dry_run=dry_run)
 
 
 @app.command()
@@ -183,6 +185,11 @@ def release(
     store: options.Store = None,
     allow_breaking: bool = AllowBreaking,
     reason: Optional[str] = Reason,
+    force: bool = typer.Option(
+        False, "--force", help="Run every stage, also those whose inputs, options and outputs are unchanged."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Plan upload and purge from this work dir's package (its stages must be up to "
+                                 "date); run and change nothing."),
 ) -> None:
     """Run the pipeline stages in order, stopping at the first failure; a summary at the end."""
     stage_options = {"compat": {"allow_breaking": allow_breaking, "reason": reason}} if allow_breaking or reason else {}
@@ -196,6 +203,7 @@ def release(
         if not version_from_tag and not version:
             raise UsageError("release needs --version X.Y.Z (or --version-from-tag)")
         chosen = ctx.tag_version() if version_from_tag else version
-        return runner.run_pipeline(ctx, chosen, from_stage, to_stage, list(skip), options=stage_options, shared=shared)
+        return runner.run_pipeline(ctx, chosen, from_stage, to_stage, list(skip), options=stage_options, shared=shared,
+                                   force=force, dry_run=dry_run)
 
     run(typer_ctx, body)

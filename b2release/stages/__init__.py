@@ -21,6 +21,7 @@ from typing import Any
 
 from b2release.artifacts import Record
 from b2release.errors import UsageError
+from b2release.plan import Plan
 
 # The pipeline `release` runs, in this order (`--from`, `--to` and `--skip` select from it).
 PIPELINE: list[str] = ["build", "test", "compat", "scan", "sign", "package", "upload", "purge"]
@@ -42,7 +43,7 @@ class Skip(Exception):
 @dataclass
 class StageResult:
     stage: str
-    status: str = "ok"  # ok | skipped
+    status: str = "ok"  # ok | skipped | up-to-date (release did not run it: stages/uptodate.py)
     reason: str = ""
     summary: str = ""  # one human line
     data: dict[str, Any] = field(default_factory=dict)  # the --json document's body
@@ -59,6 +60,8 @@ class StageResult:
     # The product of a command that is a document, not a secret (config schema): written to
     # stdout (redacted) without --json, so it can be redirected to a file; `data` holds it for --json.
     output: str = ""
+    # A dry run's plan (b2release/plan.py): rendered as tables by the runner, in `data["plan"]` for --json.
+    plan: Plan | None = None
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"stage": self.stage, "status": self.status}
@@ -76,6 +79,13 @@ class StageResult:
             if key in self.data:
                 doc[key] = self.data[key]
         return doc
+
+
+def planned(plan: Plan, **data: Any) -> StageResult:
+    """The result of a `--dry-run`: the plan under "plan" in --json, its summary as the result
+    line, its tables on stderr (the runner renders them); the runner records nothing."""
+    return StageResult(stage=plan.command, summary=plan.summary(),
+                       data={"command": plan.command, "dry_run": True, **data, "plan": plan.to_dict()}, plan=plan)
 
 
 def check_name(name: str) -> str:

@@ -34,6 +34,9 @@ from b2release.toolchains.xbuild import response_file_text
 from b2release.vcs import git
 
 NAME = "build"
+# What decides whether `release` may leave build out (stages/uptodate.py): these config
+# sections, and the source tree and commit (`fingerprint`).
+FINGERPRINT_CONFIG = ("product", "build")
 BUILD_INFO = "build-info.json"
 BUILD_LOG = "build.log"
 BUILD_INFO_FORMAT = "b2release-build-info/1"
@@ -57,6 +60,14 @@ class GitInfo:
 
 
 # --- inputs -----------------------------------------------------------------------------
+def fingerprint(ctx: Context, opts: Options) -> dict[str, str]:
+    """Build's inputs beyond options and config: exactly the tree it would copy, by content,
+    and the commit (the manifest and the provenance name it)."""
+    build_input = discovery.inspect(resolve_project(ctx, opts))
+    return {"source": stamping.source_digest(build_input, exclude=[ctx.work_dir]),
+            "commit": git_info(build_input.copy_root()).commit or ""}
+
+
 def resolve_version(ctx: Context, opts: Options) -> str:
     if opts.version_from_tag:
         if opts.version:

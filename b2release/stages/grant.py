@@ -14,7 +14,8 @@ installed, one holding another secret refuses the grant. Plain output is then th
 The SAS and the token are secrets: registered for redaction when made, they appear only in
 this command's own stdout (`StageResult.secret_text` / `secret_data`), never in logs,
 state.json or error messages. The run's record names the tenant, version, policy and
-expiry only.
+expiry only. `--dry-run` checks and reads the same, then returns the plan: no policy, SAS,
+token, generation or rule is made.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from b2release.context import Context
 from b2release.errors import ConfigError, InputError, UsageError
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.names import validate_version
-from b2release.stages import StageResult
+from b2release.formats.signature import SigningKey
+from b2release.plan import GrantChange, Plan
+from b2release.stages import StageResult, planned
 from b2release.stores import PreconditionFailed, Store, open_store
 from b2release.stores.channels import read_channel
 from b2release.stores.tenants import tenant_container
@@ -51,6 +54,7 @@ class Options:
     store: str | None = None
     signing_key: Path | None = None  # signs the audit line
     now: float | None = None  # the grant's start time; tests make already-expired grants with it
+    dry_run: bool = False  # check and read everything, make nothing: return the plan (b2release/plan.py)
 
 
 def expiry_seconds(ctx: Context, expires: str | None) -> int:
@@ -86,10 +90,37 @@ class Edge:
                                self.generation.number)
         self.secret = tokens.tenant_secret(self.auth, container, self.generation)
 
+    def plan(self, ctx: Context, store: Store, container: str, tenant: str, plan: Plan) -> None:
+        """--dry-run: what `prepare` would make (a first token generation, a missing rule); reads only."""
+        generations = tokens.Generations(store, ctx.config.get("store.release_container"), PreconditionFailed)
+        generation = generations.get(container)
+        if generation is None:
+            plan.notes.append(f"would start {container}'s CDN token generation 1 in {generations.where}")
+        elif tokens.check_rule(self.api, self.auth, container, generation, tenant) == "ok":
+            return
+        plan.cdn_rules.append(f"{tokens.rule_ref(container)}: create")
+
     def describe(self, container: str) -> dict:
         assert self.generation is not None
         return {"token_auth": True, "rule": tokens.rule_ref(container), "rule_change": self.rule_change,
                 "generation": self.generation.number, "token_param": self.auth.param}
+
+
+def _plan(ctx: Context, store: Store, edge: Edge | None, key: SigningKey, tenant: str, container: str, product: str,
+          channel: str, version: str, expires: float) -> StageResult:
+    """--dry-run: the policy a grant would add (and the expired ones it would drop), the CDN rule
+    it would install, its audit line; no policy, SAS, token or rule is made."""
+    plan = Plan(NAME)
+    plan.grants = [GrantChange(tenant, container, "remove", policy_id=p) for p in store.plan_grant(container)]
+    expires_at = pointer_fmt.rfc3339(expires)
+    plan.grants.append(GrantChange(tenant, container, "create", expires_at=expires_at))
+    if edge is not None:
+        edge.plan(ctx, store, container, tenant, plan)
+    trail = AuditTrail(ctx, store, key, NAME, product, channel, planned=True)
+    trail.record("grant", tenants=[tenant], version=version)
+    plan.audit_lines = trail.lines
+    plan.notes.append("the policy id is chosen when the grant is made; the SAS and token exist only then")
+    return planned(plan, tenant=tenant, container=container, product=product, version=version, expires_at=expires_at)
 
 
 def run(ctx: Context, options: Options | None = None) -> StageResult:
@@ -116,6 +147,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         package_path = f"{product}/{version}/{product}-{version}.zip"
         if store.stat(container, package_path) is None:
             raise InputError(f"{container} has no {package_path}; upload {version} for tenant {opts.tenant} first")
+        if opts.dry_run:
+            return _plan(ctx, store, edge, key, opts.tenant, container, product, channel, version, now + seconds)
         if edge is not None:
             edge.prepare(ctx, store, container, opts.tenant)
         start = datetime.fromtimestamp(now, timezone.utc) - CLOCK_SKEW

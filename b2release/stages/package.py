@@ -51,6 +51,9 @@ from b2release.stages import PIPELINE, StageResult
 from b2release.state import Artifact, check_digest
 
 NAME = "package"
+# What decides whether `release` may leave package out (stages/uptodate.py): these config
+# values (the release key by content), its options, what it consumes, SOURCE_DATE_EPOCH.
+FINGERPRINT_CONFIG = ("product", "release", "sign.required")
 
 
 @dataclass

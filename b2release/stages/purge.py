@@ -5,12 +5,13 @@ rollback and promote append when they write a pointer. Only mutable paths
 (`<product>/channels/<channel>.json` and its `.sig`) are purged; anything else is ignored
 with a warning, because versioned files are immutable and cached for a year on purpose.
 The list is cleared only after every batch succeeded, so a failed purge is simply re-run
-(purging is idempotent). `--dry-run` lists the URLs, sends nothing and keeps the list.
+(purging is idempotent). `--dry-run` plans the URLs and the audit line, sends nothing and keeps
+the list (b2release/plan.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,10 @@ from b2release import cdn, log
 from b2release.artifacts import PurgeRecord
 from b2release.audit_trail import AuditTrail, tenant_of
 from b2release.context import Context
-from b2release.stages import Skip, StageResult
+from b2release.errors import B2ReleaseError
+from b2release.plan import Plan, audit_line
+from b2release.planning import merge_queue, purge_plan
+from b2release.stages import Skip, StageResult, planned
 from b2release.stores import open_store
 
 NAME = "purge"
@@ -29,12 +33,48 @@ class Options:
     dry_run: bool = False
     store: str | None = None  # where the audit line goes (the store whose pointers moved)
     signing_key: Path | None = None  # signs the audit line
+    # Pointer paths an earlier stage of the same dry run would have queued (`release
+    # --dry-run`: upload's plan); never a command-line flag, never used by a real purge.
+    queued: list[dict[str, str]] = field(default_factory=list)
+
+
+def _plan(ctx: Context, opts: Options, provider_name: str) -> StageResult:
+    """--dry-run: the URLs and the audit line of a purge now; sends nothing, keeps the queue.
+
+    It needs neither the API token nor the release key (a preview for a job without
+    secrets); what a real purge would still lack is said in the plan's notes.
+    """
+    pending = merge_queue(ctx.state.pending_purge, opts.queued)
+    purge_of = purge_plan(ctx.config, pending)
+    plan = Plan(NAME)
+    for entry in purge_of.ignored:
+        plan.notes.append(f"not purging {entry.get('container', '?')}/{entry.get('path', '?')}: {entry['reason']}")
+    if purge_of.sends:
+        plan.purge_urls = purge_of.urls
+        plan.audit_lines.append(audit_line("purge", purge_of.tenants))
+        for problem in _missing_for_real_run(ctx, opts):
+            plan.notes.append(f"a real purge would stop here: {problem}")
+    else:
+        plan.notes.append(f"nothing would be sent: {purge_of.reason}")
+    return planned(plan, provider=provider_name, urls=plan.purge_urls, ignored=purge_of.ignored, requests=0)
+
+
+def _missing_for_real_run(ctx: Context, opts: Options) -> list[str]:
+    problems = []
+    for check in (lambda: cdn.make_provider(ctx.config), lambda: ctx.signing_key(opts.signing_key)):
+        try:
+            check()
+        except B2ReleaseError as exc:
+            problems.append(exc.message)
+    return problems
 
 
 def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
     logger = log.get(NAME)
     provider_name = cdn.provider_name(ctx.config)
+    if opts.dry_run:
+        return _plan(ctx, opts, provider_name)
     if provider_name == "none":
         raise Skip("cdn.provider is none", expected=True)
     pending = list(ctx.state.pending_purge)
@@ -46,20 +86,10 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         logger.warning("not purging %s/%s: %s", entry.get("container", "?"), entry.get("path", "?"), entry["reason"])
     data: dict[str, Any] = {
         "provider": provider_name,
-        "dry_run": opts.dry_run,
+        "dry_run": False,
         "urls": targets.urls,
         "ignored": targets.ignored,
     }
-
-    if opts.dry_run:
-        if not ctx.json_output:
-            for url in targets.urls:
-                ctx.console.print(f"would purge {url}", markup=False, soft_wrap=True)
-        return StageResult(
-            stage=NAME,
-            summary=f"dry run: would purge {len(targets.urls)} URLs through {provider_name}; nothing sent",
-            data={**data, "requests": 0},
-        )
 
     if not targets.urls:
         # Only refused entries were pending: drop them, they can never become purgeable.

@@ -15,6 +15,9 @@ first, then tenants, then the release container; then the purge of what moved.
 A refresh never changes what a channel serves, so it never wins a race: when its
 compare-and-swap is lost, the pointer another writer just wrote is fresh and is left
 alone (if it verifies; otherwise the refresh stops, exit 1, and never re-signs it).
+
+`--dry-run` makes every check and decision, then returns the plan (pointers, the chained
+purge, audit lines) instead of writing.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from b2release.config import parse_duration
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed, ToolError
 from b2release.formats import pointer as pointer_fmt
+from b2release.formats.signature import SigningKey
+from b2release.plan import Plan
+from b2release.planning import chained_purge, merge_queue, pointer_changes, queued_paths, unchanged
 from b2release.repoint import (
     SETTLE_AT_START_S,
     Move,
@@ -45,8 +51,8 @@ from b2release.repoint import (
     trusted,
     write_moves,
 )
-from b2release.stages import StageResult
-from b2release.stores import open_store
+from b2release.stages import StageResult, planned
+from b2release.stores import Store, open_store
 from b2release.stores.channels import ChannelState, read_channel, verify_release
 
 NAME = "refresh"
@@ -60,6 +66,23 @@ class Options:
     purge: bool = True
     store: str | None = None
     signing_key: Path | None = None
+    dry_run: bool = False  # check and decide, change nothing: return the plan (b2release/plan.py)
+
+
+def _plan(ctx: Context, store: Store, key: SigningKey, product: str, channel: str, moves: list[Move],
+          purge: bool) -> StageResult:
+    """--dry-run: the pointers the same checks chose to re-sign, their audit lines and the purge after."""
+    plan = Plan(NAME)
+    trail = AuditTrail(ctx, store, key, NAME, product, channel, planned=True)
+    trail.moves(moves)
+    plan.pointer_moves, plan.audit_lines = pointer_changes(moves), trail.lines
+    if plan.pointer_moves:
+        chained_purge(ctx.config, plan, merge_queue(ctx.state.pending_purge, queued_paths(plan.pointer_moves)), purge)
+        plan.notes.append("pointer sequences are what this refresh would write if no other writer moves the "
+                          "channel first")
+    if left := unchanged(moves):
+        plan.notes.append(f"valid for longer than --within, left alone: {', '.join(left)}")
+    return planned(plan, product=product, channel=channel, store=store.description)
 
 
 def run(ctx: Context, options: Options | None = None) -> StageResult:
@@ -112,6 +135,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                 moves = [decide(settle(read, c, SETTLE_AT_START_S), False) for c in targets.containers]
             except B2ReleaseError as exc:
                 raise nothing_changed(exc, failing) from None
+            if opts.dry_run:
+                return _plan(ctx, store, key, product, channel, moves, opts.purge)
             written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
                                   on_moved=AuditTrail(ctx, store, key, NAME, product, channel).moves)
             store_description = store.description

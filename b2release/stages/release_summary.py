@@ -53,8 +53,10 @@ def collect(ctx: Context, results: list[StageResult]) -> ReleaseSummary:
     summary = ReleaseSummary()
     for result in results:
         run = state.runs.get(result.stage)
-        summary.stages.append(StageTime(result.stage, result.status, run.duration_s if run is not None else None))
-    if any(r.stage == "package" and r.status == "ok" for r in results):
+        # An up-to-date stage took no time in this release (its recorded run is an earlier one).
+        seconds = 0.0 if result.status == "up-to-date" else run.duration_s if run is not None else None
+        summary.stages.append(StageTime(result.stage, result.status, seconds))
+    if any(r.stage == "package" and r.status in ("ok", "up-to-date") for r in results):
         for kind in RELEASE_KINDS:
             for art in state.find(kind):
                 summary.files.append(ReleaseFile(Path(art.path).name, str(kind), art.size, art.sha256))

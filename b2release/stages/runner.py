@@ -19,12 +19,13 @@ from typing import Any
 
 from b2release import config as config_mod
 from b2release import log
+from b2release import plan as plan_mod
 from b2release.context import Context
 from b2release.errors import EXIT_USAGE, B2ReleaseError, InternalError, UsageError
 from b2release.formats.names import validate_version
 from b2release.redact import redact, register_known_secrets, register_secret
-from b2release.stages import Skip, StageResult, load, release_summary, select
-from b2release.state import StageRecord
+from b2release.stages import Skip, StageResult, load, release_plan, release_summary, select, uptodate
+from b2release.state import Reads, StageRecord
 from b2release.toolchains import is_secret_property
 from b2release.verification import sealed
 
@@ -86,20 +87,39 @@ def _chain_failed(ctx: Context, exc: B2ReleaseError, name: str, follow: str, don
 
 def run_named(ctx: Context, command: str, /, **options: Any) -> StageResult:
     """`run_command` with the command's Options made from keyword values (the CLI's way in)."""
-    return run_command(ctx, command, load(command).Options(**options))
+    result = run_command(ctx, command, load(command).Options(**options))
+    show_plan(ctx, result)
+    return result
 
 
-def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: bool = True) -> StageResult:
+def show_plan(ctx: Context, result: StageResult) -> None:
+    """A dry run's plan as tables on stderr (with --json it is in the document instead)."""
+    if result.plan is not None and not ctx.json_output and ctx.verbosity >= 0:
+        plan_mod.render(ctx.console, result.plan)
+
+
+def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: bool = True,
+                given: dict[str, str] | None = None) -> StageResult:
     """Run one command module, then the stages it chains; record the whole in state.json.
 
     `watch_sealed`: warn when the command rewrites a file the last `package` sealed in
     SHA256SUMS (`release` turns it off for stages a package run later in the chain reseals).
+    `given`: the stage's input digests when `release` just computed them (stages/uptodate.py).
     """
     module = load(name)
     # A dry run changes nothing, state.json included (b2release/plan.py).
     recorded = getattr(module, "RECORDED", True) and not getattr(options, "dry_run", False)
     started = time.monotonic()
     seal = sealed.snapshot(ctx.work_dir) if watch_sealed and recorded and name != "package" else None
+    watched = recorded and uptodate.takes_part(module)
+    if watched and given is None:
+        try:  # taken before the run: an input changed during the run must not look seen
+            given = uptodate.inputs(ctx, module, options)
+        except B2ReleaseError:
+            given = None  # unreadable: no fingerprint; the stage reports the problem itself
+    outer_reads = ctx.state.reads
+    if watched:
+        ctx.state.reads = Reads()
     try:
         try:
             result = module.run(ctx, options)
@@ -125,13 +145,22 @@ def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: b
         raise rejected.error from rejected.error.__cause__
     except B2ReleaseError as exc:
         if recorded:
+            uptodate.forget(ctx.state, name)
             _record(ctx, name, started, status="failed", reason=redact(exc.message))
         raise
     except Exception as exc:  # noqa: BLE001 - the one place a stray exception becomes a clean error
         error = internal_error(exc, name)
         if recorded:
+            uptodate.forget(ctx.state, name)
             _record(ctx, name, started, status="failed", reason=error.message)
         raise error from exc
+    finally:
+        reads, ctx.state.reads = ctx.state.reads, outer_reads
+    if watched:
+        if given is not None and reads is not None:
+            uptodate.remember(ctx.state, name, given, reads)
+        else:
+            uptodate.forget(ctx.state, name)
     if recorded:
         _record(ctx, name, started, status=result.status, reason=result.reason,
                 data=result.record.to_dict() if result.record is not None else {})
@@ -146,35 +175,60 @@ def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: b
 
 def run_pipeline(ctx: Context, version: str, from_stage: str | None = None, to_stage: str | None = None,
                  skip: list[str] | None = None, options: dict[str, dict[str, Any]] | None = None,
-                 shared: dict[str, Any] | None = None) -> StageResult:
+                 shared: dict[str, Any] | None = None, *, force: bool = False, dry_run: bool = False) -> StageResult:
     """`release`: the selected pipeline stages in order, stopping at the first failure.
 
     `options`: option values for some stages (`{"compat": {"allow_breaking": True, ...}}`);
     `shared`: values for every selected stage that has an option of that name (`release
     --channel` reaches compat and upload). Both are made into each stage's Options before
     any stage runs, so a bad value fails first.
+
+    A stage whose fingerprint holds (stages/uptodate.py) is `up-to-date` and not run, until
+    the first that runs: every stage after it runs too. `force` runs every stage.
+    `dry_run`: plan upload and purge from this work dir, run nothing (stages/release_plan.py).
     """
     version = ctx.requested_version = validate_version(version)
     selected = select(from_stage, to_stage, list(skip or []))
     prepared = _prepare_options(selected, options or {}, {k: v for k, v in (shared or {}).items() if v is not None})
+    if dry_run:
+        result = release_plan.plan(ctx, version, selected, prepared, force=force, run=run_command)
+        show_plan(ctx, result)
+        return result
     results: list[StageResult] = []
+    # Once a stage runs, every stage after it runs: its inputs are that stage's outputs.
+    because = "--force" if force else ""
     for index, name in enumerate(selected):
+        module, given = load(name), None
+        if uptodate.takes_part(module) and not because:
+            verdict, given = uptodate.check(ctx, name, module, prepared.get(name))
+            if verdict.fresh:
+                results.append(StageResult(stage=name, status="up-to-date", reason=verdict.reason,
+                                           summary=f"up-to-date: {verdict.reason}"))
+                if not ctx.json_output and ctx.verbosity >= 0:
+                    ctx.console.print(f"[{name}] up-to-date", markup=False)
+                continue
+            log.get(name).info("%s runs: %s", name, verdict.reason)
+            because = f"{name}: {verdict.reason}"
         try:
             result = run_command(ctx, name, prepared.get(name),
-                                 watch_sealed="package" not in selected[index + 1:])
+                                 watch_sealed="package" not in selected[index + 1:], given=given)
         except B2ReleaseError as exc:
             exc.details.update({"stage": name, "completed": [r.to_dict() for r in results]})
             exc.message = f"release stopped at stage {name}: {exc.message}"
             exc.args = (exc.message,)
             raise
+        if uptodate.takes_part(module):
+            result.data["ran_because"] = because  # the first stage that did not hold, and why
         results.append(result)
         if not ctx.json_output and ctx.verbosity >= 0 and result.status == "ok":
             ctx.console.print(f"[{name}] {result.summary}", markup=False)
     ran = ", ".join(r.stage for r in results if r.status == "ok") or "nothing"
+    fresh = [r.stage for r in results if r.status == "up-to-date"]
     closing = release_summary.collect(ctx, results)
     if not ctx.json_output and ctx.verbosity >= 0:
         release_summary.render(ctx.console, closing)
-    return StageResult(stage="release", summary=f"release {version}: ran {ran}",
+    return StageResult(stage="release",
+                       summary=f"release {version}: ran {ran}" + (f"; up-to-date: {', '.join(fresh)}" if fresh else ""),
                        data={"command": "release", "version": version, "stages": [r.to_dict() for r in results],
                              "summary": closing.to_dict()})
 

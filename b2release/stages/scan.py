@@ -24,12 +24,16 @@ from b2release import log
 from b2release.artifacts import BuildRecord, Kind, ScanRecord
 from b2release.context import Context
 from b2release.errors import InputError, PolicyError, UsageError
-from b2release.fsutil import atomic_write_bytes
+from b2release.fsutil import atomic_write_bytes, files_digest, path_digest
 from b2release.scanners import ignore, inventory, licenses, matching, osv, report, sarif, sbom, secrets
 from b2release.scanners.findings import Finding
 from b2release.stages import StageResult
 
 NAME = "scan"
+# What decides whether `release` may leave scan out (stages/uptodate.py): the [scan] section,
+# and the tree and ignore file it reads (`fingerprint`). Online advisories and the expiry of
+# accepted risks are judged when scan runs: `release --force` (or `--from scan`) re-scans.
+FINGERPRINT_CONFIG = ("scan",)
 REPORT_NAME = "scan-report.json"
 SARIF_NAME = "scan.sarif"
 SBOM_NAME = "sbom.cdx.json"
@@ -55,18 +59,29 @@ class _Inputs:
     ignore_file: Path | None
 
 
+def _source(ctx: Context, opts: Options) -> Path | None:
+    """--source, else [scan] source, else the build's source tree."""
+    source = opts.source or ctx.config.path("scan.source")
+    built = BuildRecord.read(ctx.state)
+    if source is None and built is not None and built.source_dir:
+        source = Path(built.source_dir)
+    return Path(source) if source is not None else None
+
+
+def fingerprint(ctx: Context, opts: Options) -> dict[str, str]:
+    source = _source(ctx, opts)
+    tree = files_digest(source, inventory.walk(source, [ctx.work_dir])) if source and source.is_dir() else ""
+    return {"source": tree, "ignore_file": path_digest(Path.cwd() / ignore.FILE_NAME)}
+
+
 def _resolve_inputs(ctx: Context, opts: Options) -> _Inputs:
     cfg = ctx.config
     fail_on = (opts.fail_on or cfg.get("scan.fail_on") or "high").lower()
     if fail_on not in matching.THRESHOLDS:
         raise UsageError(f"--fail-on must be one of {', '.join(matching.THRESHOLDS)}, got {fail_on!r}")
 
-    source = opts.source or cfg.path("scan.source")
-    built = BuildRecord.read(ctx.state)
-    if source is None and built is not None and built.source_dir:
-        source = Path(built.source_dir)
+    source = _source(ctx, opts)
     if source is not None:
-        source = Path(source)
         if not source.is_dir():
             raise InputError(f"source tree {source} does not exist or is not a folder")
 

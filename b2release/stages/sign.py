@@ -34,6 +34,9 @@ from b2release.signers import Signer, SignSpec, certs, pe, select_signer
 from b2release.stages import Skip, StageResult
 
 NAME = "sign"
+# What decides whether `release` may leave sign out (stages/uptodate.py): the [sign] section
+# (certificate and key files by content) and its options; the binaries it consumes.
+FINGERPRINT_CONFIG = ("sign",)
 
 
 @dataclass

@@ -35,9 +35,12 @@ from b2release.redact import redact
 from b2release.stages import Skip, StageResult
 from b2release.testrunners import junit, parsers, runners
 from b2release.testrunners.results import Case, count
-from b2release.toolchains import BuildSpec, assemblies, discovery, is_secret_property, session, testprojects
+from b2release.toolchains import BuildSpec, assemblies, discovery, is_secret_property, session, stamping, testprojects
 
 NAME = "test"
+# What decides whether `release` may leave test out (stages/uptodate.py): these config
+# sections, and the source tree its test projects are built from (`fingerprint`).
+FINGERPRINT_CONFIG = ("product", "build", "test")
 RESULTS_DIR = "test-results"
 JUNIT_NAME = "junit.xml"
 TEST_LOG = "test.log"
@@ -74,6 +77,11 @@ def resolve_project(ctx: Context, opts: Options, built: BuildRecord | None) -> P
         if candidate.exists():
             return candidate
     return discovery.find_entry(Path.cwd())
+
+
+def fingerprint(ctx: Context, opts: Options) -> dict[str, str]:
+    build_input = discovery.inspect(resolve_project(ctx, opts, BuildRecord.read(ctx.state)))
+    return {"source": stamping.source_digest(build_input, exclude=[ctx.work_dir])}
 
 
 def _framework(info: assemblies.AssemblyInfo | None, test: testprojects.TestProject) -> tuple[str | None, int | None]:

@@ -130,22 +130,24 @@ class AzureGrants:
 
         policies = self.get_policies(container)
         now = datetime.now(timezone.utc)
-        dropped = [p for p, policy in policies.items() if p.startswith(POLICY_PREFIX) and (_expiry(policy) or now) <= now]
-        for policy_id in dropped:
-            del policies[policy_id]
-        if len(policies) >= MAX_POLICIES:
-            live = sorted(filter(None, (_expiry(p) for p in policies.values())))
-            when = f"; the next expires at {live[0]:%Y-%m-%dT%H:%M:%SZ}" if live else ""
-            raise UsageError(
-                f"{container} already has {len(policies)} live stored access policies, Azure's limit{when}; "
-                "revoke the tenant's grants to end all of them"
-            )
+        dropped = _drop_expired(container, policies, now)
         policy_id = new_policy_id(now)  # when the grant was made: unique, never reused
         policies[policy_id] = AccessPolicy(permission=ContainerSasPermissions(read=True), start=start, expiry=expiry)
         self.set_policies(container, policies, lease)
         if policy_id not in self.get_policies(container):
             raise RemoteError(f"{container}: the new access policy {policy_id} is not there after writing it")
         return policy_id, dropped
+
+    def plan_grant(self: AzureStore, container: str) -> list[str]:
+        self.require_grants("grant")
+        self.require_account_key("grant")
+        return sorted(_drop_expired(container, self.get_policies(container), datetime.now(timezone.utc)))
+
+    def plan_revoke(self: AzureStore, container: str) -> Revocation:
+        self.require_account_key("revoke")
+        policies = self.get_policies(container)
+        return Revocation(container=container, removed=sorted(p for p in policies if p.startswith(POLICY_PREFIX)),
+                          kept=sorted(p for p in policies if not p.startswith(POLICY_PREFIX)))
 
     def revoke_grants(self: AzureStore, container: str) -> Revocation:
         """Delete the b2release policies of a container: every grant bound to them stops working."""
@@ -160,6 +162,22 @@ class AzureGrants:
                 if left:
                     raise RemoteError(f"{container}: grants {', '.join(left)} are still there after revoking")
         return Revocation(container=container, removed=removed, kept=sorted(kept))
+
+
+def _drop_expired(container: str, policies: dict[str, Any], now: datetime) -> list[str]:
+    """Remove the expired b2release policies from `policies` (in place) and name them; refuse
+    when no slot is left after that (the grant and its dry run decide alike)."""
+    dropped = [p for p, policy in policies.items() if p.startswith(POLICY_PREFIX) and (_expiry(policy) or now) <= now]
+    for policy_id in dropped:
+        del policies[policy_id]
+    if len(policies) >= MAX_POLICIES:
+        live = sorted(filter(None, (_expiry(p) for p in policies.values())))
+        when = f"; the next expires at {live[0]:%Y-%m-%dT%H:%M:%SZ}" if live else ""
+        raise UsageError(
+            f"{container} already has {len(policies)} live stored access policies, Azure's limit{when}; "
+            "revoke the tenant's grants to end all of them"
+        )
+    return dropped
 
 
 def _expiry(policy: Any) -> datetime | None:

@@ -156,6 +156,17 @@ class Store(ABC):
         self.require_grants("revoke")
         raise NotImplementedError  # pragma: no cover - a store with grants overrides this
 
+    # Read-only twins of the two above, for --dry-run: what they would do now, changing nothing.
+    def plan_grant(self, container: str) -> list[str]:
+        """The expired grants `grant_read` would drop now; refuses as it would (no free slot)."""
+        self.require_grants("grant")
+        raise NotImplementedError  # pragma: no cover - a store with grants overrides this
+
+    def plan_revoke(self, container: str) -> Revocation:
+        """What `revoke_grants` would remove and keep now."""
+        self.require_grants("revoke")
+        raise NotImplementedError  # pragma: no cover - a store with grants overrides this
+
     def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
         """Release connections; the store is not used afterwards."""
 

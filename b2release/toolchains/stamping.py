@@ -17,6 +17,7 @@ semantic version including pre-release and build metadata.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from b2release.errors import InputError
+from b2release.fsutil import sha256_file
 from b2release.toolchains.discovery import BuildInput
 
 GENERATED_NAME = "B2Release.AssemblyVersion.g.cs"
@@ -85,6 +87,34 @@ def make_copy(build: BuildInput, dest: Path, exclude: list[Path]) -> Path:
 
     shutil.copytree(root, dest, symlinks=True, ignore=ignore)
     return dest / build.entry.relative_to(root)
+
+
+def source_digest(build: BuildInput, exclude: list[Path]) -> str:
+    """sha256 over exactly what `make_copy` would copy: every file's path and content (a
+    symlink's target), so a changed byte anywhere the build reads changes it, while a file
+    under bin/ or obj/ (or the work dir) does not. For `release` to tell an unchanged source
+    tree from a changed one (stages/uptodate.py); the contents, not mtimes: a checkout or a
+    restored cache must not look changed, an edit within the same second must."""
+    root = build.copy_root()
+    excluded = {p.resolve() for p in exclude}
+    digest = hashlib.sha256()
+    for folder, dirs, files in os.walk(root):
+        entries, walk = list(files), []
+        for name in sorted(dirs):
+            full = os.path.join(folder, name)
+            if name in _SKIP_DIRS or Path(full).resolve() in excluded:
+                continue
+            (entries if os.path.islink(full) else walk).append(name)  # a linked folder is copied as a link
+        dirs[:] = walk
+        for name in sorted(entries):
+            full = Path(folder, name)
+            rel = full.relative_to(root).as_posix()
+            if full.is_symlink():
+                digest.update(f"L {rel}\0{os.readlink(full)}\0".encode())
+            elif full.resolve() not in excluded:
+                file_digest, size = sha256_file(full)
+                digest.update(f"F {rel}\0{size}\0{file_digest}\0".encode())
+    return digest.hexdigest()
 
 
 def _csharp_literal(text: str) -> str:

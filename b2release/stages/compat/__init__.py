@@ -25,15 +25,18 @@ from b2release import log
 from b2release.artifacts import API_DIR, BuildRecord, CompatRecord, Kind
 from b2release.context import Context
 from b2release.errors import CheckFailed, UsageError
-from b2release.fsutil import atomic_write_bytes
+from b2release.fsutil import atomic_write_bytes, path_digest
 from b2release.stages import StageResult
 from b2release.stages.compat import notes
-from b2release.stages.compat.previous import Previous, Request, find
+from b2release.stages.compat.previous import Previous, Request, find, served_version
 
 if TYPE_CHECKING:
     from b2release.apicompat import ApiChange, ApiSurface, CompatReport
 
 NAME = "compat"
+# What decides whether `release` may leave compat out (stages/uptodate.py): these config
+# values, and the release it compares with (`fingerprint`).
+FINGERPRINT_CONFIG = ("product", "release", "store.url", "store.channel", "store.release_container")
 RELEASE_NOTES = "release-notes.md"
 MAX_REASON = 500
 MAX_NAMED = 20  # offending members named in the one-line error; --json and the notes have all
@@ -62,6 +65,21 @@ class Options:
                 raise UsageError("--reason goes with --allow-breaking")
         elif self.allow_breaking:
             raise UsageError('--allow-breaking needs --reason "...": the reason is recorded in the signed manifest')
+
+
+def fingerprint(ctx: Context, opts: Options) -> dict[str, str]:
+    """The previous release is an input: an --against file or folder by content, an --against
+    version as given, else the version the channel serves now (read from the store). Once
+    this very release is on the channel (a release re-run after its upload, e.g. when purge
+    failed), the one compat compared with is still the one it recorded."""
+    if opts.against is not None:
+        path = Path(opts.against)
+        return {"against": path_digest(path) if path.exists() else opts.against}
+    served = served_version(ctx, opts.channel, opts.store)
+    recorded = CompatRecord.read(ctx.state)
+    if recorded is not None and served == recorded.version == ctx.release_version():
+        served = recorded.previous_version
+    return {"against": served}
 
 
 def run(ctx: Context, options: Options | None = None) -> StageResult:

@@ -120,6 +120,16 @@ def _release_container(ctx: Context) -> str:
     return validate_container_name(ctx.config.get("store.release_container"), "store.release_container")
 
 
+def served_version(ctx: Context, channel: str | None, store_url: str | None) -> str:
+    """The version the channel's pointer in the release container names now ("" for none), unverified:
+    for compat's fingerprint only (a pointer that does not verify fails compat when it runs)."""
+    product = ctx.product_name()
+    channel = pointer_fmt.validate_channel(channel or ctx.config.get("store.channel"))
+    with open_store(ctx.config, store_url, ctx.correlation_id) as store:
+        state = read_channel(store, _release_container(ctx), product, channel)
+    return state.pointer.version if state.pointer is not None else ""
+
+
 def _from_channel(ctx: Context, req: Request) -> Previous | None:
     product = ctx.product_name()
     channel = pointer_fmt.validate_channel(req.channel or ctx.config.get("store.channel"))

@@ -16,34 +16,37 @@ leaves the channel pointer on the previous, complete version; a re-run finishes 
    with its sequence + 1; now older (a higher version, or a rollback that started after
    this upload), stop with exit 1 and leave the other writer's pointer;
 5. the pointer paths are queued in state.json `pending_purge` for the purge stage.
+
+`--dry-run` runs step 1 and the pointer decisions, then returns the plan of steps 2-5
+(`_plan`) instead of doing them. The transfers themselves are in transfer.py.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from b2release import log
 from b2release.artifacts import RELEASE_KINDS, Kind, PackageRecord, UploadRecord
 from b2release.audit_trail import AuditTrail
 from b2release.cdn.tokens import versioned_cache_control
 from b2release.context import Context
-from b2release.errors import CheckFailed, KeyFileError, StaleInputError, ToolError, UsageError
+from b2release.errors import KeyFileError, StaleInputError, ToolError, UsageError
 from b2release.formats import checksums
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.manifest import CHECKSUMS_NAME, MANIFEST_NAME
 from b2release.formats.names import compare_versions
+from b2release.formats.signature import SigningKey
 from b2release.fsutil import sha256_file
+from b2release.plan import Copy, FileSend, Plan
+from b2release.planning import pointer_changes, queued_paths, unchanged
 from b2release.repoint import (
     SETTLE_AT_START_S,
     Lost,
     Move,
     Race,
+    Targets,
     changed_unverified,
     new_pointer,
     rerun_hint,
@@ -52,17 +55,24 @@ from b2release.repoint import (
     settle,
     write_moves,
 )
-from b2release.stages import StageResult
+from b2release.stages import StageResult, planned
+from b2release.stages.upload.transfer import (
+    TEST_PAUSE_ENV,
+    TEST_PAUSE_MARKER,
+    Counters,
+    LocalFile,
+    Progress,
+    copy_to_tenants,
+    preflight,
+    upload_release,
+)
 from b2release.stores import open_store
-from b2release.stores.base import AlreadyExists, Store
+from b2release.stores.base import Store
 from b2release.stores.channels import ChannelState, ReleaseDigests, read_channel, verify_version
 
-NAME = "upload"
-# Test-only: after this many files were uploaded to the release container, print a
-# marker line on stderr and sleep, so a test can kill the process at a known point.
-TEST_PAUSE_ENV = "B2RELEASE_DEBUG_PAUSE_AFTER_FILES"
-TEST_PAUSE_MARKER = "b2release-test: paused"
+__all__ = ["NAME", "TEST_PAUSE_ENV", "TEST_PAUSE_MARKER", "Options", "release_files", "run"]
 
+NAME = "upload"
 
 @dataclass
 class Options:
@@ -70,24 +80,7 @@ class Options:
     channel: str | None = None
     store: str | None = None
     signing_key: Path | None = None
-
-
-@dataclass(frozen=True)
-class LocalFile:
-    name: str
-    path: Path
-    sha256: str
-    size: int
-
-
-@dataclass
-class Counters:
-    bytes_sent: int = 0
-    files_uploaded: int = 0
-    files_present: int = 0
-    copies_made: int = 0
-    copies_present: int = 0
-    containers_created: list[str] = field(default_factory=list)
+    dry_run: bool = False  # resolve and read everything, change nothing: return the plan (b2release/plan.py)
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -127,141 +120,32 @@ def release_files(ctx: Context) -> tuple[PackageRecord, list[LocalFile]]:
     return package, files
 
 
-# --- progress -----------------------------------------------------------------------------
-class Progress:
-    """A rich bar (bytes, rate, ETA) on a terminal; plain log lines otherwise."""
-
-    def __init__(self, ctx: Context, total: int, files: int):
-        self.logger = log.get(NAME)
-        self.bar = None
-        if ctx.interactive and ctx.verbosity >= 0 and not ctx.json_output and total > 0:
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
-            from rich.progress import Progress as RichProgress
-
-            self.bar = RichProgress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                    TransferSpeedColumn(), TimeRemainingColumn(), console=ctx.console,
-                                    transient=False)
-            self.task = self.bar.add_task(f"uploading {files} files", total=total)
-            self.bar.start()
-
-    def advance(self, nbytes: int) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, advance=nbytes)
-
-    def line(self, message: str, *args: Any) -> None:
-        if self.bar is not None:
-            self.bar.console.print(message % args, markup=False, highlight=False)
-        else:
-            self.logger.info(message, *args)
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-# --- steps --------------------------------------------------------------------------------
-def _conflict(container: str, blob_path: str, found: str | None, ours: str) -> CheckFailed:
-    what = f"sha256 {found[:12]}..." if found else "no sha256 metadata"
-    return CheckFailed(
-        f"{container}/{blob_path} already exists with different content ({what}, ours {ours[:12]}...): "
-        "versions are immutable, publish a new version; nothing was changed"
-    )
-
-
-def preflight(store: Store, containers: list[str], prefix: str, files: list[LocalFile]) -> dict[str, set[str]]:
-    """For each container, the names already present (same sha256). Refuses any conflict."""
-    present: dict[str, set[str]] = {}
-    for container in containers:
-        existing = {b.path: b for b in store.list(container, prefix)}
-        present[container] = set()
-        for f in files:
-            blob = existing.get(prefix + f.name)
-            if blob is None:
-                continue
-            if blob.sha256 != f.sha256 or blob.size != f.size:
-                raise _conflict(container, prefix + f.name, blob.sha256, f.sha256)
-            present[container].add(f.name)
-    return present
-
-
-def _test_pause(count: int) -> None:
-    raw = os.environ.get(TEST_PAUSE_ENV)
-    if raw and raw.isdigit() and count == int(raw):
-        sys.stderr.write(f"{TEST_PAUSE_MARKER} after {count} files\n")
-        sys.stderr.flush()
-        time.sleep(3600)
-
-
-def upload_release(store: Store, container: str, prefix: str, files: list[LocalFile], present: set[str],
-                   counters: Counters, progress: Progress, cache_control: str) -> None:
-    for f in files:
-        if f.name in present:
-            counters.files_present += 1
-            progress.line("present  %s/%s%s", container, prefix, f.name)
-            continue
-        try:
-            counters.bytes_sent += store.create_from_file(container, prefix + f.name, f.path, f.sha256,
-                                                          cache_control, progress.advance)
-        except AlreadyExists:
-            # Someone created it since the preflight: fine if it is the same file.
-            blob = store.stat(container, prefix + f.name)
-            if blob is None or blob.sha256 != f.sha256:
-                raise _conflict(container, prefix + f.name, blob.sha256 if blob else None, f.sha256) from None
-            counters.files_present += 1
-            continue
-        counters.files_uploaded += 1
-        progress.line("uploaded %s/%s%s (%d bytes)", container, prefix, f.name, f.size)
-        _test_pause(counters.files_uploaded)
-
-
-def copy_to_tenants(store: Store, source: str, tenants: list[str], prefix: str, files: list[LocalFile],
-                    present: dict[str, set[str]], counters: Counters, progress: Progress, workers: int) -> None:
-    """Server-side copies; per container SHA256SUMS goes last (its presence = complete)."""
-    def copy(container: str, f: LocalFile) -> bool:
-        try:
-            store.copy_within(source, prefix + f.name, container, f.sha256)
-        except AlreadyExists:
-            blob = store.stat(container, prefix + f.name)
-            if blob is None or blob.sha256 != f.sha256:
-                raise _conflict(container, prefix + f.name, blob.sha256 if blob else None, f.sha256) from None
-            return False
-        progress.line("copied   %s/%s%s", container, prefix, f.name)
-        return True
-
-    def run_batch(jobs: list[tuple[str, LocalFile]]) -> None:
-        counters.copies_present += sum(1 for c, f in jobs if f.name in present[c])
-        todo = [(c, f) for c, f in jobs if f.name not in present[c]]
-        if not todo:
-            return
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
-            futures = [pool.submit(copy, c, f) for c, f in todo]
-            errors: list[BaseException] = []
-            for fut in futures:
-                try:
-                    made = fut.result()
-                except BaseException as exc:  # collect; report the first after all settle
-                    errors.append(exc)
-                    continue
-                if made:
-                    counters.copies_made += 1
-                else:
-                    counters.copies_present += 1
-            if errors:
-                raise errors[0]
-
-    body = [f for f in files if f.name != CHECKSUMS_NAME]
-    last = [f for f in files if f.name == CHECKSUMS_NAME]
-    run_batch([(c, f) for c in tenants for f in body])
-    run_batch([(c, f) for c in tenants for f in last])
-
-
 # --- the stage ----------------------------------------------------------------------------
+def _plan(ctx: Context, store: Store, targets: Targets, package: PackageRecord, channel: str, key: SigningKey,
+          files: list[LocalFile], present: dict[str, set[str]], moves: list[Move]) -> StageResult:
+    """--dry-run: what steps 2-5 would do after the same preflight and the same decisions."""
+    release, tenant_containers = targets.release_container, targets.containers[:-1]
+    plan = Plan(NAME)
+    plan.containers_to_create = [c for c in [release, *tenant_containers] if not store.container_exists(c)]
+    plan.files = [FileSend(f.name, f.size, release) for f in files if f.name not in present[release]]
+    # In the order copy_to_tenants makes them: SHA256SUMS last in every container.
+    for batch in ([f for f in files if f.name != CHECKSUMS_NAME], [f for f in files if f.name == CHECKSUMS_NAME]):
+        plan.copies += [Copy(f.name, f.size, release, c) for c in tenant_containers for f in batch
+                        if f.name not in present[c]]
+    trail = AuditTrail(ctx, store, key, NAME, package.product, channel, planned=True)
+    if plan.files or plan.copies:
+        trail.record("upload-version", tenants=targets.tenants, version=package.version)
+    trail.moves(moves)
+    plan.pointer_moves, plan.audit_lines = pointer_changes(moves), trail.lines
+    if left := unchanged(moves):
+        plan.notes.append(f"channel {channel} already serves {package.version} in {', '.join(left)}: left alone")
+    if plan.pointer_moves:
+        plan.notes.append("pointer sequences are what this upload would write if no other writer moves the channel "
+                          "first")
+    return planned(plan, product=package.product, version=package.version, channel=channel,
+                   store=store.description, tenants=targets.tenants, purge_queue=queued_paths(plan.pointer_moves))
+
+
 def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
     config = ctx.config
@@ -325,6 +209,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                                      default=0)
             moves = [decide(channels[c], False) for c in targets.containers]
             present = preflight(store, targets.containers, prefix, files)
+            if opts.dry_run:
+                return _plan(ctx, store, targets, package, channel, key, files, present, moves)
 
             # 2-3. files: once into the release container, then server-side copies.
             for container in [release_container, *tenant_containers]:
