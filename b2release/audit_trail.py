@@ -41,6 +41,9 @@ class AuditTrail:
     command: str
     product: str | None = None
     channel: str | None = None
+    # Why (rollback --reason, promote --force --reason): on every line this command appends
+    # (a b2release-audit/2 line), so the log says why a channel moved, not only that it did.
+    reason: str | None = None
     appended: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -53,7 +56,7 @@ class AuditTrail:
         record = AuditRecord(time=utc_now(), actor=current_actor(), command=self.command, action=action,
                              correlation_id=self.ctx.correlation_id, tenants=tuple(tenants), product=self.product,
                              version=version, channel=self.channel, sequence_before=sequence_before,
-                             sequence_after=sequence_after, grant_id=grant_id)
+                             sequence_after=sequence_after, grant_id=grant_id, reason=self.reason)
         try:
             append_audit(self.store, record, self.key, container=self.container)
         except B2ReleaseError as exc:
@@ -66,13 +69,25 @@ class AuditTrail:
     def moves(self, moved: list[Any]) -> None:
         """One move-pointer line per group of containers that moved alike: `moved` are
         repoint.Move objects (a sibling module: passed in by repoint.write_moves, not imported)."""
-        groups: dict[tuple[str, int | None, int | None], list[str]] = {}
-        for move in moved:
-            if move.pointer is None:
-                continue
-            before = move.state.pointer.sequence if move.state.pointer is not None else None
-            groups.setdefault((move.to_version, before, move.pointer.sequence), []).append(move.container)
-        for (version, before, after), containers in groups.items():
-            tenants = sorted(t for t in map(tenant_of, containers) if t is not None)
+        for version, tenants, before, after in group_moves(moved):
             self.record("move-pointer", tenants=tenants, version=version, sequence_before=before,
                         sequence_after=after)
+
+    def planned(self, moved: list[Any]) -> list[str]:
+        """The lines `moves` would append, for a dry run's plan (nothing is appended)."""
+        why = f" (reason: {self.reason})" if self.reason else ""
+        return [f"move-pointer {version} sequence {before if before is not None else '-'}->{after} "
+                f"{', '.join(tenants) or self.container}{why}" for version, tenants, before, after in group_moves(moved)]
+
+
+def group_moves(moved: list[Any]) -> list[tuple[str, list[str], int | None, int]]:
+    """(version, tenants, sequence before, after) per group of containers that moved alike;
+    the release container is in a group, but names no tenant."""
+    groups: dict[tuple[str, int | None, int], list[str]] = {}
+    for move in moved:
+        if move.pointer is None:
+            continue
+        before = move.state.pointer.sequence if move.state.pointer is not None else None
+        groups.setdefault((move.to_version, before, move.pointer.sequence), []).append(move.container)
+    return [(version, sorted(t for t in map(tenant_of, containers) if t is not None), before, after)
+            for (version, before, after), containers in groups.items()]

@@ -26,7 +26,7 @@ from b2release.errors import UsageError
 PIPELINE: list[str] = ["build", "test", "compat", "scan", "sign", "package", "upload", "purge"]
 # Commands that are not pipeline stages: operations on a release or on what is published.
 OPERATIONS: list[str] = ["verify", "rollback", "promote", "refresh", "grant", "revoke", "doctor", "keys", "config",
-                         "init", "audit"]
+                         "init", "audit", "status"]
 
 
 class Skip(Exception):
