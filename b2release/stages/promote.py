@@ -193,7 +193,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                                                                                     "promote.min_soak"))
                     if report.failures and reason is None:
                         raise CheckFailed(f"the staging gate ({report.pair}) failed: {report.message()} "
-                                          "(--force --reason TEXT overrides)")
+                                          "(--force --reason TEXT overrides)", details=report.to_dict())
                     if reason is not None:
                         override = {"reason": reason, "checks": report.failed_checks}
                         logger.warning("staging gate %s overridden (%s): %s", report.pair,

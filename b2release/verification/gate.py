@@ -68,8 +68,20 @@ class GateReport:
     def failed_checks(self) -> list[str]:
         return [c for c in CHECKS if any(f.check == c for f in self.failures)]
 
-    def message(self) -> str:
-        return "; ".join(f"{f.container}: {f.check}: {f.message}" for f in self.failures)
+    def message(self, listed: int = 5) -> str:
+        """One line for many containers: each failure once, with the containers it was found in
+        (`<container>` standing for each in the text; the JSON document lists them one by one)."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        for f in self.failures:
+            groups.setdefault((f.check, f.message.replace(f.container, "<container>")), []).append(f.container)
+        parts = []
+        for (check_name, text), containers in groups.items():
+            if len(containers) == 1:
+                text = text.replace("<container>", containers[0])
+            names = ", ".join(containers[:listed]) + (f" and {len(containers) - listed} more"
+                                                      if len(containers) > listed else "")
+            parts.append(f"{check_name} [{names}]: {text}")
+        return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return {"pair": self.pair, "min_soak_s": self.min_soak_s, "via": self.via, "passed": self.passed,
@@ -78,13 +90,13 @@ class GateReport:
 
 
 def human(seconds: float) -> str:
-    """12d 3h, 5h 20m, 42m, 30s: how long, to the minute."""
+    """1d, 12d 3h, 5h 20m, 42m, 30s: how long, to the minute (the two largest units)."""
     s = max(0, int(seconds))
     days, hours, minutes = s // 86400, s % 86400 // 3600, s % 3600 // 60
     if days:
-        return f"{days}d {hours}h"
+        return f"{days}d" + (f" {hours}h" if hours else "")
     if hours:
-        return f"{hours}h {minutes}m"
+        return f"{hours}h" + (f" {minutes}m" if minutes else "")
     return f"{minutes}m" if minutes else f"{s}s"
 
 
