@@ -84,31 +84,37 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     return StageResult(stage=NAME, summary=summary, data=data)
 
 
+def _minute(stamp: str | None) -> str:
+    """2026-12-10T08:31:07Z -> 2026-12-10 08:31 (UTC): what fits a table row."""
+    return stamp[:16].replace("T", " ") if stamp else ""
+
+
 def _cell(view: ChannelView | None) -> tuple[str, str, str, str]:
-    """(version, sequence, expires, note) as shown in the table."""
+    """(version, sequence, expires, note) as shown in the table (since: --json)."""
     if view is None:
         return "-", "", "", ""
-    if view.state == "unverifiable":
-        claims = f" (claims {view.claimed['version']})" if view.claimed else ""
-        return f"UNVERIFIABLE{claims}", "", "", view.note
+    if view.state == "unverifiable":  # what it claims is not a version: only a note
+        claims = f"claims {view.claimed['version']}; " if view.claimed else ""
+        return "UNVERIFIABLE", "", "", claims + view.note
     if view.state == "missing":
         return "-", "", "", "no pointer"
-    expires = f"{view.expires_at}{' EXPIRED' if view.state == 'expired' else ''}"
-    return str(view.version), str(view.sequence), expires, f"since {view.since}" + (f"; {view.note}" if view.note
-                                                                                    else "")
+    expires = _minute(view.expires_at) + (" EXPIRED" if view.state == "expired" else "")
+    return str(view.version), str(view.sequence), expires, view.note
 
 
 def _render(ctx: Context, rows: list[dict[str, Any]], release: str, release_views: list[ChannelView],
             names: list[str]) -> None:
+    from rich import box
     from rich.markup import escape
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("tenant", "ring", "channel", "version", "seq", "expires", "note", title_justify="left")
+    table = Table(Column("tenant", no_wrap=True), "ring", "channel", Column("version", no_wrap=True),
+                  "seq", Column("expires (UTC)", no_wrap=True), Column("note", overflow="fold"),
+                  box=box.SIMPLE_HEAD, pad_edge=False)
     entries = [(r["tenant"], r["ring"] or "-", {c: ChannelView(**v) for c, v in r["channels"].items()}) for r in rows]
     entries.append((f"({release})", "-", {v.channel: v for v in release_views}))
     for tenant, ring, found in entries:
         for index, channel in enumerate(names):
-            version, seq, expires, note = _cell(found.get(channel))
-            table.add_row(*(escape(x) for x in (tenant if index == 0 else "", ring if index == 0 else "", channel,
-                                                 version, seq, expires, note)))
+            cells = (tenant if index == 0 else "", ring if index == 0 else "", channel, *_cell(found.get(channel)))
+            table.add_row(*(escape(x) for x in cells))
     ctx.console.print(table)
