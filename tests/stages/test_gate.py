@@ -190,6 +190,9 @@ def test_force_with_a_reason_is_signed_into_the_pointer_and_the_audit_line(file_
     assert all(json.loads(line.raw)["format"] == "b2release-audit/1" for line in lines if line.record.reason is None)
     verified = releaser.cli("--json", "audit", "verify", "--public-key", releaser.public_key)
     assert verified.exit_code == 0, verified.output
+    shown = releaser.cli("audit", "show")
+    assert shown.exit_code == 0 and f"promote/move-pointer  {PRODUCT} 1.1.0 channel stable" in shown.stderr
+    assert f"reason: {reason}" in shown.stderr
     # A refresh re-issues the decision: the override (and the release's `since`) stay with it.
     refreshed = releaser.cli("--work-dir", tmp_path / "rf", "refresh", "--within", "30d", "--no-purge",
                              "--signing-key", releaser.signing_key, *tenant_args(file_backend))
