@@ -142,8 +142,8 @@ class AuditRecord:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
                 raise InputError(f"audit {name} must be a non-negative integer")
-        if self.reason is not None and (not isinstance(self.reason, str) or not self.reason
-                                        or len(self.reason) > MAX_REASON or "\n" in self.reason):
+        if self.reason is not None and not (isinstance(self.reason, str) and 0 < len(self.reason) <= MAX_REASON
+                                            and "\n" not in self.reason):
             raise InputError(f"audit reason must be one line of 1-{MAX_REASON} characters")
         return self
 
@@ -327,10 +327,9 @@ def parse_line(raw: bytes, file: str, lineno: int) -> AuditLine:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise chain_error(file, lineno, "changed", "changed: not a valid JSON line") from None
-    if not isinstance(doc, dict) or doc.get("format") not in _LINE_KEYS_BY_FORMAT:
-        found = doc.get("format") if isinstance(doc, dict) else None
-        raise chain_error(file, lineno, "changed", f"changed: format is {found!r}, expected {AUDIT_FORMAT} "
-                                                   f"or {AUDIT_FORMAT_REASON}")
+    found = doc.get("format") if isinstance(doc, dict) else None
+    if not isinstance(found, str) or found not in _LINE_KEYS_BY_FORMAT:  # (a list is not hashable)
+        raise chain_error(file, lineno, "changed", f"changed: format is {found!r}, not an audit line format")
     if set(doc) != _LINE_KEYS_BY_FORMAT[doc["format"]]:
         raise chain_error(file, lineno, "changed", "changed: not an audit line (wrong keys)")
     if canonical.dumps(doc) != raw:

@@ -352,6 +352,8 @@ def test_a_reason_makes_a_v2_line_and_a_line_without_one_stays_v1(keys):
     lambda doc: doc.update(format="b2release-audit/2"),  # a /2 line without a reason: wrong keys
     lambda doc: doc.update(format="b2release-audit/2", reason=None),  # /2 with a null reason
     lambda doc: doc.update(format="b2release-audit/3"),
+    lambda doc: doc.update(format=["b2release-audit/1"]),  # not even a string
+    lambda doc: doc.update(format="b2release-audit/2", reason=["why"]),
 ])
 def test_v1_and_v2_lines_have_exactly_their_keys(keys, edit):
     key, pub = keys
