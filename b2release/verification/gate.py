@@ -136,23 +136,29 @@ class _Source:
         return _Folder(self.folder) if self.folder is not None else remote.Downloader()
 
 
-def _source(store: Store, config: Config, container: str, product: str, channel: str) -> tuple[_Source, str]:
+def _via(store: Store, config: Config) -> str:
+    if config.get("cdn.base_url"):
+        return "cdn"
+    return "folder" if store.kind == "file" and getattr(store, "root", None) is not None else "blob"
+
+
+def _source(store: Store, config: Config, container: str, product: str, channel: str) -> _Source:
+    """Made when that container's turn comes: a SAS is made just before its downloads."""
     rel = pointer_fmt.pointer_path(product, channel)
-    base = config.get("cdn.base_url")
-    if base:
-        base = cdn.check_base_url(base)
+    via = _via(store, config)
+    if via == "cdn":
+        base = cdn.check_base_url(config.get("cdn.base_url"))
         url = cdn.public_url(base, container, rel)
-        return _Source(remote.parse_target(url, allow_insecure_http=base.startswith("http://"))), "cdn"
-    root = getattr(store, "root", None)  # a LocalStore's folder
-    if store.kind == "file" and root is not None:
-        root = Path(root)
+        return _Source(remote.parse_target(url, allow_insecure_http=base.startswith("http://")))
+    if via == "folder":  # a LocalStore's folder
+        root = Path(store.root)  # type: ignore[attr-defined]
         prefix = f"{root.resolve().as_uri()}/{container}/"
         return _Source(remote.Target("pointer", prefix, product, channel=channel, host="file", container=container),
-                       folder=root), "folder"
+                       folder=root)
     query = store.read_query(container, SAS_MINUTES)
     url = f"{store.container_url(container)}/{rel}" + (f"?{query}" if query else "")
     # The store itself only talks plain http to an emulator it was allowed to (Azurite).
-    return _Source(remote.parse_target(url, allow_insecure_http=url.startswith("http://"))), "blob"
+    return _Source(remote.parse_target(url, allow_insecure_http=url.startswith("http://")))
 
 
 def _verify(src: _Source, container: str, public: PublicKey, expected: pointer_fmt.Pointer) -> str:
@@ -170,13 +176,15 @@ def _verify(src: _Source, container: str, public: PublicKey, expected: pointer_f
 
 
 def stage_options(envelope: bytes, public: PublicKey, what: str) -> dict[str, dict[str, Any]]:
-    """The stages a (verified) provenance statement records, by name: their options."""
-    doc = canonical.loads(dsse.verify(envelope, public, what).payload, f"{what}: statement")
-    stages = (((doc.get("predicate") or {}).get("buildDefinition") or {}).get("externalParameters") or {}) \
-        .get("stages") if isinstance(doc, dict) else None
+    """The stages a provenance statement records, by name: their options (signature checked)."""
+    doc: Any = canonical.loads(dsse.verify(envelope, public, what).payload, f"{what}: statement")
+    for key in ("predicate", "buildDefinition", "externalParameters"):
+        doc = doc.get(key) if isinstance(doc, dict) else None
+    stages = doc.get("stages") if isinstance(doc, dict) else None
     if not isinstance(stages, list):
         raise VerificationError(f"{what}: the statement records no stages")
-    return {s["name"]: s.get("options") or {} for s in stages if isinstance(s, dict) and isinstance(s.get("name"), str)}
+    return {s["name"]: s["options"] if isinstance(s.get("options"), dict) else {}
+            for s in stages if isinstance(s, dict) and isinstance(s.get("name"), str)}
 
 
 def results_problems(stages: dict[str, dict[str, Any]]) -> list[str]:
@@ -223,11 +231,10 @@ def check(store: Store, config: Config, *, pair: tuple[str, str], product: str,
           pointers: dict[str, pointer_fmt.Pointer], public: PublicKey, now: float, min_soak_s: int) -> GateReport:
     """Check every container's source release (`pointers`: container -> its trusted source pointer)."""
     source = pair[0]
-    sources = {c: _source(store, config, c, product, source) for c in pointers}
-    report = GateReport(f"{source}->{pair[1]}", min_soak_s, next(iter(sources.values()))[1] if sources else "none")
+    report = GateReport(f"{source}->{pair[1]}", min_soak_s, _via(store, config))
 
     def one(container: str) -> tuple[list[str], list[Failure]]:
-        pointer, (src, _) = pointers[container], sources[container]
+        pointer, src = pointers[container], _source(store, config, container, product, source)
         passed: list[str] = []
         failures: list[Failure] = []
         since = pointer.on_channel_since
