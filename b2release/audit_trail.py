@@ -46,6 +46,9 @@ class AuditTrail:
     product: str | None = None
     channel: str | None = None
     planned: bool = False  # a dry run: compute the lines, append nothing
+    # Why (rollback --reason, promote --force --reason): on every line this command appends
+    # (a b2release-audit/2 line), so the log says why a channel moved, not only that it did.
+    reason: str | None = None
     appended: list[dict[str, Any]] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)  # plan.audit_line of each line (appended or planned)
 
@@ -56,14 +59,14 @@ class AuditTrail:
     def record(self, action: str, *, tenants: tuple[str, ...] | list[str] = (), version: str | None = None,
                sequence_before: int | None = None, sequence_after: int | None = None,
                grant_id: str | None = None) -> None:
-        line = audit_line(action, list(tenants), version, sequence_before, sequence_after)
+        line = audit_line(action, list(tenants), version, sequence_before, sequence_after, self.reason)
         if self.planned:
             self.lines.append(line)
             return
         record = AuditRecord(time=utc_now(), actor=current_actor(), command=self.command, action=action,
                              correlation_id=self.ctx.correlation_id, tenants=tuple(tenants), product=self.product,
                              version=version, channel=self.channel, sequence_before=sequence_before,
-                             sequence_after=sequence_after, grant_id=grant_id)
+                             sequence_after=sequence_after, grant_id=grant_id, reason=self.reason)
         try:
             append_audit(self.store, record, self.key, container=self.container)
         except B2ReleaseError as exc:
@@ -77,13 +80,19 @@ class AuditTrail:
     def moves(self, moved: list[Any]) -> None:
         """One move-pointer line per group of containers that moved alike: `moved` are
         repoint.Move objects (a sibling module: passed in by repoint.write_moves, not imported)."""
-        groups: dict[tuple[str, int | None, int | None], list[str]] = {}
-        for move in moved:
-            if move.pointer is None:
-                continue
-            before = move.state.pointer.sequence if move.state.pointer is not None else None
-            groups.setdefault((move.to_version, before, move.pointer.sequence), []).append(move.container)
-        for (version, before, after), containers in groups.items():
-            tenants = sorted(t for t in map(tenant_of, containers) if t is not None)
+        for version, tenants, before, after in group_moves(moved):
             self.record("move-pointer", tenants=tenants, version=version, sequence_before=before,
                         sequence_after=after)
+
+
+def group_moves(moved: list[Any]) -> list[tuple[str, list[str], int | None, int]]:
+    """(version, tenants, sequence before, after) per group of containers that moved alike;
+    the release container is in a group, but names no tenant."""
+    groups: dict[tuple[str, int | None, int], list[str]] = {}
+    for move in moved:
+        if move.pointer is None:
+            continue
+        before = move.state.pointer.sequence if move.state.pointer is not None else None
+        groups.setdefault((move.to_version, before, move.pointer.sequence), []).append(move.container)
+    return [(version, sorted(t for t in map(tenant_of, containers) if t is not None), before, after)
+            for (version, before, after), containers in groups.items()]

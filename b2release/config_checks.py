@@ -82,6 +82,11 @@ def _channel(cfg: Config, dotted: str, value: Any) -> Iterator[str]:
     yield from _valid(dotted, lambda: validate_channel(value))
 
 
+def _optional_channel(cfg: Config, dotted: str, value: Any) -> Iterator[str]:
+    if value:
+        yield from _channel(cfg, dotted, value)
+
+
 def _container(cfg: Config, dotted: str, value: Any) -> Iterator[str]:
     yield from _valid(dotted, lambda: validate_container_name(value, dotted))
 
@@ -137,6 +142,9 @@ KEY_CHECKS: dict[str, KeyCheck] = {
     "store.release_container": _container,
     "store.retries": _at_least(0),
     "store.retry_backoff": _at_least(0),
+    "promote.from": _optional_channel,
+    "promote.to": _optional_channel,
+    "promote.min_soak": _duration,
 }
 
 

@@ -99,8 +99,10 @@ class Plan:
 
 
 def audit_line(action: str, tenants: list[str] | tuple[str, ...] = (), version: str | None = None,
-               sequence_before: int | None = None, sequence_after: int | None = None) -> str:
-    """One audit log line as a plan names it: `<action> <tenants> [<version>] [#before -> #after]`.
+               sequence_before: int | None = None, sequence_after: int | None = None,
+               reason: str | None = None) -> str:
+    """One audit log line as a plan names it: `<action> <tenants> [<version>] [#before -> #after]
+    [(reason: ...)]`.
 
     The same words for a line a dry run would append and for one a real run appended
     (audit_trail.AuditTrail.lines), so a plan can be compared with what the log got. Never
@@ -111,6 +113,8 @@ def audit_line(action: str, tenants: list[str] | tuple[str, ...] = (), version: 
         parts.append(version)
     if sequence_after is not None:
         parts.append(f"#{'-' if sequence_before is None else sequence_before} -> #{sequence_after}")
+    if reason:
+        parts.append(f"(reason: {reason})")
     return " ".join(parts)
 
 

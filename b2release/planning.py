@@ -111,3 +111,20 @@ def chained_purge(config: Config, plan: Plan, pending: list[dict[str, str]], pur
         return
     plan.purge_urls += purge_of.urls
     plan.audit_lines.append(audit_line("purge", purge_of.tenants))
+
+
+def pointer_plan(command: str, config: Config, moves: list[Move], audit_lines: list[str],
+                 pending: list[dict[str, str]], purge: bool, notes: Iterable[str] = (),
+                 left_alone: str = "already right, left alone") -> Plan:
+    """A pointer-moving command's whole plan (promote, rollback, refresh): the moves, the
+    audit lines its AuditTrail(planned=True) computed, containers left alone, and the
+    purge it chains after (`pending`: state.json's queue before this command)."""
+    plan = Plan(command, notes=list(notes))
+    plan.pointer_moves, plan.audit_lines = pointer_changes(moves), list(audit_lines)
+    if plan.pointer_moves:
+        chained_purge(config, plan, merge_queue(pending, queued_paths(plan.pointer_moves)), purge)
+        plan.notes.append(f"pointer sequences are what this {command} would write if no other writer moves the "
+                          "channel first")
+    if left := unchanged(moves):
+        plan.notes.append(f"{left_alone}: {', '.join(left)}")
+    return plan

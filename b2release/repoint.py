@@ -294,6 +294,8 @@ def write_moves(state: State, store: Store, moves: list[Move], key: SigningKey, 
         for index, move in enumerate(moves):
             attempt = 1
             while move.pointer is not None:
+                # `since` and `override` of the pointer it replaces, as read right before this write.
+                move.pointer = pointer_fmt.carry_over(move.state.pointer, bool(move.state.verified), move.pointer)
                 try:
                     paths = write_channel(store, move.container, move.pointer, key, cache_control, move.state.etag,
                                           existed=move.state.raw is not None,

@@ -10,10 +10,11 @@ at sequence 2). Then, for each tenant count T in --steps (the first T tenants), 
 full store:
 
     upload    a new version to stable, for T tenants (+ the release container)
-    promote   stable -> canary, for T tenants
-    rollback  stable back to the previous version, for T tenants
-    status    read and verify every stable and canary pointer of the T tenants (what
-              `b2release status` will read), through the store API
+    promote   stable -> canary, for T tenants (+ the release container: --release-container)
+    rollback  stable back to the previous version, for T tenants (+ the release container)
+    status    `b2release status --json` for the stable and canary channels of the T tenants
+              (+ the release container): every pointer read and verified, in parallel
+              (stores/overview.py)
 
 and checks each result (every pointer of the T tenants verifies and names what it should;
 the other tenants are untouched). It prints, per command and T: seconds, requests (HTTP
@@ -30,10 +31,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +69,8 @@ class Counting:
     group of containers that moved alike, a small number that depends on the store's
     history, not on the tenant count this benchmark grows."""
 
+    _lock = threading.Lock()  # status reads containers in parallel
+
     def __init__(self, inner: Any, counter: list[int]):
         self._inner, self._counter = inner, counter
 
@@ -74,7 +79,8 @@ class Counting:
         if callable(value) and name not in ("close", "__enter__", "__exit__"):
             def counted(*args: Any, **kwargs: Any) -> Any:
                 if not any(isinstance(a, str) and a.startswith("audit/") for a in args):
-                    self._counter[0] += 1
+                    with self._lock:
+                        self._counter[0] += 1
                 return value(*args, **kwargs)
             return counted
         return value
@@ -86,8 +92,8 @@ class Counting:
         self._inner.close()
 
 
-def cli(*args: Any) -> None:
-    """b2release in this process; output kept; a failure raises with it."""
+def cli(*args: Any) -> str:
+    """b2release in this process; returns stdout; a failure raises with stderr."""
     from b2release.cli import main
 
     out, err = io.StringIO(), io.StringIO()
@@ -95,6 +101,7 @@ def cli(*args: Any) -> None:
         code = main([str(a) for a in args])
     if code != 0:
         raise SystemExit(f"b2release {' '.join(map(str, args[:4]))} ... exited {code}:\n{err.getvalue()[-2000:]}")
+    return out.getvalue()
 
 
 class Bench:
@@ -118,7 +125,7 @@ class Bench:
             def counted(*args: Any, **kwargs: Any) -> Counting:
                 return Counting(real(*args, **kwargs), self.counter)
 
-            for module in ("upload", "promote", "rollback", "refresh"):
+            for module in ("upload", "promote", "rollback", "refresh", "status"):
                 __import__(f"b2release.stages.{module}")
                 sys.modules[f"b2release.stages.{module}"].open_store = counted
         else:
@@ -143,12 +150,6 @@ class Bench:
             return self.counter[0]
         # What b2release sent (Azurite's own fetches of copy sources do not carry our id).
         return sum(1 for s in self.proxy.since(0) if "x-ms-client-request-id" in s.headers)
-
-    def open(self):
-        from b2release.config import load
-        from b2release.stores import open_store
-
-        return open_store(load(None))
 
     # --- steps -----------------------------------------------------------------------------
     def package(self, version: str) -> Path:
@@ -212,19 +213,16 @@ class Bench:
         return time.perf_counter() - start
 
     def status(self, count: int) -> dict[str, dict[str, str | None]]:
-        from b2release.formats.signature import load_public_key
-        from b2release.stores.channels import read_channel
-
-        public = load_public_key(self.keys / "release-signing.pub")
+        """`b2release status` itself: container -> channel -> version (None: no pointer)."""
+        doc = json.loads(cli("-q", "--json", "--work-dir", self.root / "status", "status", "--channel", "stable",
+                             "--channel", "canary", "--public-key", self.keys / "release-signing.pub",
+                             *self.tenant_args(count)))
         found: dict[str, dict[str, str | None]] = {}
-        with self.open() as store:
-            store = Counting(store, self.counter) if self.proxy is None else store
-            for container in [f"tenant-{t}" for t in self.tenant_ids[:count]] + ["releases"]:
-                for channel in ("stable", "canary"):
-                    state = read_channel(store, container, PRODUCT, channel, public)
-                    if state.pointer is not None and not state.verified:
-                        raise SystemExit(f"{container}/{channel}: pointer does not verify")
-                    found.setdefault(container, {})[channel] = state.pointer.version if state.pointer else None
+        for entry in [*doc["tenants"], doc["release_container"]]:
+            for channel, view in entry["channels"].items():
+                if view["state"] not in ("ok", "missing"):
+                    raise SystemExit(f"{entry['container']}/{channel}: {view['state']} {view['note']}")
+                found.setdefault(entry["container"], {})[channel] = view["version"]
         return found
 
     def measure(self, command: str, count: int, action: Callable[[], Any]) -> tuple[Row, Any]:
@@ -243,10 +241,10 @@ def measure_step(bench: Bench, root: Path, keys: Path, new: str, count: int, las
         bench.measure("upload", count, lambda: bench.upload(new, count))[0],
         bench.measure("promote", count, lambda: cli(
             "-q", "--work-dir", root / "promote", "promote", "--from", "stable", "--to", "canary", "--no-purge",
-            "--signing-key", key, *bench.tenant_args(count)))[0],
+            "--signing-key", key, "--release-container", *bench.tenant_args(count)))[0],
         bench.measure("rollback", count, lambda: cli(
             "-q", "--work-dir", root / "rollback", "rollback", "--to", previous, "--reason", "bench", "--no-purge",
-            "--signing-key", key, *bench.tenant_args(count)))[0],
+            "--signing-key", key, "--release-container", *bench.tenant_args(count)))[0],
     ]
     row, seen = bench.measure("status", count, lambda: bench.status(count))
     rows.append(row)

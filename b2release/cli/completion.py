@@ -58,3 +58,9 @@ def channels(ctx: typer.Context, incomplete: str) -> list[str]:
         found = []
     names = dict.fromkeys([cfg.get("store.channel"), *found])  # configured first, no duplicates
     return [name for name in names if name and name.startswith(incomplete)]
+
+
+def rings(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The ring names of [rollout] rings ("NAME = ...")."""
+    names = [str(r).partition("=")[0].strip() for r in _config(ctx).get("rollout.rings") or []]
+    return [name for name in names if name and name.startswith(incomplete)]

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from b2release.config.durations import DURATION_PATTERN, parse_duration
 from b2release.config.keys import SCHEMA, SECTIONS, Key, key_kind
+from b2release.config.rollout import check_members, parse_pairs, parse_rings
 from b2release.errors import ConfigError
 from b2release.redact import SECRET_ENV_VARS
 
@@ -189,7 +190,29 @@ def load(explicit: Path | None = None, environ: Mapping[str, str] | None = None,
         if data is not None:
             _apply_file(config, data, path, problems)
     _apply_env(config, environ, problems)
+    _check_rollout(config, problems)
     return config
+
+
+def _where(config: Config, dotted: str) -> str:
+    source = config.source(dotted)
+    return "environment variable " + source[len("environment "):] if source.startswith("environment ") else source
+
+
+def _check_rollout(config: Config, problems: list[Problem] | None) -> None:
+    """The grammar of rollout.rings and promote.gated, and ring members against store.tenants
+    (config/rollout.py). In a collecting load a bad value is dropped (the default shows)."""
+    checks = (("rollout.rings", lambda where: check_members(
+                  parse_rings(config.get("rollout.rings"), f"{where}: rollout.rings"), config.get("store.tenants"),
+                  f"{where}: rollout.rings", _where(config, "store.tenants"))),
+              ("promote.gated", lambda where: parse_pairs(config.get("promote.gated"), f"{where}: promote.gated")))
+    for dotted, check in checks:
+        where = _where(config, dotted)
+        try:
+            check(where)
+        except ConfigError as exc:
+            _report(problems, where, dotted, exc.message)
+            config.values.pop(dotted, None)
 
 
 def _report(problems: list[Problem] | None, source: str, key: str, message: str) -> None:

@@ -33,6 +33,8 @@ SECTIONS: dict[str, str] = {
     "release": "the release signing key pair (manifests and channel pointers)",
     "scan": "the scan stage: vulnerabilities (OSV), licences, secrets",
     "store": "where releases go: store, tenants, channels",
+    "promote": "`promote`: default channels, and the staging gate (docs/rollback.md)",
+    "rollout": "rollout rings: ordered groups of tenants for `promote`/`rollback --ring` (docs/rollback.md)",
     "cdn": "the CDN in front of the store (purge stage)",
     "audit": "the download audit from Azure Storage's request logs (`audit downloads`)",
 }
@@ -111,6 +113,22 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "allow a plain-http Azure endpoint (local emulators such as Azurite only)")),
         "retries": Key(int, 4, help="retries of a transient Azure error (exponential backoff)"),
         "retry_backoff": Key(int, 2, help="backoff base in seconds: retry n waits about b + b**n"),
+    },
+    "promote": {
+        "from": Key(str, "", help="channel `promote` takes the release from when `--from` is not given"),
+        "to": Key(str, "", help="channel `promote` moves when `--to` is not given"),
+        "gated": Key("list", ["staging->stable"], help=(
+            "channel pairs `FROM->TO` whose promote must pass the staging gate: remote verification through the "
+            "public URL, `min_soak` on the source channel, passing tests and scan in the provenance "
+            "(`--force --reason` overrides)")),
+        "min_soak": Key(str, "24h", format="duration", help=(
+            "how long a release must have been on the source channel (signed pointer `since`) before a gated "
+            "promote")),
+    },
+    "rollout": {
+        "rings": Key("list", [], help=(
+            "ordered rings, each `\"NAME = TENANT TENANT ...\"` (tenants of `store.tenants`, one ring each) or, "
+            "last, `\"NAME = *\"` (everyone and the release container); `--ring NAME` selects one")),
     },
     "cdn": {
         "provider": Key(str, "none", ("cloudflare", "none"), help="CDN in front of the store"),

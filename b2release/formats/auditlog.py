@@ -17,6 +17,10 @@ Line format (canonical JSON: sorted keys, no spaces, UTF-8, terminated by one LF
   `action`: what changed: upload-version, move-pointer, grant, revoke, purge, seal.
 - `sequence_before`/`sequence_after`: the channel pointer's sequence around a pointer move.
 - `grant_id`: the stored access policy id of a grant; never a SAS token (refused).
+- `reason` (only in `b2release-audit/2` lines): why, as the operator said it (`rollback
+  --reason`, `promote --force --reason`), one line of at most 500 characters. A line without
+  a reason is written as `/1`, exactly as before, so a log without reasons stays readable by
+  verifiers that predate `/2`; a `/2` line has every `/1` key plus `reason`, nothing else.
 - `seq`: the line's position in the whole log, 1 for the very first line, +1 per line,
   across month files. It is what lets a verifier tell a removed line from a reordered one.
 - `prev`: sha256 hex of the previous line's exact bytes, including its terminating LF.
@@ -68,6 +72,8 @@ from b2release.formats.origin import detect_builder
 from b2release.formats.signature import SigningKey
 
 AUDIT_FORMAT = "b2release-audit/1"
+AUDIT_FORMAT_REASON = "b2release-audit/2"  # /1 plus `reason`: written only for a line that has one
+MAX_REASON = 500
 AUDIT_PREFIX = "audit/"
 GENESIS_PREV = "0" * 64
 COMMANDS = ("upload", "promote", "rollback", "refresh", "grant", "revoke", "purge", "audit")
@@ -82,6 +88,7 @@ BLOB_NAME = re.compile(r"(?:^|/)(\d{4})/(\d{2})\.jsonl$")
 _RECORD_FIELDS = ("time", "actor", "command", "action", "correlation_id", "tenants", "product", "version", "channel",
                   "sequence_before", "sequence_after", "grant_id")
 _LINE_KEYS = frozenset({"format", "seq", "prev", "keyid", "sig", *_RECORD_FIELDS})
+_LINE_KEYS_BY_FORMAT = {AUDIT_FORMAT: _LINE_KEYS, AUDIT_FORMAT_REASON: _LINE_KEYS | {"reason"}}
 
 
 # --- records ----------------------------------------------------------------------------
@@ -101,10 +108,17 @@ class AuditRecord:
     sequence_before: int | None = None
     sequence_after: int | None = None
     grant_id: str | None = None
+    reason: str | None = None  # a /2 line's only addition
+
+    @property
+    def format(self) -> str:
+        return AUDIT_FORMAT if self.reason is None else AUDIT_FORMAT_REASON
 
     def to_dict(self) -> dict[str, Any]:
         doc = {name: getattr(self, name) for name in _RECORD_FIELDS}
         doc["tenants"] = list(self.tenants)
+        if self.reason is not None:
+            doc["reason"] = self.reason
         return doc
 
     def check(self) -> AuditRecord:
@@ -128,6 +142,9 @@ class AuditRecord:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
                 raise InputError(f"audit {name} must be a non-negative integer")
+        if self.reason is not None and not (isinstance(self.reason, str) and 0 < len(self.reason) <= MAX_REASON
+                                            and "\n" not in self.reason):
+            raise InputError(f"audit reason must be one line of 1-{MAX_REASON} characters")
         return self
 
 
@@ -219,7 +236,7 @@ def make_line(record: AuditRecord, prev_line_bytes: bytes | None, key: SigningKe
         seq, prev = previous.seq + 1, line_hash(prev_line_bytes)
     else:
         seq, prev = 1, GENESIS_PREV
-    doc: dict[str, Any] = {"format": AUDIT_FORMAT, "seq": seq, "prev": prev, "keyid": key.key_id, **record.to_dict()}
+    doc: dict[str, Any] = {"format": record.format, "seq": seq, "prev": prev, "keyid": key.key_id, **record.to_dict()}
     doc["sig"] = base64.b64encode(key.sign(signed_bytes(doc))).decode("ascii")
     return canonical.dumps(doc)
 
@@ -310,10 +327,11 @@ def parse_line(raw: bytes, file: str, lineno: int) -> AuditLine:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise chain_error(file, lineno, "changed", "changed: not a valid JSON line") from None
-    if not isinstance(doc, dict) or set(doc) != _LINE_KEYS:
+    found = doc.get("format") if isinstance(doc, dict) else None
+    if not isinstance(found, str) or found not in _LINE_KEYS_BY_FORMAT:  # (a list is not hashable)
+        raise chain_error(file, lineno, "changed", f"changed: format is {found!r}, not an audit line format")
+    if set(doc) != _LINE_KEYS_BY_FORMAT[doc["format"]]:
         raise chain_error(file, lineno, "changed", "changed: not an audit line (wrong keys)")
-    if doc["format"] != AUDIT_FORMAT:
-        raise chain_error(file, lineno, "changed", f"changed: format is {doc['format']!r}, expected {AUDIT_FORMAT}")
     if canonical.dumps(doc) != raw:
         raise chain_error(file, lineno, "changed", "changed: not in canonical JSON form")
     seq = doc["seq"]
@@ -332,6 +350,10 @@ def parse_line(raw: bytes, file: str, lineno: int) -> AuditLine:
         raise chain_error(file, lineno, "changed", "changed: tenants is not a list of strings")
     fields = {name: doc[name] for name in _RECORD_FIELDS}
     fields["tenants"] = tuple(tenants)
+    if doc["format"] == AUDIT_FORMAT_REASON:
+        fields["reason"] = doc["reason"]
+        if doc["reason"] is None:  # a /2 line exists only for its reason
+            raise chain_error(file, lineno, "changed", "changed: a b2release-audit/2 line without a reason")
     record = AuditRecord(**fields)
     try:
         record.check()

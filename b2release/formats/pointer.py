@@ -9,6 +9,17 @@ pointer that is expired (freeze attack) or whose sequence is lower than one alre
 
 `b2release-pointer/1` (before the binding) is still read, as an unbound pointer that no
 check trusts: re-publishing (upload, promote, refresh) replaces it with a bound one.
+
+Two optional fields of `/2` (readers that predate them ignore them; b2release reads
+pointers without them):
+- `since`: since when this channel has served this release in this container. A pointer
+  is issued at the start of the command that wrote it, and `refresh` re-issues pointers,
+  so `issued_at` alone cannot say how long a release has been on a channel; `since` is
+  set to `issued_at` when the release changes and carried over (signed again) whenever the
+  same release is re-issued (`carry_over`). Missing (older pointers): `issued_at` stands
+  in, which is never earlier than the truth, so a soak measured from it is never too long.
+- `override`: `{reason, checks}` when `promote --force` moved the channel past the staging
+  gate: why, and which checks failed. Kept while the same decision is re-issued.
 """
 
 from __future__ import annotations
@@ -63,6 +74,8 @@ class Pointer:
     package_sha256: str | None = None  # sha256 of <product>-<version>.zip; None only in /1
     rollback: dict[str, str] | None = None
     promoted_from: str | None = None
+    since: str | None = None  # /2, optional: see the module docstring
+    override: dict[str, Any] | None = None  # /2, optional: promote --force {reason, checks}
 
     @property
     def bound(self) -> bool:
@@ -88,7 +101,16 @@ class Pointer:
             doc["rollback"] = self.rollback
         if self.promoted_from is not None:
             doc["promoted_from"] = self.promoted_from
+        if self.since is not None:
+            doc["since"] = self.since
+        if self.override is not None:
+            doc["override"] = self.override
         return doc
+
+    @property
+    def on_channel_since(self) -> str:
+        """Since when this release has been on the channel: `since`, else `issued_at` (older pointers)."""
+        return self.since or self.issued_at
 
     def to_bytes(self) -> bytes:
         return canonical.dumps(self.to_dict())
@@ -97,9 +119,34 @@ class Pointer:
 def new(*, product: str, channel: str, container: str, version: str, manifest_sha256: str, package_sha256: str,
         sequence: int, ttl_s: int, now: float | None = None, **extra: Any) -> Pointer:
     now = time.time() if now is None else now
+    extra.setdefault("since", rfc3339(now))  # a new decision; carry_over keeps an older one for the same release
     return Pointer(product=product, channel=channel, version=version, manifest_sha256=manifest_sha256,
                    sequence=sequence, issued_at=rfc3339(now), expires_at=rfc3339(now + ttl_s), container=container,
                    package_sha256=package_sha256, **extra)
+
+
+def same_release(a: Pointer, b: Pointer) -> bool:
+    return (a.version, a.manifest_sha256, a.package_sha256) == (b.version, b.manifest_sha256, b.package_sha256)
+
+
+def carry_over(previous: Pointer | None, verified: bool, new: Pointer) -> Pointer:
+    """`new` with what it inherits from the pointer it replaces (written and signed after this).
+
+    Only a trusted predecessor (`verified`: its signature checked out; bound to the place of
+    `new`: container, product, channel) passes anything on:
+    - `since`, when both name the same release (a refresh, a rewrite of an expired pointer,
+      a rollback or promote onto what the channel already served): the release has been on
+      the channel since then, whoever re-issued it;
+    - `override`, when `new` re-issues the very same decision (same release, rollback and
+      promoted_from) without one of its own: the reason the channel moved stays with it.
+    """
+    if previous is None or not verified or not previous.bound or not same_release(previous, new) \
+            or (previous.container, previous.product, previous.channel) != (new.container, new.product, new.channel):
+        return new
+    new.since = previous.on_channel_since
+    if new.override is None and (previous.rollback, previous.promoted_from) == (new.rollback, new.promoted_from):
+        new.override = previous.override
+    return new
 
 
 def parse(data: bytes, what: str = "channel pointer") -> Pointer:
@@ -123,6 +170,8 @@ def parse(data: bytes, what: str = "channel pointer") -> Pointer:
             package_sha256=_digest(doc, "package_sha256") if bound else None,
             rollback=doc.get("rollback"),
             promoted_from=doc.get("promoted_from"),
+            since=_optional_time(doc, "since"),
+            override=_optional_override(doc),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise VerificationError(f"{what} is malformed: {exc}") from None
@@ -133,6 +182,26 @@ def _text(doc: dict[str, Any], key: str) -> str:
     value = doc[key]
     if not isinstance(value, str):
         raise ValueError(f"{key} is not a string")
+    return value
+
+
+def _optional_time(doc: dict[str, Any], key: str) -> str | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{key} is not a string")
+    parse_rfc3339(value)  # a malformed time is a malformed pointer, not a soak of zero
+    return value
+
+
+def _optional_override(doc: dict[str, Any]) -> dict[str, Any] | None:
+    value = doc.get("override")
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("reason"), str) \
+            or not isinstance(value.get("checks", []), list):
+        raise ValueError("override is not {reason, checks}")
     return value
 
 

@@ -27,7 +27,7 @@ from b2release.plan import Plan
 PIPELINE: list[str] = ["build", "test", "compat", "scan", "sign", "package", "upload", "purge"]
 # Commands that are not pipeline stages: operations on a release or on what is published.
 OPERATIONS: list[str] = ["verify", "rollback", "promote", "refresh", "grant", "revoke", "doctor", "keys", "config",
-                         "init", "audit"]
+                         "init", "audit", "status"]
 
 
 class Skip(Exception):

@@ -18,6 +18,13 @@ rollback (nothing is written until every container passed every check):
    a lost swap is resolved by reading again and deciding again (the rules of repoint.Race,
    as for upload: the highest version wins, a rollback that started later wins);
 4. the pointer paths are queued for purge, which runs unless --no-purge.
+
+Which containers: rollout.resolve_scope (--tenant, --ring; the release container only with
+the whole channel or --release-container). Between a gated pair of channels ([promote]
+gated, e.g. staging->stable) the staging gate (verification/gate.py) runs after the checks
+of 1-2 and before anything is written; a failure refuses the promote (exit 1) unless
+--force --reason, which is signed into each new pointer (`override`) and written on the
+audit line. --dry-run stops before 3 and returns the plan (b2release/plan.py).
 """
 
 from __future__ import annotations
@@ -26,13 +33,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from b2release import log
+from b2release import log, rollout
 from b2release.artifacts import PromoteRecord
 from b2release.audit_trail import AuditTrail
+from b2release.config import parse_duration
+from b2release.config.rollout import parse_pairs
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed, ToolError, UsageError, VerificationError
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.names import compare_versions
+from b2release.planning import pointer_plan
 from b2release.repoint import (
     SETTLE_AT_START_S,
     Lost,
@@ -50,11 +60,13 @@ from b2release.repoint import (
     trusted,
     write_moves,
 )
-from b2release.stages import StageResult
+from b2release.stages import StageResult, planned
 from b2release.stores import open_store
 from b2release.stores.channels import ChannelState, ReleaseDigests, read_channel, verify_release
+from b2release.verification import gate
 
 NAME = "promote"
+MAX_REASON = 500  # signed into every pointer and the audit line: a sentence, not a file
 
 
 @dataclass
@@ -65,25 +77,54 @@ class Options:
     purge: bool = True
     store: str | None = None
     signing_key: Path | None = None
+    ring: str | None = None  # --ring NAME of [rollout] rings
+    release_container: bool = False  # also move the release container with --tenant / a named ring
+    force: bool = False  # past a failed staging gate (needs reason)
+    reason: str | None = None
+    dry_run: bool = False
+
+
+def _reason(opts: Options, gated: bool, pair: str) -> str | None:
+    """--force --reason TEXT: one line, at most MAX_REASON characters; only where a gate is."""
+    text = " ".join((opts.reason or "").split())
+    if not opts.force:
+        if text:
+            raise UsageError("--reason goes with --force: it says why a promote overrides the staging gate")
+        return None
+    if not gated:
+        raise UsageError(f"--force overrides the staging gate, and {pair} is not gated ([promote] gated)")
+    if not text:
+        raise UsageError("--force needs --reason TEXT: why the staging gate is overridden (it is signed into the "
+                         "pointer and written on the audit line)")
+    if len(text) > MAX_REASON:
+        raise UsageError(f"--reason is {len(text)} characters long; at most {MAX_REASON}")
+    return text
 
 
 def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
     logger = log.get(NAME)
-    if not opts.source or not opts.destination:
-        raise UsageError("promote needs --from CHANNEL and --to CHANNEL (e.g. --from canary --to stable)")
-    source = pointer_fmt.validate_channel(opts.source)
-    dest = pointer_fmt.validate_channel(opts.destination)
+    config = ctx.config
+    if not (opts.source or config.get("promote.from")) or not (opts.destination or config.get("promote.to")):
+        raise UsageError("promote needs --from CHANNEL and --to CHANNEL (e.g. --from canary --to stable), "
+                         "or [promote] from / to")
+    source = pointer_fmt.validate_channel(opts.source or config.get("promote.from"))
+    dest = pointer_fmt.validate_channel(opts.destination or config.get("promote.to"))
     if source == dest:
         raise UsageError(f"--from and --to are both {source!r}: promote moves a release between two channels")
-    targets = resolve_targets(ctx, opts.tenants)
+    gated = (source, dest) in parse_pairs(config.get("promote.gated"), "promote.gated")
+    reason = _reason(opts, gated, f"{source}->{dest}")
+    scope = rollout.resolve_scope(config, opts.tenants, opts.ring, opts.release_container)
+    targets = rollout.scoped(resolve_targets(ctx, scope.tenants), scope)
     product = targets.product
     key = ctx.signing_key(opts.signing_key)
     public = key.public()
-    check_purge_settings(ctx.config, opts.purge)
+    check_purge_settings(config, opts.purge)
     if not targets.tenants:
         logger.warning("no tenants (--tenant or [store] tenants): promoting in %s only", targets.release_container)
     failing = f"cannot promote {product} from channel {source} to {dest}"
+    report: gate.GateReport | None = None
+    override: dict[str, object] | None = None
 
     race = Race()  # this promote's start: its pointers are issued at this time
     plan: dict[str, tuple[str, ReleaseDigests]] = {}  # container -> (version, what its pointer binds)
@@ -115,7 +156,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                            "container); rewritten", container, state.path)
         sequence = current.sequence + 1 if current is not None else 1
         move.pointer = new_pointer(targets, container, dest, version, digests, sequence, race.started,
-                                   promoted_from=source)
+                                   promoted_from=source, override=override)
         return move
 
     try:
@@ -145,9 +186,29 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                         raise VerificationError(f"{where} names a package that is not the one {container} holds "
                                                 f"for {version}; refusing to promote from it")
                     plan[container] = (version, digests)
+                if gated:  # after the store's own checks: what it verified is what the gate downloads
+                    report = gate.check(store, config, pair=(source, dest), product=product,
+                                        pointers={c: sources[c].pointer for c in targets.containers}, public=public,
+                                        now=race.started, min_soak_s=parse_duration(config.get("promote.min_soak"),
+                                                                                    "promote.min_soak"))
+                    if report.failures and reason is None:
+                        raise CheckFailed(f"the staging gate ({report.pair}) failed: {report.message()} "
+                                          "(--force --reason TEXT overrides)", details=report.to_dict())
+                    if reason is not None:
+                        override = {"reason": reason, "checks": report.failed_checks}
+                        logger.warning("staging gate %s overridden (%s): %s", report.pair,
+                                       ", ".join(report.failed_checks) or "every check passed", reason)
                 moves = [decide(dests[c], False) for c in targets.containers]
             except B2ReleaseError as exc:
                 raise nothing_changed(exc, failing) from None
+            trail = AuditTrail(ctx, store, key, NAME, product, dest, reason=reason, planned=opts.dry_run)
+            if opts.dry_run:
+                notes = [] if report is None else [f"staging gate {report.pair}: " + (
+                    f"overridden ({reason})" if override else "passed")]
+                trail.moves(moves)
+                dry = pointer_plan(NAME, config, moves, trail.lines, ctx.state.pending_purge, opts.purge, notes)
+                return planned(dry, product=product, channel=dest, store=store.description,
+                               gate=report.to_dict() if report else None, **scope.to_dict())
 
             now = time.time()
             for container in targets.containers:
@@ -158,7 +219,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
             # 3. Tenants first, the release container last.
             written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
-                                  on_moved=AuditTrail(ctx, store, key, NAME, product, dest).moves)
+                                  on_moved=trail.moves)
             store_description = store.description
     except ToolError as exc:
         raise rerun_hint(exc, NAME) from None
@@ -181,6 +242,9 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "containers": [m.to_dict() for m in moves],
         "bytes_sent": 0,  # by design: a promotion writes pointers only
         "purge_queued": len(written),
+        **scope.to_dict(),
+        "gate": report.to_dict() if report else None,
+        "override": override,
     }
     then, done = purge_follow_up(ctx.state, opts.purge, written, data, store=opts.store,
                                  signing_key=opts.signing_key)

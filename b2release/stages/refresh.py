@@ -34,8 +34,7 @@ from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed, ToolError
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.signature import SigningKey
-from b2release.plan import Plan
-from b2release.planning import chained_purge, merge_queue, pointer_changes, queued_paths, unchanged
+from b2release.planning import pointer_plan
 from b2release.repoint import (
     SETTLE_AT_START_S,
     Move,
@@ -72,16 +71,10 @@ class Options:
 def _plan(ctx: Context, store: Store, key: SigningKey, product: str, channel: str, moves: list[Move],
           purge: bool) -> StageResult:
     """--dry-run: the pointers the same checks chose to re-sign, their audit lines and the purge after."""
-    plan = Plan(NAME)
     trail = AuditTrail(ctx, store, key, NAME, product, channel, planned=True)
     trail.moves(moves)
-    plan.pointer_moves, plan.audit_lines = pointer_changes(moves), trail.lines
-    if plan.pointer_moves:
-        chained_purge(ctx.config, plan, merge_queue(ctx.state.pending_purge, queued_paths(plan.pointer_moves)), purge)
-        plan.notes.append("pointer sequences are what this refresh would write if no other writer moves the "
-                          "channel first")
-    if left := unchanged(moves):
-        plan.notes.append(f"valid for longer than --within, left alone: {', '.join(left)}")
+    plan = pointer_plan(NAME, ctx.config, moves, trail.lines, ctx.state.pending_purge, purge,
+                        left_alone="valid for longer than --within, left alone")
     return planned(plan, product=product, channel=channel, store=store.description)
 
 

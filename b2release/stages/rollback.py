@@ -19,6 +19,10 @@ Order (nothing is written until every container passed every check):
    yields to one that started after it, and never moves a channel forward (between two
    rollbacks the lower target wins);
 4. the pointer paths are queued for the purge stage, which runs next unless --no-purge.
+
+Which containers: rollout.resolve_scope (--tenant, --ring; the release container only with
+the whole channel or --release-container). The reason is also on the audit line. --dry-run
+stops before 3 and returns the plan (b2release/plan.py).
 """
 
 from __future__ import annotations
@@ -27,13 +31,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from b2release import log
+from b2release import log, rollout
 from b2release.artifacts import RollbackRecord
 from b2release.audit_trail import AuditTrail
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed, ToolError, UsageError
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.names import compare_versions, validate_version
+from b2release.planning import pointer_plan
 from b2release.repoint import (
     SETTLE_AT_START_S,
     Lost,
@@ -51,7 +56,7 @@ from b2release.repoint import (
     trusted,
     write_moves,
 )
-from b2release.stages import StageResult
+from b2release.stages import StageResult, planned
 from b2release.stores import open_store
 from b2release.stores.channels import ChannelState, ReleaseDigests, read_channel, verify_release
 
@@ -68,6 +73,9 @@ class Options:
     purge: bool = True
     store: str | None = None
     signing_key: Path | None = None
+    ring: str | None = None  # --ring NAME of [rollout] rings
+    release_container: bool = False  # also move the release container with --tenant / a named ring
+    dry_run: bool = False
 
 
 # --- the command --------------------------------------------------------------------------
@@ -88,7 +96,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     if not opts.to:
         raise UsageError("rollback needs --to X.Y.Z: the older version the channel should serve")
     target = validate_version(opts.to)
-    targets = resolve_targets(ctx, opts.tenants)
+    scope = rollout.resolve_scope(ctx.config, opts.tenants, opts.ring, opts.release_container)
+    targets = rollout.scoped(resolve_targets(ctx, scope.tenants), scope)
     product = targets.product
     key = ctx.signing_key(opts.signing_key)
     public = key.public()
@@ -160,10 +169,15 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                 moves = [decide(states[c], False) for c in targets.containers]
             except B2ReleaseError as exc:
                 raise nothing_changed(exc, failing) from None
+            trail = AuditTrail(ctx, store, key, NAME, product, channel, reason=reason, planned=opts.dry_run)
+            if opts.dry_run:
+                trail.moves(moves)
+                dry = pointer_plan(NAME, ctx.config, moves, trail.lines, ctx.state.pending_purge, opts.purge)
+                return planned(dry, product=product, channel=channel, store=store.description, **scope.to_dict())
 
             # 3. Tenants first, the release container last (the order of targets.containers).
             written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
-                                  on_moved=AuditTrail(ctx, store, key, NAME, product, channel).moves)
+                                  on_moved=trail.moves)
             store_description = store.description
     except ToolError as exc:
         raise rerun_hint(exc, NAME) from None
@@ -186,6 +200,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "tenants": targets.tenants,
         "containers": [m.to_dict() for m in moves],
         "purge_queued": len(written),
+        **scope.to_dict(),
     }
     then, done = purge_follow_up(ctx.state, opts.purge, written, data, store=opts.store,
                                  signing_key=opts.signing_key)

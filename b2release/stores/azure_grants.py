@@ -23,7 +23,7 @@ import random
 import secrets
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Iterator
 
 from b2release import log
@@ -51,6 +51,28 @@ class AzureGrants:
                 "user delegation key"
             )
         return self.auth.account_key
+
+    def read_query(self: AzureStore, container: str, minutes: int) -> str:
+        """A read-only container SAS (query string) valid for `minutes`, for b2release's own
+        downloads through the blob URL (the promote gate). Ad hoc, bound to no stored access
+        policy: it changes nothing in the store, takes none of the five policy slots, and dies
+        on its own. Account key, else a user delegation key, else the configured SAS token."""
+        from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+        now = datetime.now(timezone.utc)
+        window: dict[str, Any] = {"permission": ContainerSasPermissions(read=True), "start": now - timedelta(minutes=5),
+                                  "expiry": now + timedelta(minutes=minutes),
+                                  "protocol": "https" if self.https else "https,http"}
+        if self.auth.account_key:
+            sas = generate_container_sas(self.auth.account_name, container, account_key=self.auth.account_key, **window)
+        elif self.auth.token_credential is not None:
+            with self._errors(f"getting a user delegation key to read {container}"):
+                key = self.service.get_user_delegation_key(window["start"], window["expiry"])
+            sas = generate_container_sas(self.auth.account_name, container, user_delegation_key=key, **window)
+        else:
+            sas = self.auth.sas_token or ""
+        register_secret(sas)
+        return sas
 
     def get_policies(self: AzureStore, container: str) -> dict[str, Any]:
         """Stored access policies of a container: {id: AccessPolicy}."""

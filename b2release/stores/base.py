@@ -140,6 +140,10 @@ class Store(ABC):
     def container_url(self, container: str) -> str:
         raise UsageError(f"{self.description} has no download URLs")
 
+    def read_query(self, container: str, minutes: int) -> str:
+        """A short-lived read-only query (SAS) for downloads from `container_url`; "" if none is needed."""
+        raise UsageError(f"{self.description} has no download URLs")
+
     def require_grants(self, command: str) -> None:
         """Refuse (before any other work) a grant command on a store without grants."""
         if not self.supports_grants:

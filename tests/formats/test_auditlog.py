@@ -328,3 +328,45 @@ def test_appending_to_a_damaged_tail_is_refused(keys):
         auditlog.make_line(_record(5), data, key)
     with pytest.raises(InputError, match="does not end with LF"):
         auditlog.next_line_for(data[:-1], _record(5), key)
+
+
+# --- b2release-audit/2: a line with a reason -------------------------------------------------------
+def test_a_reason_makes_a_v2_line_and_a_line_without_one_stays_v1(keys):
+    key, pub = keys
+    data = auditlog.next_line_for(b"", _record(0), key)
+    data += auditlog.next_line_for(data, _record(1, reason="hotfix INC-4711"), key)
+    data += auditlog.next_line_for(data, _record(2), key)
+    first, second, third = auditlog.parse_lines(data, JAN)
+    assert [json.loads(line.raw)["format"] for line in (first, second, third)] == [
+        "b2release-audit/1", "b2release-audit/2", "b2release-audit/1"]
+    assert "reason" not in json.loads(first.raw) and second.record.reason == "hotfix INC-4711"
+    assert auditchain.verify_chain([(JAN, data)], pub).lines == 3
+    # The reason is signed: changing it is a change.
+    lines = _lines(data)
+    lines[1] = lines[1].replace(b"INC-4711", b"INC-0000")
+    _fails([(JAN, b"".join(lines))], pub, 2, "changed", match="signature does not verify")
+
+
+@pytest.mark.parametrize("edit", [
+    lambda doc: doc.update(reason="smuggled"),  # a /1 line with a reason: wrong keys
+    lambda doc: doc.update(format="b2release-audit/2"),  # a /2 line without a reason: wrong keys
+    lambda doc: doc.update(format="b2release-audit/2", reason=None),  # /2 with a null reason
+    lambda doc: doc.update(format="b2release-audit/3"),
+    lambda doc: doc.update(format=["b2release-audit/1"]),  # not even a string
+    lambda doc: doc.update(format="b2release-audit/2", reason=["why"]),
+])
+def test_v1_and_v2_lines_have_exactly_their_keys(keys, edit):
+    key, pub = keys
+    doc = json.loads(auditlog.next_line_for(b"", _record(0), key))
+    edit(doc)
+    raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    with pytest.raises(AuditChainError) as exc:
+        auditlog.parse_lines(raw, JAN)
+    assert exc.value.failure.kind == "changed"
+
+
+@pytest.mark.parametrize("reason", ["", "two\nlines", "x" * 501])
+def test_a_reason_is_one_line_of_at_most_500_characters(keys, reason):
+    key, _ = keys
+    with pytest.raises(InputError, match="audit reason"):
+        auditlog.make_line(_record(0, reason=reason), None, key)

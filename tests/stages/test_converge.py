@@ -23,7 +23,7 @@ from b2release.formats import pointer as pointer_fmt
 from b2release.formats.signature import load_public_key, load_signing_key
 from b2release.stores.channels import PointerConflict, read_channel, write_channel
 from tests.conftest import assert_user_error
-from tests.fixtures.releases import PRODUCT, tenant_args
+from tests.fixtures.releases import PRODUCT, everyone_args, tenant_args
 
 STABLE = f"{PRODUCT}/channels/stable.json"
 CANARY = f"{PRODUCT}/channels/canary.json"
@@ -100,7 +100,7 @@ def upload_cmd(releaser, work: Path, backend, *args: str) -> list:
 
 def rollback_cmd(releaser, work: Path, backend, to: str, *args: str) -> list:
     return ["--work-dir", work, "rollback", "--to", to, "--reason", REASON, "--signing-key", releaser.signing_key,
-            "--no-purge", *tenant_args(backend), *args]
+            "--no-purge", *everyone_args(backend), *args]
 
 
 # --- upload against upload: the highest version wins ------------------------------------------
@@ -143,7 +143,8 @@ def test_sequences_continue_per_container(store, releaser, tmp_path):
     assert code == 0, out
     result = releaser.upload(releaser.package("6.0.2"), *tenant_args(store))
     assert result.exit_code == 0, result.output
-    assert result.json()["pointer"]["sequences"] == {f"tenant-{pilot}": 3, store.containers[1]: 2, "releases": 3}
+    # The pilot's promote left the release container alone (#18): it moves with the whole channel.
+    assert result.json()["pointer"]["sequences"] == {f"tenant-{pilot}": 3, store.containers[1]: 2, "releases": 2}
     assert result.json()["pointer"]["sequence"] == 3
 
 
@@ -256,7 +257,7 @@ def test_promote_against_upload_the_highest_version_wins(store, releaser, tmp_pa
     work = releaser.package(stable)
     ran = before_writes(monkeypatch, "promote", lambda: inner(*upload_cmd(releaser, work, store)))
     result = releaser.cli("--work-dir", tmp_path / "p", "promote", "--from", "canary", "--to", "stable", "--no-purge",
-                          "--signing-key", releaser.signing_key, *tenant_args(store))
+                          "--signing-key", releaser.signing_key, *everyone_args(store))
     assert ran[0][0] == 0, ran[0][1]
     if winner == "upload":
         assert_user_error(result, 1, f"serves {stable}, higher than {canary} on canary", "written while this promote ran")

@@ -11,7 +11,7 @@ from b2release.formats import pointer as pointer_fmt
 from b2release.formats.signature import load_public_key
 from tests.conftest import assert_user_error
 from tests.fixtures.cloudflare import CDN_BASE_URL, FAKE_TOKEN, cdn_env
-from tests.fixtures.releases import PRODUCT, tenant_args
+from tests.fixtures.releases import PRODUCT, everyone_args, tenant_args
 
 STABLE = f"{PRODUCT}/channels/stable.json"
 CANARY = f"{PRODUCT}/channels/canary.json"
@@ -59,7 +59,7 @@ def test_promote_copies_the_pointer_without_uploading(backend, releaser, tmp_pat
     before = backend.snapshot()
     canary_before = {c: backend.read(c, CANARY) for c in backend.containers}
     work = tmp_path / "promote"
-    result = promote(releaser, work, "--from", "canary", "--to", "stable", *tenant_args(backend),
+    result = promote(releaser, work, "--from", "canary", "--to", "stable", *everyone_args(backend),
                      env=cdn_env(fake_cloudflare))
     assert result.exit_code == 0, result.output
     doc = result.json()
@@ -98,7 +98,7 @@ def test_promote_from_a_channel_without_pointer_is_refused(backend, releaser, tm
 def test_promote_to_a_new_channel_starts_at_sequence_1(file_backend, releaser, tmp_path):
     stable_then_canary(file_backend, releaser)
     public = load_public_key(releaser.public_key)
-    result = promote(releaser, tmp_path / "p", "--from", "canary", "--to", "beta", *tenant_args(file_backend))
+    result = promote(releaser, tmp_path / "p", "--from", "canary", "--to", "beta", *everyone_args(file_backend))
     assert result.exit_code == 0, result.output
     assert [c["sequence"] for c in result.json()["containers"]] == [1, 1, 1]
     assert [c["from"] for c in result.json()["containers"]] == [None, None, None]
@@ -113,13 +113,16 @@ def test_pilot_ring_moves_only_the_named_tenants(file_backend, releaser, tmp_pat
     other_before = file_backend.read(f"tenant-{other}", STABLE)
     result = promote(releaser, tmp_path / "p", "--from", "canary", "--to", "stable", "--tenant", pilot)
     assert result.exit_code == 0, result.output
-    assert [c["container"] for c in result.json()["containers"]] == [f"tenant-{pilot}", "releases"]
+    # Only the named tenant: the release container's pointer (the channel for everyone) stays (#18).
+    assert [c["container"] for c in result.json()["containers"]] == [f"tenant-{pilot}"]
+    assert "in 1 of 1 containers" in result.stderr
     assert read_pointer(file_backend, f"tenant-{pilot}", public, STABLE).version == "1.1.0"
     assert file_backend.read(f"tenant-{other}", STABLE) == other_before  # still 1.0.0
+    assert read_pointer(file_backend, "releases", public, STABLE).version == "1.0.0"
     # The rest of the rollout later: the pilot is already there and is left alone.
-    rest = promote(releaser, tmp_path / "p", "--from", "canary", "--to", "stable", *tenant_args(file_backend))
+    rest = promote(releaser, tmp_path / "p", "--from", "canary", "--to", "stable", *everyone_args(file_backend))
     assert rest.exit_code == 0, rest.output
-    assert [c["changed"] for c in rest.json()["containers"]] == [False, True, False]
+    assert [c["changed"] for c in rest.json()["containers"]] == [False, True, True]
     assert read_pointer(file_backend, f"tenant-{other}", public, STABLE).version == "1.1.0"
 
 

@@ -20,7 +20,7 @@ from b2release.formats.signature import load_public_key
 from tests.conftest import assert_user_error
 from tests.fixtures.cloudflare import CDN_BASE_URL, FAKE_TOKEN, cdn_env
 from tests.fixtures.faults import FaultProxy, Trigger
-from tests.fixtures.releases import PRODUCT, pending_purge, tenant_args
+from tests.fixtures.releases import PRODUCT, everyone_args, pending_purge, tenant_args
 
 POINTER = f"{PRODUCT}/channels/stable.json"
 
@@ -47,7 +47,7 @@ def test_purge_faults(file_backend, releaser, tmp_path, fake_cloudflare, cdn_pro
     cdn_proxy.arm(Trigger(lambda s, h: s.method == "POST", fault, times))
     work = tmp_path / "rb"
     result = releaser.cli("--work-dir", work, "--log-format", "json", "rollback", "--to", "1.0.0", "--reason", "bad",
-                          "--signing-key", releaser.signing_key, *tenant_args(file_backend), env=env)
+                          "--signing-key", releaser.signing_key, *everyone_args(file_backend), env=env)
     cdn_proxy.arm(None)
     assert "Traceback" not in result.output, result.output
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
@@ -87,6 +87,6 @@ def test_a_cdn_that_stays_down_is_reported_once(file_backend, releaser, tmp_path
            "B2RELEASE_CDN_RETRIES": "3"}
     cdn_proxy.arm(Trigger(lambda s, h: s.method == "POST", "reset", 100))
     result = releaser.cli("--work-dir", tmp_path / "rb", "rollback", "--to", "1.0.0", "--reason", "bad",
-                          "--signing-key", releaser.signing_key, *tenant_args(file_backend), env=env)
+                          "--signing-key", releaser.signing_key, *everyone_args(file_backend), env=env)
     assert_user_error(result, 3, "pointers moved", "after 4 attempts", "re-run `b2release --work-dir ", " purge --signing-key ")
     assert len([s for s in cdn_proxy.since(0) if s.method == "POST"]) == 4

@@ -31,7 +31,7 @@ from b2release.formats.signature import load_public_key
 from b2release.repoint import TEST_BARRIER_DELAY_ENV, TEST_BARRIER_ENV
 from b2release.stores.channels import read_channel, verify_version
 from tests.conftest import REPO
-from tests.fixtures.releases import PRODUCT, tenant_args
+from tests.fixtures.releases import PRODUCT, everyone_args, tenant_args
 
 VERSIONS = [f"6.0.{n}" for n in range(1, 7)]
 FUZZ = bool(os.environ.get("B2RELEASE_FUZZ"))
@@ -178,7 +178,7 @@ def test_uploads_promote_and_refresh_racing_converge(file_backend, releases, dev
     assert main(upload_args(releases["6.0.3"], dev_keys, backend, channel="canary")) == 0
     specs = [(v, upload_args(releases[v], dev_keys, backend)) for v in VERSIONS]
     specs.append(("promote", ["--work-dir", str(tmp_path / "promote"), "promote", "--from", "canary", "--to", "stable",
-                              "--no-purge", "--signing-key", key, *tenant_args(backend)]))
+                              "--no-purge", "--signing-key", key, *everyone_args(backend)]))
     specs.append(("refresh", ["--work-dir", str(tmp_path / "refresh"), "refresh", "--within", "30d", "--no-purge",
                               "--signing-key", key, *tenant_args(backend)]))
     jobs = run_jobs(specs, seed, tmp_path / "barrier")
@@ -201,7 +201,7 @@ def test_a_rollback_racing_an_upload_ends_on_one_decision(file_backend, releases
     for version in ("6.0.4", "6.0.5"):
         assert main(upload_args(releases[version], dev_keys, backend)) == 0
     rollback = ["--work-dir", str(tmp_path / "rb"), "rollback", "--to", "6.0.4", "--reason", "race", "--no-purge",
-                "--signing-key", str(dev_keys / "release-signing.key"), *tenant_args(backend)]
+                "--signing-key", str(dev_keys / "release-signing.key"), *everyone_args(backend)]
     jobs = run_jobs([("upload", upload_args(releases["6.0.6"], dev_keys, backend)), ("rollback", rollback)], seed,
                     tmp_path / "barrier")
     with backend.open() as store:

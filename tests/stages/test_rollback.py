@@ -14,7 +14,7 @@ from b2release.formats import pointer as pointer_fmt
 from b2release.formats.signature import load_public_key
 from tests.conftest import assert_user_error
 from tests.fixtures.cloudflare import CDN_BASE_URL, FAKE_TOKEN, cdn_env
-from tests.fixtures.releases import PRODUCT, tenant_args
+from tests.fixtures.releases import PRODUCT, everyone_args, tenant_args
 
 POINTER = f"{PRODUCT}/channels/stable.json"
 REASON = "1.1.0 breaks the order import (INC-4711)"
@@ -67,7 +67,7 @@ def test_rollback_moves_every_pointer_back_and_purges_exactly_the_pointers(backe
     before = backend.snapshot()
     work = tmp_path / "rb"
     result = rollback(releaser, work, "--channel", "stable", "--to", "1.0.0", "--reason", REASON,
-                      *tenant_args(backend), env=cdn_env(fake_cloudflare))
+                      *everyone_args(backend), env=cdn_env(fake_cloudflare))
     assert result.exit_code == 0, result.output
     doc = result.json()
     assert (doc["command"], doc["version"], doc["reason"]) == ("rollback", "1.0.0", REASON)
@@ -99,7 +99,7 @@ def test_rollback_moves_every_pointer_back_and_purges_exactly_the_pointers(backe
 
     # Running it again is a no-op: nothing written, nothing queued.
     again_before = backend.snapshot()
-    again = rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *tenant_args(backend))
+    again = rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *everyone_args(backend))
     assert again.exit_code == 0, again.output
     assert [c["changed"] for c in again.json()["containers"]] == [False] * len(backend.containers)
     assert backend.snapshot() == again_before
@@ -109,7 +109,7 @@ def test_rollback_to_a_missing_version_changes_nothing(backend, releaser, tmp_pa
     two_releases(backend, releaser)
     before, pointers = backend.snapshot(), pointer_bytes(backend)
     result = rollback(releaser, tmp_path / "rb", "--channel", "stable", "--to", "0.9.0", "--reason", REASON,
-                      *tenant_args(backend), json_output=False)
+                      *everyone_args(backend), json_output=False)
     assert_user_error(result, 1, "cannot roll back", "0.9.0", "missing", "nothing was changed")
     assert backend.snapshot() == before and pointer_bytes(backend) == pointers
 
@@ -123,7 +123,7 @@ def test_rollback_to_an_incomplete_version_changes_nothing(backend, releaser, tm
     else:
         backend.server.service().get_blob_client(victim, path).delete_blob()
     before, pointers = backend.snapshot(), pointer_bytes(backend)
-    result = rollback(releaser, tmp_path / "rb", "--to", "1.0.0", "--reason", REASON, *tenant_args(backend),
+    result = rollback(releaser, tmp_path / "rb", "--to", "1.0.0", "--reason", REASON, *everyone_args(backend),
                       json_output=False)
     assert_user_error(result, 1, f"{victim}/{path}", "listed in SHA256SUMS but missing", "nothing was changed")
     # The first tenant passed its checks, yet nothing was written there either.
@@ -134,9 +134,9 @@ def test_rollback_to_an_incomplete_version_changes_nothing(backend, releaser, tm
 def test_rollback_only_goes_back(file_backend, releaser, tmp_path):
     two_releases(file_backend, releaser)
     work = tmp_path / "rb"
-    assert rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *tenant_args(file_backend)).exit_code == 0
+    assert rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *everyone_args(file_backend)).exit_code == 0
     pointers = pointer_bytes(file_backend)
-    forward = rollback(releaser, work, "--to", "1.1.0", "--reason", "undo", *tenant_args(file_backend),
+    forward = rollback(releaser, work, "--to", "1.1.0", "--reason", "undo", *everyone_args(file_backend),
                        json_output=False)
     assert_user_error(forward, 1, "serves 1.0.0, lower than 1.1.0", "upload", "promote", "nothing was changed")
     assert pointer_bytes(file_backend) == pointers
@@ -160,7 +160,7 @@ def test_usage_errors(file_backend, releaser, tmp_path, args, needle):
 def test_channel_without_pointer_is_refused(file_backend, releaser, tmp_path):
     two_releases(file_backend, releaser)
     result = rollback(releaser, tmp_path / "rb", "--channel", "beta", "--to", "1.0.0", "--reason", REASON,
-                      *tenant_args(file_backend), json_output=False)
+                      *everyone_args(file_backend), json_output=False)
     assert_user_error(result, 1, "channels/beta.json does not exist", "nothing was changed")
 
 
@@ -168,7 +168,7 @@ def test_wrong_signing_key_is_refused(file_backend, releaser, tmp_path, other_ke
     two_releases(file_backend, releaser)
     pointers = pointer_bytes(file_backend)
     result = releaser.cli("--work-dir", tmp_path / "rb", "rollback", "--to", "1.0.0", "--reason", REASON,
-                          "--signing-key", other_keys / "release-signing.key", *tenant_args(file_backend))
+                          "--signing-key", other_keys / "release-signing.key", *everyone_args(file_backend))
     assert_user_error(result, 1, "manifest.json: signature does not verify", "nothing was changed")
     assert pointer_bytes(file_backend) == pointers
 
@@ -177,7 +177,7 @@ def test_missing_cdn_token_is_caught_before_any_pointer_moves(file_backend, rele
     two_releases(file_backend, releaser)
     pointers = pointer_bytes(file_backend)
     env = {**cdn_env(fake_cloudflare), "CLOUDFLARE_API_TOKEN": None}
-    result = rollback(releaser, tmp_path / "rb", "--to", "1.0.0", "--reason", REASON, *tenant_args(file_backend),
+    result = rollback(releaser, tmp_path / "rb", "--to", "1.0.0", "--reason", REASON, *everyone_args(file_backend),
                       env=env, json_output=False)
     assert_user_error(result, 2, "CLOUDFLARE_API_TOKEN is not set")
     assert pointer_bytes(file_backend) == pointers and fake_cloudflare.requests == []
@@ -188,7 +188,7 @@ def test_no_purge_keeps_the_list_for_a_later_purge(file_backend, releaser, tmp_p
     work = tmp_path / "rb"
     env = cdn_env(fake_cloudflare)
     result = rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, "--no-purge",
-                      *tenant_args(file_backend), env=env)
+                      *everyone_args(file_backend), env=env)
     assert result.exit_code == 0, result.output
     assert result.json()["purge"] == {"status": "not-run", "reason": "--no-purge", "pending": 6}
     assert fake_cloudflare.requests == []
@@ -203,7 +203,7 @@ def test_failed_purge_says_the_pointers_moved(file_backend, releaser, tmp_path, 
     public = load_public_key(releaser.public_key)
     work = tmp_path / "rb"
     fake_cloudflare.fail([{"code": 1234, "message": "zone is locked"}])
-    result = rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *tenant_args(file_backend),
+    result = rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *everyone_args(file_backend),
                       env=cdn_env(fake_cloudflare), json_output=False)
     assert_user_error(result, 3, "pointers moved", "zone is locked", f"re-run `b2release --work-dir {work} purge ")
     for container in file_backend.containers:
@@ -233,7 +233,7 @@ def test_concurrent_pointer_change_is_not_overwritten(file_backend, releaser, tm
 
     monkeypatch.setattr("b2release.stages.rollback.read_channel", read_then_race)
     work = tmp_path / "rb"
-    result = rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *tenant_args(file_backend),
+    result = rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *everyone_args(file_backend),
                       json_output=False)
     assert_user_error(result, 1, f"{victim}/{POINTER} changed while this command ran",
                       f"already moved the pointer in {file_backend.containers[0]}")
@@ -260,7 +260,7 @@ def test_verify_remote_accepts_the_rolled_back_pointer(file_backend, releaser, t
         assert first.exit_code == 0, first.output
         assert first.json()["pointer"]["sequence"] == 2
         assert rollback(releaser, tmp_path / "rb", "--to", "1.0.0", "--reason", REASON,
-                        *tenant_args(file_backend)).exit_code == 0
+                        *everyone_args(file_backend)).exit_code == 0
         after = verify()
         assert after.exit_code == 0, after.output
         assert (after.json()["pointer"]["version"], after.json()["pointer"]["sequence"]) == ("1.0.0", 3)
@@ -275,12 +275,12 @@ def test_rerun_repairs_a_pointer_left_unsigned_by_a_crash(file_backend, releaser
     two_releases(file_backend, releaser)
     public = load_public_key(releaser.public_key)
     work = tmp_path / "rb"
-    assert rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *tenant_args(file_backend)).exit_code == 0
+    assert rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *everyone_args(file_backend)).exit_code == 0
     broken = file_backend.containers[1]
     sig = file_backend.open().root / broken / (POINTER + ".sig")
     sig.write_bytes(b"not the signature of this pointer")
     others = {c: file_backend.read(c, POINTER) for c in file_backend.containers if c != broken}
-    result = rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *tenant_args(file_backend))
+    result = rollback(releaser, work, "--to", "1.0.0", "--reason", REASON, *everyone_args(file_backend))
     assert result.exit_code == 0, result.output
     assert f"{broken}/{POINTER} does not verify with the release key" in result.stderr
     assert [c["changed"] for c in result.json()["containers"]] == [c == broken for c in file_backend.containers]

@@ -43,7 +43,7 @@ def runs(tmp_path: Path) -> dict[str, Any]:
 def test_the_real_read_only_commands_are_not_recorded():
     from b2release.stages import load
 
-    read_only = ("verify", "doctor", "keys", "config", "init", "audit")
+    read_only = ("verify", "doctor", "keys", "config", "init", "audit", "status")
     for name in read_only:
         assert load(name).RECORDED is False, name
     for name in PIPELINE + [n for n in OPERATIONS if n not in read_only]:

@@ -78,8 +78,9 @@ def _render(ctx: Context, lines: list[auditlog.AuditLine]) -> None:
         moved = (f" sequence {r.sequence_before}->{r.sequence_after}" if r.sequence_after is not None else "")
         tenants = f" tenants {','.join(r.tenants)}" if r.tenants else ""
         grant = f" grant {r.grant_id}" if r.grant_id else ""
-        ctx.console.print(f"{r.time}  #{line.seq}  {r.command}/{r.action}  {what}{moved}{tenants}{grant}  by {r.actor}",
-                          markup=False, highlight=False)
+        why = f"  reason: {r.reason}" if r.reason else ""
+        ctx.console.print(f"{r.time}  #{line.seq}  {r.command}/{r.action}  {what}{moved}{tenants}{grant}  by {r.actor}"
+                          f"{why}", markup=False, highlight=False)
 
 
 def show(ctx: Context, opts: Any) -> StageResult:
