@@ -5,9 +5,11 @@ calls `invoke`; everything else is below: `b2release.stages.runner` builds the C
 runs and records the command. Errors are caught once, in `main`: a B2ReleaseError prints
 its one-line message (or the JSON error document with --json) and exits with its code.
 
-Import cost matters here: `b2release --help` imports this package and Typer only. The
-rest of b2release (the runner, and through it every stage, store and SDK) is imported
-inside `invoke` and `report_error`, when a command really runs.
+Import cost matters here: `b2release --help` and every command's `--help` import this
+package and Typer only (tests/cli/test_startup.py checks it). The rest of b2release (the
+runner, and through it every stage, store and SDK) is imported inside `invoke` and
+`report_error`, when a command really runs; option values are converted without pydantic
+(cli/coercion.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from typing import Any, Callable, Optional
 import typer
 
 from b2release import __version__
+from b2release.cli import coercion
 from b2release.errors import EXIT_USAGE, B2ReleaseError
+
+coercion.install()  # option values without importing pydantic (cli/coercion.py says why)
 
 app = typer.Typer(
     name="b2release",
