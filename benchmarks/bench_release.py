@@ -124,8 +124,9 @@ def command_paths() -> list[list[str]]:
     """Every command's path (`keys generate`, ...), read from the Typer app itself."""
     import typer
 
-    from b2release.cli import app
+    from b2release.cli import app, load_all
 
+    load_all()
     paths: list[list[str]] = []
 
     def walk(command, prefix: list[str]) -> None:
