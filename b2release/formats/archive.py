@@ -25,19 +25,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable
 
 from b2release.errors import InputError
 from b2release.formats import compressors
 from b2release.formats.compressors import COMPRESSOR, LARGE_FILE, LEVEL, STREAM_LEVEL
 from b2release.formats.names import NameSet, entry_name_problem
+from b2release.formats.spool import Budget, Spool, SpoolReader, new_spool_file
 from b2release.formats.zip_layout import (
     CENTRAL,
     CENTRAL_SIG,
@@ -107,53 +105,6 @@ def dos_datetime(epoch: int) -> tuple[int, int]:
 
 
 # --- preparing: one read of each file for sha256, CRC-32 and deflate -------------------------
-class _Spool:
-    """One append-only file for the compressed bytes of many entries (thread-safe)."""
-
-    def __init__(self, spool_dir: Path):
-        fd, path = _mkstemp(spool_dir)
-        self.path = Path(path)
-        self._fh = os.fdopen(fd, "wb")
-        self._lock = threading.Lock()
-        self._offset = 0
-
-    def append(self, data: bytes | bytearray) -> int:
-        with self._lock:
-            offset = self._offset
-            self._fh.write(data)
-            self._offset += len(data)
-            return offset
-
-    def close(self) -> None:
-        self._fh.close()
-
-
-def _mkstemp(spool_dir: Path) -> tuple[int, str]:
-    return tempfile.mkstemp(prefix="spool-", suffix=".deflate", dir=spool_dir)
-
-
-class _Budget:
-    """Counts bytes held in memory; a holder waits until its share fits (one holder always fits)."""
-
-    def __init__(self, limit: int):
-        self._limit = limit
-        self._used = 0
-        self._cond = threading.Condition()
-
-    @contextmanager
-    def hold(self, amount: int) -> Iterator[None]:
-        amount = min(amount, self._limit)
-        with self._cond:
-            self._cond.wait_for(lambda: self._used + amount <= self._limit)
-            self._used += amount
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._used -= amount
-                self._cond.notify_all()
-
-
 def _changed(source: Path) -> InputError:
     return InputError(f"{source} changed while it was being packaged; package again")
 
@@ -166,9 +117,9 @@ def _too_large(source: Path | str) -> InputError:
 class _Settings:
     """What every file of one `prepare_files` call shares."""
 
-    spool: _Spool
+    spool: Spool
     spool_dir: Path
-    budget: _Budget
+    budget: Budget
     level: int
     large_file: int
     progress: ProgressFn | None
@@ -189,32 +140,39 @@ def _prepare_stream(name: str, source: Path, src: BinaryIO, how: _Settings) -> E
     crc = 0
     size = 0
     compressed = 0
-    compressor = compressors.stream_compressor()
-    fd, spool_name = _mkstemp(how.spool_dir)
+    chunk = src.read(CHUNK)
+    # Data whose first MiB libdeflate's fastest level cannot shrink (compressed or encrypted
+    # resources) is stored without deflating it all first (compressors.PROBE_LEVEL).
+    compressor = compressors.stream_compressor() if compressors.shrinks(chunk) else None
+    fd, spool_name = new_spool_file(how.spool_dir)
     spool = Path(spool_name)
     with os.fdopen(fd, "wb") as out:
-        while chunk := src.read(CHUNK):
+        while chunk:
             sha.update(chunk)
             crc = compressors.crc32(chunk, crc)
             size += len(chunk)
-            piece = compressor.compress(chunk)
-            compressed += len(piece)
-            out.write(piece)
+            if compressor is not None:
+                piece = compressor.compress(chunk)
+                compressed += len(piece)
+                out.write(piece)
             if how.progress is not None:
                 how.progress(len(chunk))
-        piece = compressor.flush()
-        compressed += len(piece)
-        out.write(piece)
+            chunk = src.read(CHUNK)
+        if compressor is not None:
+            piece = compressor.flush()
+            compressed += len(piece)
+            out.write(piece)
     if size <= how.large_file:  # shrank since fstat: the whole-file compressor would have been chosen
         spool.unlink()
         raise _changed(source)
-    if compressed >= size:
+    if compressor is None or compressed >= size:
         spool.unlink()
         return Entry(name, size, sha.hexdigest(), crc, STORED, size, source=source)
     return Entry(name, size, sha.hexdigest(), crc, DEFLATED, compressed, spool=spool)
 
 
 def _prepare(name: str, source: Path, how: _Settings) -> Entry:
+    """One file: read once (whole, or streamed when large), hashed, compressed, spooled."""
     with open(source, "rb") as src:
         size = os.fstat(src.fileno()).st_size
         if size > MAX_FIELD:
@@ -256,7 +214,7 @@ def prepare_files(files: Iterable[tuple[str, Path]], spool_dir: Path, workers: i
     if not compressors.parallel():
         workers = 1  # the fallback compressor holds the GIL: more threads would only add memory
     workers = max(1, min(workers or os.cpu_count() or 1, len(files)))
-    how = _Settings(_Spool(Path(spool_dir)), Path(spool_dir), _Budget(memory_budget), level, large_file, progress)
+    how = _Settings(Spool(Path(spool_dir)), Path(spool_dir), Budget(memory_budget), level, large_file, progress)
     try:
         if workers == 1:
             return [_prepare(name, src, how) for name, src in files]
@@ -327,31 +285,6 @@ def _copy_stored(entry: Entry, out: BinaryIO) -> None:
         raise _changed(entry.source)
 
 
-class _SpoolReader:
-    """Open spool files, reused across entries (one spool holds most entries)."""
-
-    def __init__(self) -> None:
-        self._open: dict[Path, BinaryIO] = {}
-
-    def copy(self, entry: Entry, out: BinaryIO) -> None:
-        assert entry.spool is not None
-        src = self._open.get(entry.spool)
-        if src is None:
-            src = self._open[entry.spool] = open(entry.spool, "rb")
-        src.seek(entry.spool_offset)
-        remaining = entry.compressed_size
-        while remaining > 0:
-            chunk = src.read(min(CHUNK, remaining))
-            if not chunk:
-                raise InputError(f"spool file {entry.spool} is truncated; package again")
-            out.write(chunk)
-            remaining -= len(chunk)
-
-    def close(self) -> None:
-        for fh in self._open.values():
-            fh.close()
-
-
 def write(out: BinaryIO, entries: list[Entry], epoch: int, progress: ProgressFn | None = None) -> None:
     """Write entries (sorted by name) as a zip archive to a binary stream; `progress` hears
     of each entry's compressed size once it is written."""
@@ -360,7 +293,7 @@ def write(out: BinaryIO, entries: list[Entry], epoch: int, progress: ProgressFn 
     dos_time, dos_date = dos_datetime(epoch)
     central = bytearray()
     offset = 0
-    spools = _SpoolReader()
+    spools = SpoolReader()
     try:
         for entry in entries:
             name = entry.name.encode("utf-8")
@@ -376,7 +309,8 @@ def write(out: BinaryIO, entries: list[Entry], epoch: int, progress: ProgressFn 
             elif entry.method == STORED:
                 _copy_stored(entry, out)
             else:
-                spools.copy(entry, out)
+                assert entry.spool is not None
+                spools.copy(entry.spool, entry.spool_offset, entry.compressed_size, out)
             offset += LOCAL.size + len(name) + entry.compressed_size
             if progress is not None:
                 progress(entry.compressed_size)
