@@ -13,7 +13,9 @@ Rows: package vs `zip -X -r` (Info-ZIP's default level) + `sha256sum` of the tre
 zip's size against Info-ZIP's; verify (the release folder, as an auditor runs it) vs
 `unzip -tq` + `sha256sum` of the tree; `--help` (the slowest of the top level and every
 command's) vs `python -c "import typer"`; upload to Azurite vs the raw SDK's `upload_blob`
-in a fresh process; fan-out to 50 tenants vs 1 tenant. No assertion: a table to read.
+in a fresh process; fan-out to 50 tenants vs 1 tenant. The goals are issue #16's: time
+ratios on the corpus, peak RSS <= 150 MB for the 2 GiB case (its time ratios are shown).
+No assertion: a table to read.
 """
 
 from __future__ import annotations
@@ -63,11 +65,12 @@ class Row:
                 self.ratio_text, self.goal, "yes" if self.met else "NO", rss]
 
 
-def ratio_row(case: str, ours: Run, ref_name: str, ref: Run, goal: float, rss_goal: float | None = None) -> Row:
+def ratio_row(case: str, ours: Run, ref_name: str, ref: Run, goal: float | None, rss_goal: float | None = None) -> Row:
+    """A timed row; `goal` is the ratio to stay under (None: shown, not a goal), `rss_goal` in MB."""
     ratio = ours.seconds / ref.seconds
-    met = ratio <= goal and (rss_goal is None or ours.peak_rss_mb <= rss_goal)
-    goal_text = f"<= {goal:.2f}x" + (f", RSS <= {rss_goal:.0f} MB" if rss_goal else "")
-    return Row(case, ours.seconds, ref_name, ref.seconds, goal_text, met, f"{ratio:.2f}x", ours.peak_rss_mb)
+    met = (goal is None or ratio <= goal) and (rss_goal is None or ours.peak_rss_mb <= rss_goal)
+    goals = ([f"<= {goal:.2f}x"] if goal is not None else []) + ([f"RSS <= {rss_goal:.0f} MB"] if rss_goal else [])
+    return Row(case, ours.seconds, ref_name, ref.seconds, ", ".join(goals), met, f"{ratio:.2f}x", ours.peak_rss_mb)
 
 
 class Release:
@@ -109,12 +112,14 @@ def archive_rows(label: str, tree: Path, release: Release, repeat: int) -> list[
     size_ratio = ours_zip.stat().st_size / ref_zip.stat().st_size
     verify = best_of(repeat, lambda: release.verify(work))
     unzip = best_of(repeat, lambda: unzip_test(tree, ref_zip))
-    rss_goal = PEAK_RSS_GOAL_MB if label == "2 GiB" else None
+    # The time goals are the corpus's; at 2 GiB the goal is flat memory (the ratio is shown).
+    big = label == "2 GiB"
+    rss_goal = PEAK_RSS_GOAL_MB if big else None
     rows = [
-        ratio_row(f"package ({label})", ours, "zip -X -r + sha256sum", ref, 0.15, rss_goal),
+        ratio_row(f"package ({label})", ours, "zip -X -r + sha256sum", ref, None if big else 0.15, rss_goal),
         Row(f"zip size ({label})", ours_zip.stat().st_size / 1e6, "Info-ZIP", ref_zip.stat().st_size / 1e6,
             "<= 1.00x", size_ratio <= 1.0, f"{size_ratio:.3f}x", unit="MB"),
-        ratio_row(f"verify ({label})", verify, "unzip -tq + sha256sum", unzip, 0.25, rss_goal),
+        ratio_row(f"verify ({label})", verify, "unzip -tq + sha256sum", unzip, None if big else 0.25, rss_goal),
     ]
     ref_zip.unlink(missing_ok=True)
     return rows
@@ -179,10 +184,11 @@ def upload_rows(release: Release, repeat: int, work: Path, label: str, fan_out: 
 
         ours, ref = best_of(repeat, lambda: upload(0)), best_of(repeat, raw)
         ratio = ours.seconds / ref.seconds
+        big = label == "2 GiB"
+        goal = f"RSS <= {PEAK_RSS_GOAL_MB} MB" if big else ">= 1.30x faster"
+        met = ours.peak_rss_mb <= PEAK_RSS_GOAL_MB if big else ratio <= 1 / 1.3
         rows = [Row(f"upload {size_mb:.0f} MB to Azurite ({label})", ours.seconds, "raw SDK upload_blob, fresh process",
-                    ref.seconds, ">= 1.30x faster" + (f", RSS <= {PEAK_RSS_GOAL_MB} MB" if label == "2 GiB" else ""),
-                    ratio <= 1 / 1.3 and (label != "2 GiB" or ours.peak_rss_mb <= PEAK_RSS_GOAL_MB),
-                    f"{1 / ratio:.2f}x faster", ours.peak_rss_mb)]
+                    ref.seconds, goal, met, f"{1 / ratio:.2f}x faster", ours.peak_rss_mb)]
         if fan_out:
             one, fifty = best_of(repeat, lambda: upload(1)), best_of(repeat, lambda: upload(50))
             sent_one = json.loads(one.stdout)["bytes_sent"]
