@@ -49,10 +49,14 @@ def best_of(times: int, make: Callable[[], Run], before: Callable[[], None] | No
 
 
 def b2release_env(**extra: str) -> dict[str, str]:
-    """This checkout's b2release, whatever is installed in the venv."""
+    """This checkout's b2release, whatever is installed in the venv, with bytecode cached as
+    for an installed package (PYTHONDONTWRITEBYTECODE would compile every module every run)."""
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, "SOURCE_DATE_EPOCH": "1700000000", **extra}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPATH": path, "SOURCE_DATE_EPOCH": "1700000000", **extra}
 
 
 def b2release(*args: str) -> list[str]:
-    return [sys.executable, "-m", "b2release", *args]
+    """The `b2release` console script beside this Python (what a user runs), else `python -m b2release`."""
+    script = Path(sys.executable).with_name("b2release")
+    return [str(script), *args] if script.exists() else [sys.executable, "-m", "b2release", *args]
