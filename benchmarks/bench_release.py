@@ -135,9 +135,10 @@ def command_paths() -> list[list[str]]:
     """Every command's path (`keys generate`, ...), read from the Typer app itself."""
     import typer
 
-    from b2release.cli import app, load_all
+    import b2release.cli
+    from b2release.cli import app
 
-    load_all()
+    getattr(b2release.cli, "load_all", lambda: None)()  # before lazy loading, importing the CLI loaded all
     paths: list[list[str]] = []
 
     def walk(command, prefix: list[str]) -> None:
