@@ -223,8 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     session = Session()
     try:
         args = hoist_output_flags(argv)
-        commands.load_for(args)  # the named command's module only (cli/commands.py says why)
-        rv = app(args=args, prog_name="b2release", standalone_mode=False, obj=session)
+        # The named command's module only, and Typer builds that command alone (cli/commands.py).
+        with commands.building_only(app, commands.load_for(args)):
+            rv = app(args=args, prog_name="b2release", standalone_mode=False, obj=session)
         return rv if isinstance(rv, int) else 0
     except B2ReleaseError as exc:
         return report_error(exc, session)

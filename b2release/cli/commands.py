@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from typer.core import TyperCommand, TyperGroup
 
@@ -71,15 +72,37 @@ def command_index(args: list[str]) -> int:
     return index
 
 
-def load_for(args: list[str]) -> None:
-    """Import what a run with these arguments needs: the named command's module, or all for completion."""
+def load_for(args: list[str]) -> str | None:
+    """Import what a run with these arguments needs: the named command's module (its name is
+    returned), or every module for shell completion (None)."""
     if os.environ.get(COMPLETION_ENV):
         load_all()
-        return
+        return None
     index = command_index(args)
     if index < len(args) and args[index] in COMMANDS:
         load(args[index])
-    # No command (`--help`, `--version`): none. An unknown name: none either; the parser says so.
+        return args[index]
+    return None  # no command (`--help`, `--version`), or an unknown name the parser will report
+
+
+@contextmanager
+def building_only(app: Any, name: str | None) -> Iterator[None]:
+    """Typer builds every command registered on `app` when it runs; a run needs only `name`'s
+    (a module registers several). The registry is narrowed while Typer runs, then restored."""
+    if name is None:
+        yield
+        return
+    registered = app.registered_commands, app.registered_groups
+    app.registered_commands = [c for c in registered[0] if _command_name(c) == name]
+    app.registered_groups = [g for g in registered[1] if g.name == name]
+    try:
+        yield
+    finally:
+        app.registered_commands, app.registered_groups = registered
+
+
+def _command_name(info: Any) -> str:
+    return info.name or info.callback.__name__.lower().replace("_", "-")  # as Typer names a command
 
 
 class RootGroup(TyperGroup):
