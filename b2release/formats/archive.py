@@ -211,8 +211,6 @@ def prepare_files(files: Iterable[tuple[str, Path]], spool_dir: Path, workers: i
     files = list(files)
     if not files:
         return []
-    if not compressors.parallel():
-        workers = 1  # the fallback compressor holds the GIL: more threads would only add memory
     workers = max(1, min(workers or os.cpu_count() or 1, len(files)))
     how = _Settings(Spool(Path(spool_dir)), Path(spool_dir), Budget(memory_budget), level, large_file, progress)
     try:

@@ -1,5 +1,6 @@
-"""The pinned compressors called on all cores (formats/compressors.py) and the spool copy
-(formats/spool.py): same bytes as the library's own calls, whatever the path taken."""
+"""The pinned compressors (formats/compressors.py) used from many threads, the rule that
+stores incompressible large files, and the spool copy (formats/spool.py): the same zip
+whatever path the bytes take."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import errno
 import io
 import os
 import random
-import sys
 import threading
 from pathlib import Path
 
@@ -18,31 +18,9 @@ from b2release.formats import archive, compressors, spool
 from b2release.formats.archive_reader import PackageArchive
 from tests.formats.zipkit import pe_like, prng_bytes, text_like
 
-INPUTS = {
-    "empty": b"",
-    "one byte": b"x",
-    "text": text_like("t", 300_000),
-    "assembly-like": pe_like("a", 700_000),
-    "random": prng_bytes("r", 200_000),
-}
-
-
-@pytest.mark.parametrize("name", sorted(INPUTS))
-@pytest.mark.parametrize("level", [1, compressors.LEVEL, 9])
-def test_same_bytes_as_the_deflate_package(name, level):
-    data = INPUTS[name]
-    assert bytes(compressors.compress(data, level)) == deflate.deflate_compress(data, level)
-    assert compressors.crc32(data) == deflate.crc32(data)
-    assert compressors.crc32(data[100:], compressors.crc32(data[:100])) == deflate.crc32(data)
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="the wheels for Linux export libdeflate's symbols")
-def test_compression_is_not_serialised_by_the_gil():
-    # The deflate package's own call holds the GIL; this module must use the direct one.
-    assert compressors.parallel()
-
 
 def test_threads_compress_independently():
+    # The writer compresses on all cores at once: every thread must get the bytes one thread gets.
     data = [pe_like(f"t{i}", 400_000) for i in range(8)]
     expected = [deflate.deflate_compress(d, compressors.LEVEL) for d in data]
     results: dict[int, list[bytes]] = {}
