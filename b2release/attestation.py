@@ -30,7 +30,7 @@ from typing import Any
 from b2release import log, vcs
 from b2release.artifacts import BuildRecord, CompatRecord, Kind, ScanRecord, SignRecord, TestRecord
 from b2release.context import Context
-from b2release.errors import InputError
+from b2release.errors import B2ReleaseError, InputError
 from b2release.formats import provenance
 from b2release.formats.provenance import ArtifactRef, ProvenanceInputs, SourceInfo, StageRun
 from b2release.formats.signature import SigningKey
@@ -224,7 +224,17 @@ def inputs_for(ctx: Context, run: PackageRun, pipeline: list[str]) -> Provenance
 
 
 def write_provenance(ctx: Context, run: PackageRun, key: SigningKey, pipeline: list[str]) -> Path:
-    """Write `<product>-<version>.intoto.jsonl` into the work dir; returns its path."""
+    """Write `<product>-<version>.intoto.jsonl` into the work dir; returns its path.
+
+    A statement already there for this exact zip (same name and sha256, signed by this key)
+    is kept: it is a true account of how these bytes were made, and re-packaging the same
+    input then changes no published file (a statement records its own run: times, ids).
+    """
     path = ctx.work_dir / provenance.envelope_name(run.product, run.version)
-    atomic_write_bytes(path, provenance.sign_provenance(inputs_for(ctx, run, pipeline), key))
+    try:
+        provenance.check_provenance(path.read_bytes(), run.zip_name, run.zip_sha256, key.public())
+    except (OSError, B2ReleaseError):
+        atomic_write_bytes(path, provenance.sign_provenance(inputs_for(ctx, run, pipeline), key))
+    else:
+        log.get("package").info("kept %s: it already describes this exact zip", path.name)
     return path

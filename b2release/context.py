@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from b2release import vcs
 from b2release.artifacts import BuildRecord, PackageRecord, UploadRecord
-from b2release.config import Config
+from b2release.config import CONFIG_FILE_NAME, Config
 from b2release.errors import KEYS_HINT, UsageError
 from b2release.formats.names import validate_product_name, validate_version
 from b2release.formats.signature import PublicKey, SigningKey, load_public_key, load_signing_key
@@ -76,6 +76,19 @@ class Context:
     def interactive(self) -> bool:
         return sys.stderr.isatty() and self.log_format == "text" and not os.environ.get("CI")
 
+    def follow_up(self, *args: str) -> str:
+        """A command line to print as the next step, runnable as printed: `b2release`, the
+        global options this run depended on (its work dir and config file), then `args`."""
+        import shlex
+
+        line = ["b2release"]
+        if self.config.file is not None and Path(self.config.file).resolve() != \
+                (Path.cwd() / CONFIG_FILE_NAME).resolve():
+            line += ["--config", str(self.config.file)]
+        if Path(self.work_dir) != Path("dist"):
+            line += ["--work-dir", str(self.work_dir)]
+        return shlex.join([*line, *[str(a) for a in args]])
+
     # --- the answers stages share ---------------------------------------------------------
     def product_name(self, override: str | None = None) -> str:
         packaged, uploaded = PackageRecord.read(self.state), UploadRecord.read(self.state)
@@ -92,6 +105,12 @@ class Context:
         if not version:
             raise UsageError("no version: pass --version X.Y.Z (or run build with --version first)")
         return validate_version(version)
+
+    def tag_version(self, tree: Path | None = None) -> str:
+        """`--version-from-tag`: the version tag on HEAD of the project's checkout."""
+        from b2release import vcs
+
+        return vcs.version_from_tag(tree or self.config.path("product.project") or Path.cwd())
 
     def signing_key(self, override: Path | None = None) -> SigningKey:
         path = override or self.config.path("release.signing_key")

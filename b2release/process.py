@@ -18,6 +18,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -126,3 +127,17 @@ def stream(argv: Sequence[str], on_line: Callable[[str], None], *, what: str, cw
         raise
     finally:
         proc.stdout.close()
+
+
+def vswhere_find(*args: str) -> str | None:
+    """The first file Visual Studio's vswhere finds for `args` (newest install), or None:
+    on Windows only, and only when vswhere and the file exist (MSBuild, vstest.console)."""
+    if sys.platform != "win32":
+        return None
+    base = os.environ.get("ProgramFiles(x86)") or r"C:\Program Files (x86)"
+    vswhere = Path(base) / "Microsoft Visual Studio" / "Installer" / "vswhere.exe"
+    if not vswhere.is_file():
+        return None
+    out = query([str(vswhere), "-latest", "-products", "*", *args])
+    first = out.strip().splitlines()[0].strip() if out and out.strip() else ""
+    return first if first and Path(first).is_file() else None

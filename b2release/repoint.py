@@ -7,25 +7,86 @@ Shared by every command that writes a pointer: upload (onto a new version), roll
 - write tenants first and the release container last, each pointer with the
   compare-and-swap of `stores.channels.write_channel`, so a concurrent writer is never
   silently overwritten;
+- resolve a lost compare-and-swap the same way (`write_moves`): read the pointer again,
+  decide again with the command's own rule (`Decide`), at most ATTEMPTS times per
+  container with a random pause before each retry, one log line per retry;
+- order themselves against each other by the rules of `Race` (docs/rollback.md, "When
+  commands race"): upload and promote go forward (the highest version wins), rollback
+  goes back (the lowest target wins), and between a rollback and an upload or promote
+  the command that started later wins;
 - queue every pointer written for the purge stage (in state, saved by the runner even
   when a later write fails, so what moved is still purged).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
 
-from b2release import cdn
+from b2release import cdn, log
 from b2release.config import Config, parse_duration
 from b2release.context import Context
-from b2release.errors import B2ReleaseError, UsageError
+from b2release.errors import B2ReleaseError, CheckFailed, ToolError, UsageError
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.signature import SigningKey
 from b2release.state import State
 from b2release.stores.base import Store
-from b2release.stores.channels import ChannelState, ReleaseDigests, write_channel
+from b2release.stores.channels import ChannelState, PointerConflict, ReleaseDigests, write_channel
 from b2release.stores.tenants import tenant_container, validate_container_name, validate_tenants
+
+# A lost compare-and-swap is retried (read again, decide again) at most this many times
+# per container. The highest of N concurrent publishers loses at most N - 1 swaps per
+# container (each other writer moves it at most once: a lower version never overwrites a
+# higher one), plus one for a promote and one for a refresh.
+ATTEMPTS = 10
+# How long a pointer whose signature does not match (yet) is re-read before it is taken
+# for what it is: at the start of a run, a leftover of an interrupted write (rewritten);
+# during a run (after a lost swap), another writer that stopped between its pointer and
+# its signature (replaced only where the command would replace it whatever it says: see
+# the `decide` functions; otherwise the command stops, and the next run rewrites it).
+SETTLE_AT_START_S = 0.3
+SETTLE_DURING_S = 1.0
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+# Tests replace these: `sleep` to record the pauses instead of waiting, `clock` to set a
+# command's start time (the time a race is decided by).
+sleep: Callable[[float], None] = _sleep
+clock: Callable[[], float] = time.time
+
+# Test-only (never in production): every pointer-writing command waits at the start of its
+# pointer writes until COUNT processes have arrived (each creates a file in DIR), then
+# sleeps DELAY_MS, so a test can make concurrent jobs contend for the pointers for sure.
+TEST_BARRIER_ENV = "B2RELEASE_DEBUG_BARRIER"  # DIR:COUNT
+TEST_BARRIER_DELAY_ENV = "B2RELEASE_DEBUG_BARRIER_DELAY_MS"
+TEST_BARRIER_TIMEOUT_S = 60
+
+
+def _test_barrier() -> None:
+    spec = os.environ.get(TEST_BARRIER_ENV)
+    if not spec:
+        return
+    folder, _, count = spec.rpartition(":")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{os.getpid()}-{random.random()}"), "w"):
+        pass
+    deadline = time.monotonic() + TEST_BARRIER_TIMEOUT_S
+    while len(os.listdir(folder)) < int(count) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(int(os.environ.get(TEST_BARRIER_DELAY_ENV) or 0) / 1000)
+
+
+def retry_delay(attempt: int) -> float:
+    """Random pause before retry `attempt` (1, 2, ...): 20 ms plus up to 0.05 * 2**(n-1) s, at most 1 s more."""
+    return 0.02 + random.uniform(0.0, min(1.0, 0.05 * 2 ** (attempt - 1)))
 
 
 @dataclass
@@ -87,15 +148,111 @@ def new_pointer(targets: Targets, container: str, channel: str, version: str, di
                            sequence=sequence, ttl_s=targets.ttl, now=now, **extra)
 
 
+# --- reading ------------------------------------------------------------------------------
+Reader = Callable[[str], ChannelState]  # container -> the channel as found there now
+
+
+def settle(read: Reader, container: str, wait_s: float) -> ChannelState:
+    """Read a channel; while its signature does not match, read again for up to `wait_s`.
+
+    The .json and its .sig are two blobs written one after the other: a read that falls
+    between another writer's two writes sees a mismatch for a few milliseconds. A pointer
+    that still does not verify after the wait is returned as it is (the caller decides).
+    """
+    state = read(container)
+    deadline = time.monotonic() + wait_s
+    while not state.settled and time.monotonic() < deadline:
+        sleep(random.uniform(0.02, 0.1))
+        state = read(container)
+    return state
+
+
+# --- who wins a race -----------------------------------------------------------------------
+def decision_of(p: pointer_fmt.Pointer) -> str:
+    """What a pointer decides, whatever its sequence and times: a refresh re-issues the
+    same decision, an upload, promote or rollback makes a new one."""
+    return json.dumps([p.version, p.manifest_sha256, p.package_sha256, p.rollback, p.promoted_from],
+                      sort_keys=True)
+
+
+@dataclass
+class Race:
+    """One command's view of the others: when it started, and the decisions it has seen.
+
+    Rules (docs/rollback.md, "When commands race"):
+    - a decision seen before this command's first write (in its checks) is older;
+    - otherwise a decision's time is the earliest `issued_at` seen for it (a pointer is
+      issued at the start time of the command that wrote it; a refresh re-issues an older
+      decision later, so the earliest copy counts), in whole seconds;
+    - between a rollback and an upload or promote the later start wins, and a rollback
+      wins a tie (the same second).
+    """
+
+    started: float = field(default_factory=lambda: clock())
+    at_start: set[str] = field(default_factory=set)
+    earliest: dict[str, float] = field(default_factory=dict)
+
+    def observe(self, state: ChannelState, at_start: bool = False) -> None:
+        p = state.pointer
+        if p is None:
+            return
+        key = decision_of(p)
+        if at_start:
+            self.at_start.add(key)
+        try:
+            issued = pointer_fmt.parse_rfc3339(p.issued_at)
+        except B2ReleaseError:
+            return
+        self.earliest[key] = min(issued, self.earliest.get(key, issued))
+
+    def _time(self, p: pointer_fmt.Pointer) -> int | None:
+        """Whole seconds of a decision not seen at the start; None if seen at the start."""
+        key = decision_of(p)
+        if key in self.at_start:
+            return None
+        issued = self.earliest.get(key)
+        if issued is None:
+            try:
+                issued = pointer_fmt.parse_rfc3339(p.issued_at)
+            except B2ReleaseError:
+                return None
+        return int(issued)
+
+    def rollback_is_newer(self, p: pointer_fmt.Pointer) -> bool:
+        """For upload / promote: `p` is a rollback that started at or after this command."""
+        t = self._time(p)
+        return p.rollback is not None and t is not None and t >= int(self.started)
+
+    def forward_is_newer(self, p: pointer_fmt.Pointer) -> bool:
+        """For rollback: `p` is an upload or promote that started after this command."""
+        t = self._time(p)
+        return p.rollback is None and t is not None and t > int(self.started)
+
+
+class Lost(CheckFailed):
+    """This command's decision lost against another writer's (a higher version for upload
+    or promote, a newer rollback, ...): the other writer's pointer stays."""
+
+
+def changed_unverified(state: ChannelState, command: str) -> PointerConflict:
+    return PointerConflict(
+        f"{state.container}/{state.path} changed while this command ran and does not verify with the release key "
+        f"(another writer stopped between the pointer and its signature?); nothing was overwritten, re-run "
+        f"`b2release {command}` (a pointer that still does not verify then is rewritten)"
+    )
+
+
+# --- writing ------------------------------------------------------------------------------
 @dataclass
 class Move:
     """One container's planned pointer change (pointer None: already right, left alone)."""
 
     container: str
-    state: ChannelState  # the channel as read before any write
+    state: ChannelState  # the channel as read before the (last) write attempt
     from_version: str | None
     to_version: str
     pointer: pointer_fmt.Pointer | None = None
+    retries: int = 0  # lost compare-and-swaps resolved by reading and deciding again
 
     @property
     def sequence(self) -> int | None:
@@ -108,32 +265,88 @@ class Move:
                 "sequence": self.sequence, "changed": self.pointer is not None}
 
 
+# decide(state, during): the Move for a channel as just read. `during` is True for a read
+# after a lost compare-and-swap (another writer acted while this command ran). Raises a
+# B2ReleaseError (usually Lost) when this command must not write there.
+Decide = Callable[[ChannelState, bool], Move]
+
+
 def write_moves(state: State, store: Store, moves: list[Move], key: SigningKey, cache_control: str,
-                command: str) -> list[tuple[str, str]]:
+                command: str, *, read: Reader | None = None, decide: Decide | None = None,
+                on_moved: Callable[[list[Move]], None] | None = None) -> list[tuple[str, str]]:
     """Write every planned pointer (in the order given); queue what was written for purge.
 
-    A failure part-way (a concurrent change caught by the compare-and-swap, a store error)
-    still queues the pointers already written, and says which containers moved.
+    With `read` and `decide`, a lost compare-and-swap is resolved: the channel is read
+    again (after a random pause), `decide` is asked again, and what it returns is written
+    (or nothing, or it raises), at most ATTEMPTS times per container. Without them the
+    first lost swap fails the command. Each move is updated in place with what was done.
+
+    A failure part-way (a lost decision, a store error) still queues the pointers already
+    written, and says which containers moved. `on_moved` is told the moves written (the
+    audit log), also after a failure part-way.
     """
+    logger = log.get(command)
     written: list[tuple[str, str]] = []
     moved: list[str] = []
+    done: list[Move] = []
+    _test_barrier()
     try:
-        for move in moves:
-            if move.pointer is None:
-                continue
-            for path in write_channel(store, move.container, move.pointer, key, cache_control, move.state.etag,
-                                      existed=move.state.raw is not None):
-                written.append((move.container, path))
-            moved.append(move.container)
+        for index, move in enumerate(moves):
+            attempt = 1
+            while move.pointer is not None:
+                try:
+                    paths = write_channel(store, move.container, move.pointer, key, cache_control, move.state.etag,
+                                          existed=move.state.raw is not None,
+                                          signature_etag=move.state.signature_etag,
+                                          signature_existed=move.state.signature is not None)
+                except PointerConflict as conflict:
+                    if read is None or decide is None:
+                        raise
+                    if attempt >= ATTEMPTS:
+                        raise PointerConflict(f"{conflict.message} (still changing after {attempt} attempts)") from None
+                    delay = retry_delay(attempt)
+                    logger.warning("%s; reading it again and deciding again in %.2fs (attempt %d of %d)",
+                                   conflict.message.split(";")[0], delay, attempt + 1, ATTEMPTS)
+                    sleep(delay)
+                    fresh = settle(read, move.container, SETTLE_DURING_S)
+                    retries = move.retries + 1
+                    move = moves[index] = decide(fresh, True)
+                    move.retries = retries
+                    attempt += 1
+                    continue
+                written.extend((move.container, path) for path in paths)
+                moved.append(move.container)
+                done.append(move)
+                break
     except B2ReleaseError as exc:
+        if done and on_moved is not None:
+            try:
+                on_moved(done)
+            except B2ReleaseError as audit_exc:
+                exc.message = f"{exc.message}; {audit_exc.message}"
         if moved:
-            exc.message = (f"{exc.message}; {command} already moved the pointer in {', '.join(moved)}: "
-                           f"re-run the same {command} to finish")
+            if isinstance(exc, Lost):
+                exc.message = f"{exc.message}; {command} had moved the pointer in {', '.join(moved)} before that"
+            else:
+                exc.message = (f"{exc.message}; {command} already moved the pointer in {', '.join(moved)}: "
+                               f"re-run the same `b2release {command}` to finish")
             exc.args = (exc.message,)
         raise
     finally:
         state.queue_purge(written)
+    if done and on_moved is not None:
+        on_moved(done)
     return written
+
+
+def rerun_hint(exc: B2ReleaseError, command: str) -> B2ReleaseError:
+    """A store or CDN failure (exit 3): say what to re-run, once. Re-running is always
+    safe: versioned files already complete are not sent again, pointers already right
+    are left alone."""
+    if isinstance(exc, ToolError) and "re-run" not in exc.message:
+        exc.message = f"{exc.message}; re-run the same `b2release {command}` to finish (what is complete is kept)"
+        exc.args = (exc.message,)
+    return exc
 
 
 def nothing_changed(exc: B2ReleaseError, prefix: str) -> B2ReleaseError:
@@ -143,11 +356,15 @@ def nothing_changed(exc: B2ReleaseError, prefix: str) -> B2ReleaseError:
     return exc
 
 
-def purge_follow_up(state: State, purge: bool, written: list[tuple[str, str]],
-                    data: dict[str, Any]) -> tuple[list[str], str]:
+def purge_follow_up(state: State, purge: bool, written: list[tuple[str, str]], data: dict[str, Any], *,
+                    store: str | None = None, signing_key: Path | None = None,
+                    ) -> tuple[list[str | tuple[str, dict[str, Any]]], str]:
     """What follows a pointer move: the purge stage, chained by the runner (then, done), or
-    with --no-purge a "not-run" entry in the result's data (the queue is kept for later)."""
+    with --no-purge a "not-run" entry in the result's data (the queue is kept for later).
+    The purge gets the store and key this command used: its audit line goes to that store."""
     if not purge:
         data["purge"] = {"status": "not-run", "reason": "--no-purge", "pending": len(state.pending_purge)}
         return [], ""
-    return ["purge"], "the channel pointers moved (the purge list is kept in state.json)" if written else ""
+    values = {k: v for k, v in (("store", store), ("signing_key", signing_key)) if v is not None}
+    return [("purge", values) if values else "purge"], \
+        "the channel pointers moved (the purge list is kept in state.json)" if written else ""

@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.fixtures.projects",
     "tests.fixtures.azurite",
     "tests.fixtures.releases",
+    "tests.fixtures.faults",
 ]
 
 
@@ -123,8 +124,10 @@ def sample_input(tmp_path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    # Tests must not inherit a developer's release settings.
+def _clean_env(monkeypatch, tmp_path_factory):
+    # Tests must not inherit a developer's release settings: not from the environment, and
+    # not from the checkout's own b2release.toml and keys/ (a fresh clone has no keys).
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     for key in list(os.environ):
         if key.startswith("B2RELEASE_") or key in ("SOURCE_DATE_EPOCH", "AZURE_STORAGE_CONNECTION_STRING",
                                                    "CLOUDFLARE_API_TOKEN"):

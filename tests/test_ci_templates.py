@@ -141,7 +141,7 @@ def test_every_b2release_command_line_is_one_the_cli_accepts(path):
 @pytest.mark.parametrize("argv, error", [
     (["release", "--version", "1", "--too", "sign"], "No such option: --too"),
     (["deploy"], "No such command 'deploy'"),
-    (["release", "--to", "sign"], "Missing parameter: version"),
+    (["release", "--version"], "requires an argument"),
     (["config", "validate"], "No such command 'validate'"),
     (["upload", "--json"], "No such option: --json"),  # a global option after the command
 ])

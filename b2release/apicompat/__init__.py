@@ -18,7 +18,7 @@ changes), rules (per-field change levels), versions (semver rule), notes (Markdo
 from __future__ import annotations
 
 from .compare import ApiChange, CompatReport, check_compatibility, compare_surfaces
-from .extract import NOT_DOTNET, AssemblyApi, read_assembly
+from .extract import NOT_DOTNET, AssemblyApi, StampedVersion, read_assembly, stamped_version
 from .files import find_assemblies, load_api_dir, read_assemblies, surfaces_of, write_api_files
 from .notes import render_changes, render_markdown
 from .parse import load_api_file, parse_api_text
@@ -31,6 +31,7 @@ __all__ = [
     "ApiSurface",
     "AssemblyApi",
     "CompatReport",
+    "StampedVersion",
     "Member",
     "TypeDecl",
     "Version",
@@ -43,6 +44,7 @@ __all__ = [
     "parse_api_text",
     "read_assemblies",
     "read_assembly",
+    "stamped_version",
     "render_changes",
     "render_markdown",
     "required_bump",

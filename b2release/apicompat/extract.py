@@ -83,6 +83,34 @@ def read_assembly(path: Path | str) -> AssemblyApi:
         return _read(path, data)
 
 
+@dataclass(frozen=True)
+class StampedVersion:
+    name: str  # the assembly's name (Assembly table)
+    version: str  # [AssemblyInformationalVersion], else the AssemblyVersion "X.Y.Z.W"
+    informational: bool  # which of the two `version` is
+
+
+def stamped_version(data: bytes) -> StampedVersion | None:
+    """The version a build stamped into an assembly (image bytes), or None for a PE file that
+    is not a .NET assembly. Raises InputError for a corrupt image, as read_assembly does."""
+    with _gc_paused():
+        try:
+            md = open_metadata(data)
+        except NotAPEFile as exc:
+            raise InputError(f"not a PE file dnfile can parse ({exc})") from None
+        except Exception as exc:  # dnfile/pefile on a corrupt file
+            raise InputError(f"malformed .NET metadata: {type(exc).__name__}: {exc}") from None
+        if md is None or not md.table(mdt.ASSEMBLY):
+            return None
+        try:
+            row = md.table(mdt.ASSEMBLY)[0]
+            informational = _Extractor(md, Path("-")).informational_version()
+            numeric = ".".join(str(n) for n in row[1:5])
+            return StampedVersion(md.string(row[7]), informational or numeric, bool(informational))
+        except (MetadataError, SignatureError, struct.error, IndexError, KeyError, ValueError, UnicodeError) as exc:
+            raise InputError(f"malformed .NET metadata: {exc}") from None
+
+
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while one file is read.

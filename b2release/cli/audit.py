@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from b2release.cli import options
+from b2release.cli import completion, options
 from b2release.cli.app import app, invoke
 
 audit_app = typer.Typer(help="Download audit from Azure Storage's request logs; the release audit log of store changes.",
@@ -52,9 +52,12 @@ def audit_show(
     store: options.Store = None,
     since: Optional[str] = typer.Option(None, "--since", help="Only changes since: 7d, 12h, or an ISO 8601 UTC time."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the last N changes."),
+    tenant: Optional[str] = typer.Option(None, "--tenant", help="Only changes that name this tenant.",
+                                         autocompletion=completion.tenants),
 ) -> None:
     """List the changes made to the store (uploads, pointer moves, grants, revocations, purges)."""
-    invoke(typer_ctx, "audit", action="show", paths=list(paths or []), store=store, since=since, limit=limit)
+    invoke(typer_ctx, "audit", action="show", paths=list(paths or []), store=store, since=since, limit=limit,
+           tenant=tenant)
 
 
 @audit_app.command("verify")

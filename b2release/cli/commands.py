@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "upload": ("pipeline", "Upload the package to the store for each tenant, then move the signed channel pointer."),
     "purge": ("pipeline", "Purge the CDN cache for the channel pointers changed by the last upload, rollback or "
                           "promote."),
-    "release": ("pipeline", "Run the pipeline stages in order, stopping at the first failure."),
+    "release": ("pipeline", "Run the pipeline stages in order, stopping at the first failure; a summary at the end."),
     "verify": ("verify", "Verify a package or release folder offline, or a remote channel/package, with only the "
                          "public key."),
     "rollback": ("channels", "Point a channel back at an older, complete, verified version (sequence + 1, signed)."),

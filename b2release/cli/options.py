@@ -19,7 +19,7 @@ Channel = Annotated[Optional[str], typer.Option(
 SigningKey = Annotated[Optional[Path], typer.Option(
     "--signing-key", help="Release signing key (PEM; default: [release] signing_key).")]
 PublicKey = Annotated[Optional[Path], typer.Option(
-    "--public-key", help="Release public key (PEM; default: [release] public_key).")]
+    "--public-key", "--key", help="Release public key (PEM; default: [release] public_key). --key: the same, as in cosign.")]
 NoPurge = Annotated[bool, typer.Option(
     "--no-purge", help="Do not purge the CDN afterwards (run `purge` later).")]
 Version = Annotated[Optional[str], typer.Option("--version", help="Release version X.Y.Z.")]

@@ -10,6 +10,10 @@ import typer
 from b2release.cli import completion, options
 from b2release.cli.app import app, invoke, run
 
+VersionFromTag = typer.Option(
+    False, "--version-from-tag", help="The version from the git tag on HEAD (v1.4.0 -> 1.4.0); refuses an untagged "
+                                      "commit or changed tracked files.")
+
 
 @app.command()
 def build(
@@ -17,7 +21,8 @@ def build(
     project: Optional[Path] = typer.Argument(
         None, help="Solution or project file (default: [product] project, else the one .sln here)."
     ),
-    version: str = typer.Option(..., "--version", help="Release version X.Y.Z, stamped into every assembly."),
+    version: Optional[str] = typer.Option(None, "--version", help="Release version X.Y.Z, stamped into every assembly."),
+    version_from_tag: bool = VersionFromTag,
     tool: Optional[str] = typer.Option(None, "--tool", help="auto, msbuild, dotnet or xbuild (default: [build] tool)."),
     configuration: Optional[str] = typer.Option(
         None, "--configuration", "-c", help="Build configuration (default: [build] configuration, Release)."
@@ -25,8 +30,8 @@ def build(
     prop: List[str] = typer.Option([], "--property", "-p", help="Extra MSBuild property NAME=VALUE (repeatable)."),
 ) -> None:
     """Build the connector (msbuild, dotnet or Mono's xbuild) into <work dir>/build/."""
-    invoke(typer_ctx, "build", project=project, version=version, tool=tool, configuration=configuration,
-           properties=list(prop))
+    invoke(typer_ctx, "build", project=project, version=version, version_from_tag=version_from_tag, tool=tool,
+           configuration=configuration, properties=list(prop))
 
 
 AllowBreaking = typer.Option(
@@ -156,24 +161,41 @@ def upload(
 def purge(
     typer_ctx: typer.Context,
     dry_run: bool = typer.Option(False, "--dry-run", help="List the URLs that would be purged; send nothing."),
+    store: options.Store = None,
+    signing_key: options.SigningKey = None,
 ) -> None:
     """Purge the CDN cache for the channel pointers changed by the last upload, rollback or promote."""
-    invoke(typer_ctx, "purge", dry_run=dry_run)
+    invoke(typer_ctx, "purge", dry_run=dry_run, store=store, signing_key=signing_key)
 
 
 @app.command()
 def release(
     typer_ctx: typer.Context,
-    version: str = typer.Option(..., "--version", help="Release version X.Y.Z."),
+    version: Optional[str] = typer.Option(None, "--version", help="Release version X.Y.Z."),
+    version_from_tag: bool = VersionFromTag,
     from_stage: Optional[str] = typer.Option(None, "--from", help="First stage to run.",
                                              autocompletion=completion.stages),
     to_stage: Optional[str] = typer.Option(None, "--to", help="Last stage to run.", autocompletion=completion.stages),
     skip: List[str] = typer.Option([], "--skip", help="Stage to leave out (repeatable).",
                                    autocompletion=completion.stages),
+    channel: options.Channel = None,
+    tenant: options.Tenants = None,
+    store: options.Store = None,
     allow_breaking: bool = AllowBreaking,
     reason: Optional[str] = Reason,
 ) -> None:
-    """Run the pipeline stages in order, stopping at the first failure."""
+    """Run the pipeline stages in order, stopping at the first failure; a summary at the end."""
     stage_options = {"compat": {"allow_breaking": allow_breaking, "reason": reason}} if allow_breaking or reason else {}
-    run(typer_ctx, lambda runner, ctx: runner.run_pipeline(ctx, version, from_stage, to_stage, list(skip),
-                                                           options=stage_options))
+    shared = {"channel": channel, "tenants": list(tenant) if tenant else None, "store": store}
+
+    def body(runner, ctx):
+        from b2release.errors import UsageError
+
+        if version_from_tag and version:
+            raise UsageError("give --version or --version-from-tag, not both")
+        if not version_from_tag and not version:
+            raise UsageError("release needs --version X.Y.Z (or --version-from-tag)")
+        chosen = ctx.tag_version() if version_from_tag else version
+        return runner.run_pipeline(ctx, chosen, from_stage, to_stage, list(skip), options=stage_options, shared=shared)
+
+    run(typer_ctx, body)

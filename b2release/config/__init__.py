@@ -123,6 +123,10 @@ def _coerce(spec: Key, value: Any, dotted: str, source: str) -> Any:
         raise ConfigError(f"{source}: {dotted} must be {_type_name(spec)}, got {type(value).__name__} {value!r}")
     if spec.choices and value not in spec.choices:
         raise ConfigError(f"{source}: {dotted} must be one of {', '.join(spec.choices)}, got {value!r}")
+    if spec.format == "duration":
+        # Checked when loaded, naming where the value came from: not first by the command that
+        # needs it (a refresh days later), and never passed by `doctor`.
+        parse_duration(value, f"{source}: {dotted}")
     return value
 
 
@@ -252,7 +256,7 @@ def _apply_env(config: Config, environ: Mapping[str, str], problems: list[Proble
             continue
         spec = SCHEMA[section][key]
         try:
-            config.values[dotted] = _coerce(spec, _from_env_string(spec, raw, dotted, var), dotted, var)
+            config.values[dotted] = _coerce(spec, _from_env_string(spec, raw, dotted, var), dotted, source)
         except ConfigError as exc:
             _report(problems, source, dotted, exc.message)
             continue

@@ -75,7 +75,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "url": Key(str, "", help="Authenticode URL"),
     },
     "release": {
-        "signing_key": Key("path", None, help="release signing key (package, upload, rollback, promote)"),
+        "signing_key": Key("path", None, help=(
+            "release signing key (package; upload, promote, rollback, refresh; grant, revoke, purge sign their "
+            "audit line)")),
         "public_key": Key("path", None, help="release public key (verify)"),
     },
     "scan": {

@@ -101,6 +101,19 @@ class AuthenticodeAudit:
         size = path.stat().st_size
         self.check(name, head, size, path if self.wants_file(head, size) else None)
 
+    def phrase(self) -> str:
+        """What Authenticode state was seen, for verify's one result line."""
+        if not self.results:
+            return "Authenticode: no PE files"
+        if self.ca is not None:
+            return f"Authenticode: {len(self.results)} PE files trusted by {self.ca}"
+        signed = sum(1 for r in self.results if r["signed"])
+        broken = [r["file"] for r in self.results if r["signed"] and r.get("digest_match") is False]
+        text = f"Authenticode: {signed} of {len(self.results)} PE files signed"
+        if broken:
+            text += f", {len(broken)} with a digest that no longer matches ({', '.join(broken)})"
+        return text + " (not checked against a CA: pass --ca)"
+
     def summary(self) -> tuple[list[str], list[str]]:
         """(checks, notes) lines for the verify report."""
         if not self.results:

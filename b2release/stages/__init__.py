@@ -49,7 +49,7 @@ class StageResult:
     record: Record | None = None  # kept in state.json for later stages (b2release.artifacts)
     # Stages the runner runs next, as part of this command (rollback -> purge), and what
     # this command already did, for the message if one of them fails.
-    then: list[str] = field(default_factory=list)
+    then: list[str | tuple[str, dict[str, Any]]] = field(default_factory=list)  # name, or (name, option values)
     done: str = ""
     # The product of a command that is itself a secret the user asked for (grant's SAS
     # URLs): written to stdout as is (text: `secret_text`; --json: `secret_data` merged

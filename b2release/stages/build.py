@@ -43,6 +43,7 @@ BUILD_INFO_FORMAT = "b2release-build-info/1"
 class Options:
     project: Path | None = None
     version: str | None = None
+    version_from_tag: bool = False  # the version from the git tag on HEAD of the project's checkout
     tool: str | None = None
     configuration: str | None = None
     properties: list[str] = field(default_factory=list)
@@ -57,7 +58,14 @@ class GitInfo:
 
 # --- inputs -----------------------------------------------------------------------------
 def resolve_version(ctx: Context, opts: Options) -> str:
-    raw = opts.version or ctx.requested_version
+    if opts.version_from_tag:
+        if opts.version:
+            raise UsageError("give --version or --version-from-tag, not both")
+        return _checked_version(ctx.tag_version(resolve_project(ctx, opts)))
+    return _checked_version(opts.version or ctx.requested_version)
+
+
+def _checked_version(raw: str | None) -> str:
     if not raw:
         raise UsageError("no version: pass --version X.Y.Z")
     version = validate_version(raw)
@@ -241,6 +249,9 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "configuration": configuration,
         "git_commit": git.commit or "",
         "project": project_rel,
+        # The shipped assemblies this build stamped with the release version: `package` and
+        # `verify` hold them to the manifest's version (a package can't claim another one).
+        "assemblies": _stamped_assemblies(built, tests, [name for name, _ in selection.kept]),
     }
     info: dict[str, Any] = {
         "format": BUILD_INFO_FORMAT,
@@ -298,6 +309,18 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         record=BuildRecord(version=version, source_dir=str(source_dir), manifest_info=manifest_info, tool=tool_name,
                            outputs=recorded),
     )
+
+
+def _stamped_assemblies(built: discovery.BuildInput, tests: list[testprojects.TestProject],
+                        shipped: list[str]) -> list[str]:
+    """Names of the shipped assemblies whose projects the version stamping reaches (SDK-style
+    projects through properties, classic C# projects through the generated file)."""
+    test_paths = {t.path for t in tests}
+    stamped = {testprojects.assembly_name(p.path).lower(): testprojects.assembly_name(p.path)
+               for p in built.projects
+               if p.path not in test_paths and (p.sdk_style or p.path.suffix.lower() == ".csproj")}
+    files = {Path(n).name.rsplit(".", 1)[0].lower() for n in shipped if n.lower().endswith((".dll", ".exe"))}
+    return sorted(name for key, name in stamped.items() if key in files)
 
 
 def _only_tests_wrote(build_input: discovery.BuildInput, tests: list[testprojects.TestProject], copy_root: Path,

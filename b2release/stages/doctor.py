@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from b2release import __version__, cdn
+from b2release import __version__, cdn, config_checks
 from b2release.cdn import cloudflare, tokens
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed
@@ -53,6 +53,10 @@ def _python(ctx: Context) -> list[Check]:
 def _config(ctx: Context) -> list[Check]:
     source = str(ctx.config.file) if ctx.config.file else "no b2release.toml (defaults and environment only)"
     checks = [Check("config", "file", "ok", source)]
+    # Every value, checked as `config check` does (doctor runs with the config collected, not
+    # refused, so a bad value is a failed check here rather than no report at all).
+    for problem in [*ctx.config.problems, *config_checks.check(ctx.config)]:
+        checks.append(Check("config", problem.key or problem.source, "fail", problem.message))
     name = ctx.config.get("product.name")
     checks.append(Check("config", "product.name", "ok" if name else "warn", name or "not set: pass --name to package"))
     return checks

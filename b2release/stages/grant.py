@@ -22,9 +22,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from b2release import log
 from b2release.artifacts import GrantRecord
+from b2release.audit_trail import AuditTrail
 from b2release.cdn import cloudflare, tokens
 from b2release.config import parse_duration
 from b2release.context import Context
@@ -47,6 +49,7 @@ class Options:
     expires: str | None = None
     version: str | None = None
     store: str | None = None
+    signing_key: Path | None = None  # signs the audit line
     now: float | None = None  # the grant's start time; tests make already-expired grants with it
 
 
@@ -98,6 +101,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     now = time.time() if opts.now is None else opts.now
     # Token auth is checked in full (key, token, settings) before anything is read or made.
     edge = Edge(tokens.from_config(ctx.config), cloudflare.from_config(ctx.config)) if tokens.enabled(ctx.config) else None
+    key = ctx.signing_key(opts.signing_key)  # the audit line is signed: fail before anything is made
     with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
         store.require_grants(NAME)
         if not store.container_exists(container):
@@ -116,6 +120,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             edge.prepare(ctx, store, container, opts.tenant)
         start = datetime.fromtimestamp(now, timezone.utc) - CLOCK_SKEW
         grant = store.grant_read(container, start, datetime.fromtimestamp(now + seconds, timezone.utc))
+        AuditTrail(ctx, store, key, NAME, product, channel).record("grant", tenants=[opts.tenant], version=version,
+                                                                  grant_id=grant.policy_id)
         pointer_path = pointer_fmt.pointer_path(product, channel)
         urls = {
             "url": f"{store.blob_url(container, package_path)}?{grant.query}",
@@ -134,12 +140,12 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             "expires_at": expires_at, "policy_id": grant.policy_id, "permissions": "read", "protocol": "https"}
     if edge is not None:
         data["cdn"] = edge.describe(container)
-    store_flag = f" --store {opts.store}" if opts.store else ""
+    revoke = ctx.follow_up("revoke", "--tenant", opts.tenant, *(["--store", opts.store] if opts.store else []))
     return StageResult(
         stage=NAME,
         summary=(f"grant for tenant {opts.tenant}: {product} {version}, read-only, https-only, expires {expires_at} "
                  f"(policy {grant.policy_id}{'; CDN token until then' if edge else ''}); "
-                 f"revoke with: b2release revoke --tenant {opts.tenant}{store_flag}"),
+                 f"revoke with: {revoke}"),
         data=data,
         record=GrantRecord(tenant=opts.tenant, container=container, version=version, policy_id=grant.policy_id,
                            expires_at=expires_at),

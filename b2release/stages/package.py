@@ -105,7 +105,7 @@ def api_check(ctx: Context, payload: Payload, version: str) -> ApiCheck:
         return ApiCheck([], None)
     if compat.version != version:
         raise StaleInputError(f"the compat stage checked version {compat.version}, not {version}; "
-                              "re-run `b2release compat`")
+                              f"re-run `{ctx.follow_up('compat')}`")
     # The API files must describe exactly the assemblies shipped (sign changes their bytes, not their API).
     from b2release.apicompat import read_assembly, surfaces_of
 
@@ -115,7 +115,7 @@ def api_check(ctx: Context, payload: Payload, version: str) -> ApiCheck:
     if shipped != recorded:
         differ = sorted(n for n in shipped.keys() | recorded.keys() if shipped.get(n) != recorded.get(n))
         raise StaleInputError(f"the compat stage's API files do not describe the binaries being packaged "
-                              f"({', '.join(differ)}); re-run `b2release compat`")
+                              f"({', '.join(differ)}); re-run `{ctx.follow_up('compat')}`")
     return ApiCheck(files, compat.manifest_summary or None)
 
 
@@ -138,6 +138,11 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                                                required=bool(ctx.config.get("sign.required")))
 
     built = BuildRecord.read(ctx.state) if payload.source == "build" else None
+    if built is not None and built.version and version != built.version:
+        # The binaries carry the build's version: a package claiming another would be a lie
+        # that verify cannot see from the manifest alone.
+        raise UsageError(f"version {version} differs from the version build stamped into the binaries "
+                         f"({built.version}): package them as {built.version}, or run build with --version {version}")
     epoch, epoch_source = ctx.source_epoch(payload.root)
     attachments = [a for kind in ATTACHMENT_KINDS for a in ctx.state.consume(kind)]
     scanned = ScanRecord.read(ctx.state)

@@ -15,6 +15,8 @@ rollback (nothing is written until every container passed every check):
 3. tenants first, the release container last: the destination pointer, with
    `sequence = destination's sequence + 1` (1 when new) and `promoted_from: <source>`,
    written with compare-and-swap; a container already serving that release is left alone;
+   a lost swap is resolved by reading again and deciding again (the rules of repoint.Race,
+   as for upload: the highest version wins, a rollback that started later wins);
 4. the pointer paths are queued for purge, which runs unless --no-purge.
 """
 
@@ -26,24 +28,31 @@ from pathlib import Path
 
 from b2release import log
 from b2release.artifacts import PromoteRecord
+from b2release.audit_trail import AuditTrail
 from b2release.context import Context
-from b2release.errors import B2ReleaseError, CheckFailed, UsageError, VerificationError
+from b2release.errors import B2ReleaseError, CheckFailed, ToolError, UsageError, VerificationError
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.names import compare_versions
 from b2release.repoint import (
+    SETTLE_AT_START_S,
+    Lost,
     Move,
+    Race,
+    changed_unverified,
     check_purge_settings,
     new_pointer,
     nothing_changed,
     purge_follow_up,
+    rerun_hint,
     resolve_targets,
     serves,
+    settle,
     trusted,
     write_moves,
 )
 from b2release.stages import StageResult
 from b2release.stores import open_store
-from b2release.stores.channels import ReleaseDigests, read_channel, verify_release
+from b2release.stores.channels import ChannelState, ReleaseDigests, read_channel, verify_release
 
 NAME = "promote"
 
@@ -76,60 +85,83 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         logger.warning("no tenants (--tenant or [store] tenants): promoting in %s only", targets.release_container)
     failing = f"cannot promote {product} from channel {source} to {dest}"
 
-    with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
-        # 1-2. Every check, in every container, before anything is written.
-        plan: dict[str, tuple[str, ReleaseDigests]] = {}  # container -> (version, what its pointer binds)
-        try:
-            sources = {c: read_channel(store, c, product, source, public) for c in targets.containers}
-            dests = {c: read_channel(store, c, product, dest, public) for c in targets.containers}
+    race = Race()  # this promote's start: its pointers are issued at this time
+    plan: dict[str, tuple[str, ReleaseDigests]] = {}  # container -> (version, what its pointer binds)
+
+    def decide(state: ChannelState, during: bool) -> Move:
+        """What to do with one container's destination channel as just read (docs/rollback.md)."""
+        race.observe(state, at_start=not during)
+        container, current = state.container, state.pointer
+        version, digests = plan[container]
+        where = f"{container}/{state.path}"
+        if current is not None and compare_versions(current.version, version) > 0:
+            raise Lost(
+                f"{where} serves {current.version}, higher than {version} on {source}"
+                f"{' (written while this promote ran)' if during else ''}: promote never moves a channel down "
+                f"(use `b2release rollback --channel {dest} --to {version} --reason ...`)"
+            )
+        move = Move(container, state, current.version if current else None, version)
+        if serves(state, product, dest, version, digests, time.time()):
+            return move
+        if during and not state.settled and current is not None and current.rollback is not None:
+            raise changed_unverified(state, NAME)
+        if current is not None and race.rollback_is_newer(current):
+            raise Lost(
+                f"{where} was rolled back to {current.version} after this promote started: a rollback is a newer "
+                f"decision than a promote that started before it; to promote over it, re-run `b2release promote`"
+            )
+        if not during and current is not None and not trusted(state, product, dest):
+            logger.warning("%s/%s does not verify with the release key (or names another channel or "
+                           "container); rewritten", container, state.path)
+        sequence = current.sequence + 1 if current is not None else 1
+        move.pointer = new_pointer(targets, container, dest, version, digests, sequence, race.started,
+                                   promoted_from=source)
+        return move
+
+    try:
+        with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
+
+            def read(container: str) -> ChannelState:
+                return read_channel(store, container, product, dest, public)
+
+            # 1-2. Every check, in every container, before anything is written.
+            try:
+                sources = {c: read_channel(store, c, product, source, public) for c in targets.containers}
+                dests = {c: settle(read, c, SETTLE_AT_START_S) for c in targets.containers}
+                for container in targets.containers:
+                    state = sources[container]
+                    where = f"{container}/{state.path}"
+                    if state.pointer is None:
+                        raise CheckFailed(f"{where} does not exist: channel {source} has no release in {container}")
+                    if not trusted(state, product, source):
+                        raise VerificationError(
+                            f"{where} does not verify with the release key {public.key_id[:16]}... "
+                            "(or names another channel or container); refusing to promote from it"
+                        )
+                    version = state.pointer.version
+                    digests = verify_release(store, container, product, version, public,
+                                             state.pointer.manifest_sha256)
+                    if digests.package_sha256 != state.pointer.package_sha256:
+                        raise VerificationError(f"{where} names a package that is not the one {container} holds "
+                                                f"for {version}; refusing to promote from it")
+                    plan[container] = (version, digests)
+                moves = [decide(dests[c], False) for c in targets.containers]
+            except B2ReleaseError as exc:
+                raise nothing_changed(exc, failing) from None
+
+            now = time.time()
             for container in targets.containers:
-                state = sources[container]
-                where = f"{container}/{state.path}"
-                if state.pointer is None:
-                    raise CheckFailed(f"{where} does not exist: channel {source} has no release in {container}")
-                if not trusted(state, product, source):
-                    raise VerificationError(
-                        f"{where} does not verify with the release key {public.key_id[:16]}... "
-                        "(or names another channel or container); refusing to promote from it"
-                    )
-                version = state.pointer.version
-                digests = verify_release(store, container, product, version, public, state.pointer.manifest_sha256)
-                if digests.package_sha256 != state.pointer.package_sha256:
-                    raise VerificationError(f"{where} names a package that is not the one {container} holds "
-                                            f"for {version}; refusing to promote from it")
-                current = dests[container].pointer
-                if current is not None and compare_versions(current.version, version) > 0:
-                    raise CheckFailed(
-                        f"{container}/{dests[container].path} serves {current.version}, higher than {version} on "
-                        f"{source}: promote never moves a channel down (use `b2release rollback --channel {dest} "
-                        f"--to {version} --reason ...`)"
-                    )
-                plan[container] = (version, digests)
-        except B2ReleaseError as exc:
-            raise nothing_changed(exc, failing) from None
+                src_pointer = sources[container].pointer
+                if pointer_fmt.parse_rfc3339(src_pointer.expires_at) <= now:
+                    logger.warning("%s/%s expired at %s; promoting its version %s anyway", container,
+                                   sources[container].path, src_pointer.expires_at, src_pointer.version)
 
-        now = time.time()
-        moves: list[Move] = []
-        for container in targets.containers:
-            version, digests = plan[container]
-            src_pointer = sources[container].pointer
-            if pointer_fmt.parse_rfc3339(src_pointer.expires_at) <= now:
-                logger.warning("%s/%s expired at %s; promoting its version %s anyway", container,
-                               sources[container].path, src_pointer.expires_at, version)
-            state = dests[container]
-            if state.pointer is not None and not trusted(state, product, dest):
-                logger.warning("%s/%s does not verify with the release key (or names another channel or "
-                               "container); rewritten", container, state.path)
-            move = Move(container, state, state.pointer.version if state.pointer else None, version)
-            if not serves(state, product, dest, version, digests, now):
-                sequence = state.pointer.sequence + 1 if state.pointer is not None else 1
-                move.pointer = new_pointer(targets, container, dest, version, digests, sequence, now,
-                                           promoted_from=source)
-            moves.append(move)
-
-        # 3. Tenants first, the release container last.
-        written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME)
-        store_description = store.description
+            # 3. Tenants first, the release container last.
+            written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
+                                  on_moved=AuditTrail(ctx, store, key, NAME, product, dest).moves)
+            store_description = store.description
+    except ToolError as exc:
+        raise rerun_hint(exc, NAME) from None
 
     changed = [m for m in moves if m.pointer is not None]
     versions = sorted({m.to_version for m in moves})
@@ -150,7 +182,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "bytes_sent": 0,  # by design: a promotion writes pointers only
         "purge_queued": len(written),
     }
-    then, done = purge_follow_up(ctx.state, opts.purge, written, data)
+    then, done = purge_follow_up(ctx.state, opts.purge, written, data, store=opts.store,
+                                 signing_key=opts.signing_key)
     return StageResult(
         stage=NAME,
         summary=summary,

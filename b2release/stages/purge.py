@@ -11,12 +11,15 @@ The list is cleared only after every batch succeeded, so a failed purge is simpl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from b2release import cdn, log
 from b2release.artifacts import PurgeRecord
+from b2release.audit_trail import AuditTrail, tenant_of
 from b2release.context import Context
 from b2release.stages import Skip, StageResult
+from b2release.stores import open_store
 
 NAME = "purge"
 
@@ -24,6 +27,8 @@ NAME = "purge"
 @dataclass
 class Options:
     dry_run: bool = False
+    store: str | None = None  # where the audit line goes (the store whose pointers moved)
+    signing_key: Path | None = None  # signs the audit line
 
 
 def run(ctx: Context, options: Options | None = None) -> StageResult:
@@ -62,6 +67,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         raise Skip(f"nothing to purge: {len(targets.ignored)} pending entries are not channel pointers")
 
     provider = cdn.make_provider(ctx.config)
+    key = ctx.signing_key(opts.signing_key)  # the audit line is signed: fail before purging
     logger.info("purging %d URLs through %s", len(targets.urls), provider.name)
 
     def progress(number: int, total: int, size: int) -> None:
@@ -70,6 +76,11 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     report = provider.purge(targets.urls, on_batch=progress)
     # Everything went through: the pointers are fresh at the edge now (the runner saves).
     ctx.state.pending_purge = []
+    containers = sorted({str(entry.get("container", "")) for entry in pending})
+    products = sorted({str(entry.get("path", "")).split("/", 1)[0] for entry in pending})
+    with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
+        AuditTrail(ctx, store, key, NAME, products[0] if len(products) == 1 else None).record(
+            "purge", tenants=[t for t in map(tenant_of, containers) if t])
     data.update(report.to_dict())
     return StageResult(
         stage=NAME,

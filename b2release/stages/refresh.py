@@ -11,6 +11,10 @@ nothing written): re-signing it would launder a tampered or broken channel. Poin
 more than `--within` left (default: half of pointer_ttl) are left alone, so a daily job
 re-signs about twice per TTL. Same order as rollback: every check in every container
 first, then tenants, then the release container; then the purge of what moved.
+
+A refresh never changes what a channel serves, so it never wins a race: when its
+compare-and-swap is lost, the pointer another writer just wrote is fresh and is left
+alone (if it verifies; otherwise the refresh stops, exit 1, and never re-signs it).
 """
 
 from __future__ import annotations
@@ -21,23 +25,29 @@ from pathlib import Path
 
 from b2release import log
 from b2release.artifacts import RefreshRecord
+from b2release.audit_trail import AuditTrail
 from b2release.config import parse_duration
 from b2release.context import Context
-from b2release.errors import B2ReleaseError, CheckFailed
+from b2release.errors import B2ReleaseError, CheckFailed, ToolError
 from b2release.formats import pointer as pointer_fmt
 from b2release.repoint import (
+    SETTLE_AT_START_S,
     Move,
+    Race,
+    changed_unverified,
     check_purge_settings,
     new_pointer,
     nothing_changed,
     purge_follow_up,
+    rerun_hint,
     resolve_targets,
+    settle,
     trusted,
     write_moves,
 )
 from b2release.stages import StageResult
 from b2release.stores import open_store
-from b2release.stores.channels import read_channel, verify_release
+from b2release.stores.channels import ChannelState, read_channel, verify_release
 
 NAME = "refresh"
 
@@ -64,35 +74,49 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     check_purge_settings(ctx.config, opts.purge)
     failing = f"cannot refresh {product} channel {channel}"
 
-    with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
-        now = time.time()
-        moves: list[Move] = []
-        try:
-            for container in targets.containers:
-                state = read_channel(store, container, product, channel, public)
-                where = f"{container}/{state.path}"
-                current = state.pointer
-                if current is None:
-                    raise CheckFailed(f"{where} does not exist: channel {channel} was never uploaded there")
-                if not trusted(state, product, channel):
-                    raise CheckFailed(f"{where} does not verify with the release key (or names another channel or "
-                                      "container); refusing to re-sign it: upload, promote or roll back to a verified "
-                                      "release")
-                # Complete, signed, and the very manifest and package the pointer names.
-                digests = verify_release(store, container, product, current.version, public, current.manifest_sha256)
-                if digests.package_sha256 != current.package_sha256:
-                    raise CheckFailed(f"{where} names a package that is not the one {container} holds for "
-                                      f"{current.version}; refusing to re-sign it")
-                move = Move(container, state, current.version, current.version)
-                if pointer_fmt.parse_rfc3339(current.expires_at) - now <= within:
-                    move.pointer = new_pointer(targets, container, channel, current.version, digests,
-                                               current.sequence + 1, now, rollback=current.rollback,
-                                               promoted_from=current.promoted_from)
-                moves.append(move)
-        except B2ReleaseError as exc:
-            raise nothing_changed(exc, failing) from None
-        written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME)
-        store_description = store.description
+    race = Race()  # this refresh's start: its pointers are issued at this time
+
+    def decide(state: ChannelState, during: bool) -> Move:
+        """Re-sign one container's pointer if it verifies and expires within `within`."""
+        race.observe(state, at_start=not during)
+        container, current = state.container, state.pointer
+        where = f"{container}/{state.path}"
+        if current is None:
+            raise CheckFailed(f"{where} does not exist: channel {channel} was never uploaded there")
+        if during:  # another writer just issued this pointer: it is fresh, refreshing it again is not needed
+            if not trusted(state, product, channel):
+                raise changed_unverified(state, NAME)
+            return Move(container, state, current.version, current.version)
+        if not trusted(state, product, channel):
+            raise CheckFailed(f"{where} does not verify with the release key (or names another channel or "
+                              "container); refusing to re-sign it: upload, promote or roll back to a verified "
+                              "release")
+        # Complete, signed, and the very manifest and package the pointer names.
+        digests = verify_release(store, container, product, current.version, public, current.manifest_sha256)
+        if digests.package_sha256 != current.package_sha256:
+            raise CheckFailed(f"{where} names a package that is not the one {container} holds for "
+                              f"{current.version}; refusing to re-sign it")
+        move = Move(container, state, current.version, current.version)
+        if pointer_fmt.parse_rfc3339(current.expires_at) - time.time() <= within:
+            move.pointer = new_pointer(targets, container, channel, current.version, digests, current.sequence + 1,
+                                       race.started, rollback=current.rollback, promoted_from=current.promoted_from)
+        return move
+
+    try:
+        with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
+
+            def read(container: str) -> ChannelState:
+                return read_channel(store, container, product, channel, public)
+
+            try:
+                moves = [decide(settle(read, c, SETTLE_AT_START_S), False) for c in targets.containers]
+            except B2ReleaseError as exc:
+                raise nothing_changed(exc, failing) from None
+            written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
+                                  on_moved=AuditTrail(ctx, store, key, NAME, product, channel).moves)
+            store_description = store.description
+    except ToolError as exc:
+        raise rerun_hint(exc, NAME) from None
 
     changed = [m for m in moves if m.pointer is not None]
     if changed:
@@ -113,7 +137,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "purge_queued": len(written),
     }
     if changed:
-        then, done = purge_follow_up(ctx.state, opts.purge, written, data)
+        then, done = purge_follow_up(ctx.state, opts.purge, written, data, store=opts.store,
+                                 signing_key=opts.signing_key)
     else:
         then, done = [], ""
         data["purge"] = {"status": "not-run", "reason": "nothing moved"}

@@ -12,10 +12,12 @@ CDN. Each step is safe to repeat: a failed revoke is simply run again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from b2release import log
 from b2release.artifacts import RevokeRecord
+from b2release.audit_trail import AuditTrail
 from b2release.cdn import cloudflare, tokens
 from b2release.cdn.targets import public_url
 from b2release.context import Context
@@ -30,6 +32,7 @@ NAME = "revoke"
 class Options:
     tenant: str = ""
     store: str | None = None
+    signing_key: Path | None = None  # signs the audit line
 
 
 def _revoke_at_edge(ctx: Context, store: Store, container: str, auth: tokens.TokenAuth,
@@ -53,10 +56,12 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     edge = None
     if tokens.enabled(ctx.config):  # checked in full before anything changes
         edge = (tokens.from_config(ctx.config), cloudflare.from_config(ctx.config))
+    key = ctx.signing_key(opts.signing_key)  # the audit line is signed: fail before anything changes
     with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
         store.require_grants(NAME)
         revocation = store.revoke_grants(container)
         at_edge = _revoke_at_edge(ctx, store, container, *edge) if edge is not None else None
+        AuditTrail(ctx, store, key, NAME).record("revoke", tenants=[opts.tenant])
     if revocation.removed:
         log.get(NAME).info("revoked every grant of %s (removed policy %s)", container, ", ".join(revocation.removed))
         summary = (f"revoked every grant of tenant {opts.tenant} (policy {', '.join(revocation.removed)} deleted; "

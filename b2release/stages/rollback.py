@@ -14,6 +14,10 @@ Order (nothing is written until every container passed every check):
 3. then, tenants first and the release container last, a new signed pointer with
    `sequence = current + 1` and `rollback: {from, reason}` is written with the
    compare-and-swap of `write_channel` (a concurrent upload is never silently overwritten);
+   a lost swap is resolved by reading again and deciding again (`decide` below, the rules
+   of repoint.Race): a rollback overrides an upload or promote that started before it,
+   yields to one that started after it, and never moves a channel forward (between two
+   rollbacks the lower target wins);
 4. the pointer paths are queued for the purge stage, which runs next unless --no-purge.
 """
 
@@ -25,24 +29,31 @@ from pathlib import Path
 
 from b2release import log
 from b2release.artifacts import RollbackRecord
+from b2release.audit_trail import AuditTrail
 from b2release.context import Context
-from b2release.errors import B2ReleaseError, CheckFailed, UsageError
+from b2release.errors import B2ReleaseError, CheckFailed, ToolError, UsageError
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.names import compare_versions, validate_version
 from b2release.repoint import (
+    SETTLE_AT_START_S,
+    Lost,
     Move,
+    Race,
+    changed_unverified,
     check_purge_settings,
     new_pointer,
     nothing_changed,
     purge_follow_up,
+    rerun_hint,
     resolve_targets,
     serves,
+    settle,
     trusted,
     write_moves,
 )
 from b2release.stages import StageResult
 from b2release.stores import open_store
-from b2release.stores.channels import ReleaseDigests, read_channel, verify_release
+from b2release.stores.channels import ChannelState, ReleaseDigests, read_channel, verify_release
 
 NAME = "rollback"
 MAX_REASON = 500  # the reason is signed into every pointer; keep it a sentence, not a file
@@ -86,49 +97,76 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         logger.warning("no tenants (--tenant or [store] tenants): rolling back %s only", targets.release_container)
     failing = f"cannot roll back {product} channel {channel} to {target}"
 
-    with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
-        # 1-2. Every check, in every container, before anything is written.
-        moves: list[Move] = []
-        releases: dict[str, ReleaseDigests] = {}
-        try:
-            states = {c: read_channel(store, c, product, channel, public) for c in targets.containers}
-            for container in targets.containers:
-                state = states[container]
-                current = state.pointer
-                where = f"{container}/{state.path}"
-                if current is None:
-                    raise CheckFailed(f"{where} does not exist: channel {channel} was never uploaded there")
-                if compare_versions(target, current.version) > 0:
-                    raise CheckFailed(
-                        f"{where} serves {current.version}, lower than {target}: a rollback only goes back "
-                        "(to move forward use `b2release upload` or `b2release promote`)"
-                    )
-                releases[container] = verify_release(store, container, product, target, public)
-            if len(set(releases.values())) > 1:
-                raise CheckFailed(f"{product} {target} has different manifests or packages in "
-                                  f"{', '.join(sorted(releases))}: the store was changed outside b2release")
-        except B2ReleaseError as exc:
-            raise nothing_changed(exc, failing) from None
+    race = Race()  # this rollback's start: its pointers are issued at this time
+    releases: dict[str, ReleaseDigests] = {}
 
-        now = time.time()
-        for container in targets.containers:
-            state = states[container]
-            current = state.pointer
-            if not trusted(state, product, channel):
-                logger.warning("%s/%s does not verify with the release key (or names another channel or "
-                               "container); rewritten", container, state.path)
-            from_version = current.version
-            if current.version == target and isinstance(current.rollback, dict):
-                from_version = str(current.rollback.get("from", from_version))  # finishing an earlier run
-            move = Move(container, state, from_version, target)
-            if not serves(state, product, channel, target, releases[container], now):
-                move.pointer = new_pointer(targets, container, channel, target, releases[container],
-                                           current.sequence + 1, now, rollback={"from": from_version, "reason": reason})
-            moves.append(move)
+    def decide(state: ChannelState, during: bool) -> Move:
+        """What to do with one container's channel as just read (docs/rollback.md, "When commands race")."""
+        race.observe(state, at_start=not during)
+        container, current = state.container, state.pointer
+        where = f"{container}/{state.path}"
+        if current is None:
+            raise CheckFailed(f"{where} does not exist: channel {channel} was never uploaded there")
+        if compare_versions(target, current.version) > 0:
+            raise Lost(
+                f"{where} serves {current.version}, lower than {target}"
+                f"{' (written while this rollback ran)' if during else ''}: a rollback only goes back "
+                "(to move forward use `b2release upload` or `b2release promote`)"
+            )
+        from_version = current.version
+        if current.version == target and isinstance(current.rollback, dict):
+            from_version = str(current.rollback.get("from", from_version))  # finishing an earlier run
+        move = Move(container, state, from_version, target)
+        if serves(state, product, channel, target, releases[container], time.time()):
+            return move
+        if during and not state.settled and current.rollback is None:
+            raise changed_unverified(state, NAME)
+        if race.forward_is_newer(current):
+            raise Lost(
+                f"{where} was moved to {current.version} by an upload or promote that started after this rollback: "
+                f"the later decision wins; to roll back to {target} again, re-run `b2release rollback`"
+            )
+        if not during and not trusted(state, product, channel):
+            logger.warning("%s/%s does not verify with the release key (or names another channel or "
+                           "container); rewritten", container, state.path)
+        move.pointer = new_pointer(targets, container, channel, target, releases[container], current.sequence + 1,
+                                   race.started, rollback={"from": from_version, "reason": reason})
+        return move
 
-        # 3. Tenants first, the release container last (the order of targets.containers).
-        written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME)
-        store_description = store.description
+    try:
+        with open_store(ctx.config, opts.store, ctx.correlation_id) as store:
+
+            def read(container: str) -> ChannelState:
+                return read_channel(store, container, product, channel, public)
+
+            # 1-2. Every check, in every container, before anything is written.
+            try:
+                states = {c: settle(read, c, SETTLE_AT_START_S) for c in targets.containers}
+                for container in targets.containers:
+                    state = states[container]
+                    current = state.pointer
+                    where = f"{container}/{state.path}"
+                    if current is None:
+                        raise CheckFailed(f"{where} does not exist: channel {channel} was never uploaded there")
+                    if compare_versions(target, current.version) > 0:
+                        raise CheckFailed(
+                            f"{where} serves {current.version}, lower than {target}: a rollback only goes back "
+                            "(to move forward use `b2release upload` or `b2release promote`)"
+                        )
+                    releases[container] = verify_release(store, container, product, target, public)
+                if len(set(releases.values())) > 1:
+                    raise CheckFailed(f"{product} {target} has different manifests or packages in "
+                                      f"{', '.join(sorted(releases))}: the store was changed outside b2release")
+                moves = [decide(states[c], False) for c in targets.containers]
+            except B2ReleaseError as exc:
+                raise nothing_changed(exc, failing) from None
+
+            # 3. Tenants first, the release container last (the order of targets.containers).
+            written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
+                                  on_moved=AuditTrail(ctx, store, key, NAME, product, channel).moves)
+            store_description = store.description
+    except ToolError as exc:
+        raise rerun_hint(exc, NAME) from None
 
     changed = [m for m in moves if m.pointer is not None]
     # 4. The runner runs the purge stage next (the queue is saved first, so a failed purge can be re-run).
@@ -149,7 +187,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "containers": [m.to_dict() for m in moves],
         "purge_queued": len(written),
     }
-    then, done = purge_follow_up(ctx.state, opts.purge, written, data)
+    then, done = purge_follow_up(ctx.state, opts.purge, written, data, store=opts.store,
+                                 signing_key=opts.signing_key)
     return StageResult(
         stage=NAME,
         summary=summary,

@@ -12,6 +12,7 @@ stages a command asks for (`StageResult.then`, e.g. rollback -> purge) run here,
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from b2release.context import Context
 from b2release.errors import EXIT_USAGE, B2ReleaseError, InternalError, UsageError
 from b2release.formats.names import validate_version
 from b2release.redact import redact, register_known_secrets, register_secret
-from b2release.stages import Skip, StageResult, load, select
+from b2release.stages import Skip, StageResult, load, release_summary, select
 from b2release.state import StageRecord
 from b2release.toolchains import is_secret_property
 from b2release.verification import sealed
@@ -72,9 +73,13 @@ class _Rejected(Exception):
         self.error = error
 
 
-def _chain_failed(exc: B2ReleaseError, name: str, follow: str, done: str) -> B2ReleaseError:
+def _chain_failed(ctx: Context, exc: B2ReleaseError, name: str, follow: str, done: str,
+                  values: dict[str, Any]) -> B2ReleaseError:
     before = f"{done}, but " if done else ""
-    exc.message = f"{name}: {before}the {follow} stage failed: {exc.message}; re-run `b2release {follow}`"
+    # The re-run carries the options the chained stage ran with (--store, --signing-key).
+    flags = [arg for key, value in values.items() if value is not None
+             for arg in ("--" + key.replace("_", "-"), str(value))]
+    exc.message = f"{name}: {before}the {follow} stage failed: {exc.message}; re-run `{ctx.follow_up(follow, *flags)}`"
     exc.args = (exc.message,)
     return exc
 
@@ -91,7 +96,8 @@ def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: b
     SHA256SUMS (`release` turns it off for stages a package run later in the chain reseals).
     """
     module = load(name)
-    recorded = getattr(module, "RECORDED", True)
+    # A dry run changes nothing, state.json included (b2release/plan.py).
+    recorded = getattr(module, "RECORDED", True) and not getattr(options, "dry_run", False)
     started = time.monotonic()
     seal = sealed.snapshot(ctx.work_dir) if watch_sealed and recorded and name != "package" else None
     try:
@@ -107,11 +113,12 @@ def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: b
             logger = log.get(name)
             (logger.info if skip.expected else logger.warning)("%s skipped: %s", name, skip.reason)
             result = StageResult(stage=name, status="skipped", reason=skip.reason)
-        for follow in result.then:
+        for entry in result.then:
+            follow, values = entry if isinstance(entry, tuple) else (entry, {})
             try:
-                chained = run_command(ctx, follow)
+                chained = run_command(ctx, follow, load(follow).Options(**values) if values else None)
             except B2ReleaseError as exc:
-                raise _chain_failed(exc, name, follow, result.done) from exc.__cause__
+                raise _chain_failed(ctx, exc, name, follow, result.done, values) from exc.__cause__
             result.data[follow] = chained.brief()
             result.summary += f"; {follow}: {chained.status}"
     except _Rejected as rejected:
@@ -130,28 +137,26 @@ def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: b
                 data=result.record.to_dict() if result.record is not None else {})
     if seal is not None and (changed := sealed.rewritten(seal)):
         log.get(name).warning(
-            "%s changed %s, which the last package sealed in %s: run `b2release package` again before upload "
+            "%s changed %s, which the last package sealed in %s: run `%s` again before upload "
             "(until then the zip holds the old bytes and `verify` of this work dir fails)",
-            name, ", ".join(changed), sealed.CHECKSUMS_NAME)
+            name, ", ".join(changed), sealed.CHECKSUMS_NAME, ctx.follow_up("package"))
         result.data["rewrote_sealed"] = changed
     return result
 
 
 def run_pipeline(ctx: Context, version: str, from_stage: str | None = None, to_stage: str | None = None,
-                 skip: list[str] | None = None, options: dict[str, dict[str, Any]] | None = None) -> StageResult:
+                 skip: list[str] | None = None, options: dict[str, dict[str, Any]] | None = None,
+                 shared: dict[str, Any] | None = None) -> StageResult:
     """`release`: the selected pipeline stages in order, stopping at the first failure.
 
-    `options`: option values for some stages (`{"compat": {"allow_breaking": True, ...}}`),
-    made into each stage's Options before any stage runs, so a bad value fails first.
+    `options`: option values for some stages (`{"compat": {"allow_breaking": True, ...}}`);
+    `shared`: values for every selected stage that has an option of that name (`release
+    --channel` reaches compat and upload). Both are made into each stage's Options before
+    any stage runs, so a bad value fails first.
     """
     version = ctx.requested_version = validate_version(version)
     selected = select(from_stage, to_stage, list(skip or []))
-    prepared: dict[str, Any] = {}
-    for name, values in (options or {}).items():
-        if name not in selected:
-            raise UsageError(f"options for the {name} stage were given, but this release does not run it "
-                             "(--from/--to/--skip)")
-        prepared[name] = load(name).Options(**values)
+    prepared = _prepare_options(selected, options or {}, {k: v for k, v in (shared or {}).items() if v is not None})
     results: list[StageResult] = []
     for index, name in enumerate(selected):
         try:
@@ -166,5 +171,36 @@ def run_pipeline(ctx: Context, version: str, from_stage: str | None = None, to_s
         if not ctx.json_output and ctx.verbosity >= 0 and result.status == "ok":
             ctx.console.print(f"[{name}] {result.summary}", markup=False)
     ran = ", ".join(r.stage for r in results if r.status == "ok") or "nothing"
+    closing = release_summary.collect(ctx, results)
+    if not ctx.json_output and ctx.verbosity >= 0:
+        release_summary.render(ctx.console, closing)
     return StageResult(stage="release", summary=f"release {version}: ran {ran}",
-                       data={"command": "release", "version": version, "stages": [r.to_dict() for r in results]})
+                       data={"command": "release", "version": version, "stages": [r.to_dict() for r in results],
+                             "summary": closing.to_dict()})
+
+
+def _prepare_options(selected: list[str], options: dict[str, dict[str, Any]],
+                     shared: dict[str, Any]) -> dict[str, Any]:
+    for name in options:
+        if name not in selected:
+            raise UsageError(f"options for the {name} stage were given, but this release does not run it "
+                             "(--from/--to/--skip)")
+    prepared: dict[str, Any] = {}
+    used: set[str] = set()
+    for name in selected:
+        if name not in options and not shared:
+            continue
+        options_class = load(name).Options
+        fields = {f.name for f in dataclasses.fields(options_class)}
+        values = dict(options.get(name, {}))
+        for key, value in shared.items():
+            if key in fields:
+                values.setdefault(key, value)
+                used.add(key)
+        if values:
+            prepared[name] = options_class(**values)
+    unused = sorted(set(shared) - used)
+    if unused:
+        flags = ", ".join("--" + key.rstrip("s") for key in unused)
+        raise UsageError(f"{flags}: no stage this release runs takes it (--from/--to/--skip)")
+    return prepared

@@ -10,7 +10,11 @@ leaves the channel pointer on the previous, complete version; a re-run finishes 
    SHA256SUMS last, so its presence means the version is complete;
 3. each tenant container `tenant-<id>` gets server-side copies (create-only);
 4. after checking each container holds the complete version, the signed channel pointer
-   `<product>/channels/<channel>.json` (+ .sig) is written: tenants first, release last;
+   `<product>/channels/<channel>.json` (+ .sig) is written: tenants first, release last,
+   each with compare-and-swap; a lost swap is resolved by reading the pointer again and
+   deciding again (`decide` below, the rules of repoint.Race): still newer, write over it
+   with its sequence + 1; now older (a higher version, or a rollback that started after
+   this upload), stop with exit 1 and leave the other writer's pointer;
 5. the pointer paths are queued in state.json `pending_purge` for the purge stage.
 """
 
@@ -26,19 +30,32 @@ from typing import Any
 
 from b2release import log
 from b2release.artifacts import RELEASE_KINDS, Kind, PackageRecord, UploadRecord
+from b2release.audit_trail import AuditTrail
 from b2release.cdn.tokens import versioned_cache_control
 from b2release.context import Context
-from b2release.errors import CheckFailed, KeyFileError, StaleInputError, UsageError
+from b2release.errors import CheckFailed, KeyFileError, StaleInputError, ToolError, UsageError
 from b2release.formats import checksums
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.manifest import CHECKSUMS_NAME, MANIFEST_NAME
 from b2release.formats.names import compare_versions
 from b2release.fsutil import sha256_file
-from b2release.repoint import Move, new_pointer, resolve_targets, serves, write_moves
+from b2release.repoint import (
+    SETTLE_AT_START_S,
+    Lost,
+    Move,
+    Race,
+    changed_unverified,
+    new_pointer,
+    rerun_hint,
+    resolve_targets,
+    serves,
+    settle,
+    write_moves,
+)
 from b2release.stages import StageResult
 from b2release.stores import open_store
 from b2release.stores.base import AlreadyExists, Store
-from b2release.stores.channels import ReleaseDigests, read_channel, verify_version
+from b2release.stores.channels import ChannelState, ReleaseDigests, read_channel, verify_version
 
 NAME = "upload"
 # Test-only: after this many files were uploaded to the release container, print a
@@ -268,53 +285,86 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         logger.warning("no tenants (--tenant or [store] tenants): uploading to %s only", release_container)
 
     counters = Counters()
-    with open_store(config, opts.store, ctx.correlation_id) as store:
-        # 1. preflight: read-only.
-        channels = {c: read_channel(store, c, product, channel, public) for c in targets.containers}
-        for state in channels.values():
-            current = state.pointer
-            if current is not None and compare_versions(current.version, version) > 0:
-                raise CheckFailed(
-                    f"{state.container}/{state.path} serves {current.version}, newer than {version}: upload never "
-                    "moves a channel to a lower version (use `b2release rollback`); nothing was changed"
-                )
-        present = preflight(store, targets.containers, prefix, files)
+    race = Race()  # this upload's start: its pointers are issued at this time
+    digests = ReleaseDigests(manifest_sha256, package_sha256)
+    first_sequence = 1  # for a container without a pointer yet: continues the channel's sequence
 
-        # 2-3. files: once into the release container, then server-side copies.
-        for container in [release_container, *tenant_containers]:
-            if store.ensure_container(container):
-                counters.containers_created.append(container)
-        total = sum(f.size for f in files if f.name not in present[release_container])
-        progress = Progress(ctx, total, len(files))
-        try:
-            upload_release(store, release_container, prefix, files, present[release_container], counters,
-                           progress, versioned_cache_control(ctx.config))
-            copy_to_tenants(store, release_container, tenant_containers, prefix, files, present, counters,
-                            progress, config.get("store.max_concurrency"))
-        finally:
-            progress.stop()
+    def decide(state: ChannelState, during: bool) -> Move:
+        """What to do with one container's channel as just read (docs/rollback.md, "When commands race")."""
+        race.observe(state, at_start=not during)
+        current = state.pointer
+        where = f"{state.container}/{state.path}"
+        from_version = current.version if current is not None else None
+        tail = (f"; {version} is stored complete, but this upload leaves that channel alone" if during
+                else "; nothing was changed")
+        if current is not None and compare_versions(current.version, version) > 0:
+            raise Lost(f"{where} serves {current.version}, newer than {version}"
+                       f"{' (written while this upload ran)' if during else ''}: upload never moves a channel "
+                       f"to a lower version (use `b2release rollback`){tail}")
+        if serves(state, product, channel, version, digests, time.time()):
+            return Move(state.container, state, from_version, version)
+        if during and not state.settled and current.rollback is not None:  # a claim to a newer decision: unproven
+            raise changed_unverified(state, NAME)
+        if current is not None and race.rollback_is_newer(current):
+            reason = (current.rollback or {}).get("reason", "")
+            raise Lost(f"{where} was rolled back to {current.version} after this upload started (reason: {reason}): "
+                       f"a rollback is a newer decision than an upload that started before it{tail}; to publish "
+                       f"{version} over the rollback, re-run `b2release upload`")
+        sequence = current.sequence + 1 if current is not None else first_sequence
+        return Move(state.container, state, from_version, version,
+                    new_pointer(targets, state.container, channel, version, digests, sequence, race.started))
 
-        # 4. pointers, only onto complete versions; tenants first, the release container last.
-        now = time.time()
-        digests = ReleaseDigests(manifest_sha256, package_sha256)
-        to_write = [c for c in targets.containers if not serves(channels[c], product, channel, version, digests, now)]
-        previous = max((s.pointer.sequence for s in channels.values() if s.pointer is not None), default=0)
-        sequence = previous + 1 if to_write else previous
-        for container in to_write:
-            verify_version(store, container, product, version, manifest_sha256)
-        moves = [Move(c, channels[c], channels[c].pointer.version if channels[c].pointer else None, version,
-                      new_pointer(targets, c, channel, version, digests, sequence, now) if c in to_write else None)
-                 for c in targets.containers]
-        # 5. the purge stage turns the queued paths into CDN URLs and clears the queue after purging.
-        written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME)
-        store_description = store.description
+    def read(container: str) -> ChannelState:
+        return read_channel(store, container, product, channel, public)
+
+    try:
+        with open_store(config, opts.store, ctx.correlation_id) as store:
+            # 1. preflight: read-only.
+            channels = {c: settle(read, c, SETTLE_AT_START_S) for c in targets.containers}
+            first_sequence = 1 + max((s.pointer.sequence for s in channels.values() if s.pointer is not None),
+                                     default=0)
+            moves = [decide(channels[c], False) for c in targets.containers]
+            present = preflight(store, targets.containers, prefix, files)
+
+            # 2-3. files: once into the release container, then server-side copies.
+            for container in [release_container, *tenant_containers]:
+                if store.ensure_container(container):
+                    counters.containers_created.append(container)
+            total = sum(f.size for f in files if f.name not in present[release_container])
+            progress = Progress(ctx, total, len(files))
+            try:
+                upload_release(store, release_container, prefix, files, present[release_container], counters,
+                               progress, versioned_cache_control(ctx.config))
+                copy_to_tenants(store, release_container, tenant_containers, prefix, files, present, counters,
+                                progress, config.get("store.max_concurrency"))
+            finally:
+                progress.stop()
+            trail = AuditTrail(ctx, store, key, NAME, product, channel)
+            if counters.files_uploaded or counters.copies_made:
+                trail.record("upload-version", tenants=targets.tenants, version=version)
+
+            # 4. pointers, only onto complete versions; tenants first, the release container last.
+            for move in moves:
+                if move.pointer is not None:
+                    verify_version(store, move.container, product, version, manifest_sha256)
+            # 5. the purge stage turns the queued paths into CDN URLs and clears the queue after purging.
+            written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
+                                  on_moved=trail.moves)
+            store_description = store.description
+    except ToolError as exc:
+        raise rerun_hint(exc, NAME) from None
 
     for state in channels.values():
         if state.pointer is not None and state.verified is False:
             logger.warning("%s/%s did not verify with the release key; rewritten", state.container, state.path)
+    to_write = [m.container for m in moves if m.pointer is not None]
+    sequences = {m.container: m.sequence for m in moves}
+    sequence = max((q for q in sequences.values() if q is not None), default=0)
+    retries = sum(m.retries for m in moves)
     pointer_doc = {"version": version, "sequence": sequence, "channel": channel,
                    "path": pointer_fmt.pointer_path(product, channel),
-                   "written_to": to_write, "unchanged": [c for c in targets.containers if c not in to_write]}
+                   "written_to": to_write, "unchanged": [c for c in targets.containers if c not in to_write],
+                   "sequences": sequences, "retries": retries}
     data = {
         "product": product,
         "version": version,
@@ -331,6 +381,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "purge_queued": len(written),
     }
     moved = f"channel {channel} -> {version} (sequence {sequence})" if to_write else f"channel {channel} unchanged"
+    if retries:
+        moved += f" after {retries} concurrent pointer changes"
     summary = (f"uploaded {product} {version} to {store_description}: {counters.files_uploaded} files "
                f"({counters.bytes_sent} bytes) sent, {counters.files_present} already present, "
                f"{counters.copies_made} copies for {len(targets.tenants)} tenants; {moved}")

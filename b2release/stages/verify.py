@@ -74,7 +74,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         summary=(
             f"verified {report.product} {report.version}: {report.files} files, "
             f"key {report.key_id[:16]}... ({report.algorithm})"
-            + (f"; Authenticode: {len(audit.results)} PE files trusted by {opts.ca}" if opts.ca else "")
+            + f"; {audit.phrase()}"
             + _provenance_summary(report)
         ),
         data=report.to_dict(),
@@ -109,7 +109,7 @@ def _remote(ctx: Context, opts: Options) -> StageResult:
                  "downloaded_files": outcome.downloaded_files})
     if pointer is None:
         summary = (f"verified {report.product} {report.version} from {shown}: {report.files} files, "
-                   f"key {report.key_id[:16]}...{_provenance_summary(report)}")
+                   f"key {report.key_id[:16]}...; {audit.phrase()}{_provenance_summary(report)}")
         return StageResult(stage=NAME, summary=summary, data=data)
 
     data["pointer"] = pointer.to_dict()

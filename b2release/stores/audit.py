@@ -11,8 +11,7 @@ nothing but the store interface, so the folder store and Azure behave alike, and
 of release operations (hundreds of lines) is small enough to rewrite. A new month's blob is
 created with If-None-Match: * so two writers cannot both start it.
 
-Not called by any command yet: the commands that change the store will call it once they
-record their changes (issue #14).
+Called through b2release/audit_trail.py by every command that changes the store or the CDN.
 """
 
 from __future__ import annotations

@@ -33,6 +33,8 @@ logger = log.get("store")
 
 BLOCK_SIZE = 4 << 20  # chunk size of block uploads; larger files go up in parallel blocks
 COPY_TIMEOUT_S = 3600
+CONNECTION_TIMEOUT_S = 20
+READ_TIMEOUT_S = 120  # a response slower than this is a failed attempt (retried like a 5xx)
 SOURCE_SAS_MINUTES = 60  # lifetime of the read SAS a server-side copy uses as its source
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -44,6 +46,25 @@ def _mime(path: str) -> str:
     if name.endswith(".sig"):
         return "application/octet-stream"
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _logged_retry(**kwargs: Any) -> Any:
+    """The SDK's exponential retry, plus one warning line per retry (JSON logs carry the
+    run's correlation id, which every request also sends as x-ms-client-request-id)."""
+    from azure.storage.blob import ExponentialRetry
+
+    class LoggedRetry(ExponentialRetry):
+        def increment(self, settings: dict[str, Any], request: Any, response: Any = None, error: Any = None) -> bool:
+            more = super().increment(settings, request, response=response, error=error)
+            if more:
+                problem = (f"HTTP {response.status_code}" if response is not None
+                           else type(getattr(error, "inner_exception", None) or error).__name__)
+                # The path only: a query string may carry a SAS.
+                logger.warning("Azure %s %s: %s; retry %d of %d", request.method, urlsplit(request.url).path,
+                               problem, settings["count"], self.total_retries)
+            return more
+
+    return LoggedRetry(**kwargs)
 
 
 def _md5_file(path: Path) -> bytes:
@@ -60,7 +81,7 @@ class AzureStore(AzureGrants, Store):
 
     def __init__(self, auth: AzureAuth, *, correlation_id: str, max_concurrency: int = 4, retries: int = 4,
                  retry_backoff: int = 2, allow_http: bool = False):
-        from azure.storage.blob import BlobServiceClient, ExponentialRetry
+        from azure.storage.blob import BlobServiceClient
 
         self.auth = auth
         self.max_concurrency = max(1, max_concurrency)
@@ -81,13 +102,13 @@ class AzureStore(AzureGrants, Store):
         backoff = max(0, retry_backoff)
         kwargs: dict[str, Any] = dict(
             # Timeouts, 5xx and 429 are retried: retry n waits about b + b**n seconds (b=2: 4, 6, 10, 18).
-            retry_policy=ExponentialRetry(initial_backoff=backoff, increment_base=backoff,
-                                          retry_total=max(0, retries), random_jitter_range=min(1, backoff)),
+            retry_policy=_logged_retry(initial_backoff=backoff, increment_base=backoff,
+                                       retry_total=max(0, retries), random_jitter_range=min(1, backoff)),
             raw_request_hook=stamp,
             max_single_put_size=BLOCK_SIZE,
             max_block_size=BLOCK_SIZE,
-            connection_timeout=20,
-            read_timeout=120,
+            connection_timeout=CONNECTION_TIMEOUT_S,
+            read_timeout=READ_TIMEOUT_S,
         )
         if auth.account_key:
             credential: Any = {"account_name": auth.account_name, "account_key": auth.account_key}
@@ -111,6 +132,7 @@ class AzureStore(AzureGrants, Store):
     def _errors(self, what: str) -> Iterator[None]:
         """Turn SDK exceptions into one-line b2release errors (no URLs, no credentials)."""
         from azure.core.exceptions import (
+            AzureError,
             ClientAuthenticationError,
             HttpResponseError,
             ServiceRequestError,
@@ -142,6 +164,8 @@ class AzureStore(AzureGrants, Store):
             raise RemoteError(f"{what}: cannot reach {self.auth.account_url} ({reason})") from None
         except OSError as exc:
             raise RemoteError(f"{what}: {exc.strerror or type(exc).__name__}") from None
+        except AzureError as exc:  # anything else the SDK gives up with (a broken stream, ...)
+            raise RemoteError(f"{what}: {type(exc).__name__}") from None
 
     def _blob(self, container: str, path: str):
         return self.service.get_blob_client(container, path)

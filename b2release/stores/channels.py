@@ -49,6 +49,12 @@ class ChannelState:
     signature: bytes | None = None
     etag: str | None = None  # of the .json blob, for a compare-and-swap write
     verified: bool | None = None  # None: not checked (no key given)
+    signature_etag: str | None = None  # of the .sig blob: the signature is written with compare-and-swap too
+
+    @property
+    def settled(self) -> bool:
+        """No pointer, or one whose signature matches (or was not checked)."""
+        return self.raw is None or self.verified is not False
 
 
 def read_channel(store: Store, container: str, product: str, channel: str,
@@ -71,6 +77,7 @@ def read_channel(store: Store, container: str, product: str, channel: str,
     state.pointer = pointer_fmt.parse(state.raw, f"{container}/{path}")
     sig = store.read_bytes(container, signature_path(path), 4096)
     state.signature = sig[0] if sig else None
+    state.signature_etag = sig[1].etag if sig else None
     if public_key is not None:
         if state.signature is None:
             state.verified = False
@@ -163,28 +170,72 @@ def verify_release(store: Store, container: str, product: str, version: str, pub
     return ReleaseDigests(digest, package.sha256)
 
 
+class PointerConflict(CheckFailed):
+    """The pointer changed between our read and our write (compare-and-swap failed), or
+    another writer replaced our pointer before we signed it. Nothing of ours is left
+    half-done: read again and decide again (repoint.write_moves does)."""
+
+
+SIGNATURE_ATTEMPTS = 5
+
+
 def write_channel(store: Store, container: str, pointer: pointer_fmt.Pointer, key: SigningKey,
-                  cache_control: str, expected_etag: str | None, existed: bool) -> list[str]:
-    """Write `<pointer>.json` (conditionally), then `<pointer>.json.sig`.
+                  cache_control: str, expected_etag: str | None, existed: bool, *,
+                  signature_etag: str | None = None, signature_existed: bool | None = None) -> list[str]:
+    """Write `<pointer>.json` (conditionally), then `<pointer>.json.sig` (conditionally).
 
     The .json write is a compare-and-swap against the etag read before (or "only if
     absent" when there was none), so two concurrent writers cannot silently overwrite
-    each other's pointer: the loser gets CheckFailed, having changed nothing, and re-runs.
-    Between the two writes (or after a crash between them) a client sees a signature that
-    does not match and refuses the pointer (fail closed); a re-run rewrites both, because
-    a pointer that does not verify with the release key is always rewritten.
-    Returns the paths written.
+    each other's pointer: the loser gets PointerConflict (a CheckFailed), having changed
+    nothing, and reads again.
+
+    The .sig write is a compare-and-swap too (given `signature_existed`, against the
+    signature read with the pointer), so that a slow writer whose pointer was already
+    replaced cannot put its signature beside the newer pointer: when the swap fails,
+    the signature is written only while the .json is still ours (checked after reading
+    the signature's etag); if another writer replaced our .json meanwhile, that writer
+    signs its own pointer and we get PointerConflict. The last .json written therefore
+    always ends with its own signature. Between the two writes (or after a crash between
+    them) a client sees a signature that does not match and refuses the pointer (fail
+    closed); the next run rewrites both, because a pointer that does not verify with the
+    release key is always rewritten. Returns the paths written.
     """
     path = pointer_fmt.pointer_path(pointer.product, pointer.channel)
+    sig_path = signature_path(path)
     data = pointer.to_bytes()
     signature = key.sign(data)
     try:
-        store.write_bytes(container, path, data, cache_control,
-                          if_match=expected_etag if existed else None, if_none_match=not existed)
+        ours = store.write_bytes(container, path, data, cache_control,
+                                 if_match=expected_etag if existed else None, if_none_match=not existed)
     except PreconditionFailed:
-        raise CheckFailed(
-            f"{container}/{path} changed while this command ran (another upload?); nothing was overwritten, re-run"
-        ) from None
-    store.write_bytes(container, signature_path(path), signature, cache_control)
+        # Either another writer got there first, or our own write landed and only its answer
+        # was lost (a retried request then fails its own condition): the bytes tell.
+        found = store.read_bytes(container, path, MAX_POINTER)
+        if found is None or found[0] != data:
+            raise PointerConflict(
+                f"{container}/{path} changed while this command ran (another upload?); nothing was overwritten, re-run"
+            ) from None
+        ours = found[1]
     logger.info("%s/%s -> %s %s (sequence %d)", container, path, pointer.product, pointer.version, pointer.sequence)
-    return [path, signature_path(path)]
+    if signature_existed is None:  # no expectation given: plain write
+        store.write_bytes(container, sig_path, signature, cache_control)
+        return [path, sig_path]
+    sig_exists, sig_etag = signature_existed, signature_etag
+    for _ in range(SIGNATURE_ATTEMPTS):
+        try:
+            store.write_bytes(container, sig_path, signature, cache_control,
+                              if_match=sig_etag if sig_exists else None, if_none_match=not sig_exists)
+            return [path, sig_path]
+        except PreconditionFailed:
+            # Someone wrote the signature since we read it. The etag of the signature
+            # first, then whether the .json is still ours: a later .json write by
+            # another writer is followed by its own signature write, which then fails
+            # its swap and repeats this check, so the newest pointer is signed last.
+            current_sig = store.stat(container, sig_path)
+            current = store.stat(container, path)
+            if current is None or current.etag != ours.etag:
+                raise PointerConflict(
+                    f"{container}/{path} was replaced by another writer before this command signed it"
+                ) from None
+            sig_exists, sig_etag = current_sig is not None, current_sig.etag if current_sig else None
+    raise PointerConflict(f"{container}/{sig_path} kept changing while this command signed its pointer; re-run")

@@ -69,10 +69,14 @@ class LocalStore(Store):
 
     def list(self, container: str, prefix: str = "") -> list[BlobInfo]:
         base = self._container_dir(container)
-        if not base.is_dir():
+        # Walk only the folder the prefix names (its part up to the last '/'), not the whole
+        # container: listing one version costs the same with 1 or 500 versions beside it.
+        head = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = self._file(container, head) if head else base
+        if not start.is_dir():
             return []
         out: list[BlobInfo] = []
-        for dirpath, dirnames, filenames in os.walk(base):
+        for dirpath, dirnames, filenames in os.walk(start):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in filenames:
                 if name.startswith("."):  # temp files of writes in progress (or of a crash)

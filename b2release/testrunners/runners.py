@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from b2release.errors import ToolMissingError, UsageError
-from b2release.process import query
+from b2release.process import vswhere_find
 
 RUNNERS = ("nunit-console", "nunit3-console", "xunit", "vstest", "dotnet")
 FORMATS = {"nunit-console": "nunit2", "nunit3-console": "nunit3", "xunit": "xunit2", "vstest": "trx", "dotnet": "trx"}
@@ -82,15 +82,7 @@ class Runner:
 
 
 def _vswhere_vstest() -> str | None:
-    if sys.platform != "win32":
-        return None
-    base = os.environ.get("ProgramFiles(x86)") or r"C:\Program Files (x86)"
-    vswhere = Path(base) / "Microsoft Visual Studio" / "Installer" / "vswhere.exe"
-    if not vswhere.is_file():
-        return None
-    out = query([str(vswhere), "-latest", "-products", "*", "-find", r"**\TestPlatform\vstest.console.exe"])
-    first = out.strip().splitlines()[0].strip() if out and out.strip() else ""
-    return first if first and Path(first).is_file() else None
+    return vswhere_find("-find", r"**\TestPlatform\vstest.console.exe")
 
 
 def _in_packages(name: str, search: list[Path]) -> str | None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from b2release.errors import InputError, ToolMissingError, UsageError
-from b2release.process import query
+from b2release.process import vswhere_find
 
 TOOLS = ("msbuild", "dotnet", "xbuild")
 PROJECT_SUFFIXES = (".csproj", ".vbproj", ".fsproj", ".proj")
@@ -200,18 +199,7 @@ def find_entry(folder: Path) -> Path:
 # --- tools ------------------------------------------------------------------------------
 def _vswhere_msbuild() -> str | None:
     """MSBuild.exe of the newest Visual Studio / Build Tools, via vswhere (Windows)."""
-    if sys.platform != "win32":
-        return None
-    base = os.environ.get("ProgramFiles(x86)") or r"C:\Program Files (x86)"
-    vswhere = Path(base) / "Microsoft Visual Studio" / "Installer" / "vswhere.exe"
-    if not vswhere.is_file():
-        return None
-    out = query([str(vswhere), "-latest", "-products", "*", "-requires", "Microsoft.Component.MSBuild",
-                   "-find", r"MSBuild\**\Bin\MSBuild.exe"])
-    if not out:
-        return None
-    first = out.strip().splitlines()[0].strip() if out.strip() else ""
-    return first if first and Path(first).is_file() else None
+    return vswhere_find("-requires", "Microsoft.Component.MSBuild", "-find", r"MSBuild\**\Bin\MSBuild.exe")
 
 
 def find_tool(name: str) -> str | None:

@@ -31,6 +31,7 @@ from b2release.formats.manifest import (
 from b2release.formats.provenance import envelope_name
 from b2release.formats.signature import PublicKey
 from b2release.fsutil import sha256_file
+from b2release.verification import versions
 from b2release.verification.provenance import NO_EXPECTATIONS, Expectations, check_beside
 
 MAX_MANIFEST = 16 << 20
@@ -212,6 +213,8 @@ def verify_zip(zip_path: Path, key: PublicKey, report: Report, entry_check: Entr
             if digests[name] != (digest, size):
                 raise mismatch(name, digests[name][0])
         report.checks.append(f"{len(expected)} payload entries match the manifest")
+        if (stamped := versions.check_stamped(pkg, names, manifest, label)) is not None:
+            report.checks.append(stamped)
 
     report.product, report.version = manifest.product, manifest.version
     report.key_id, report.algorithm = key.key_id, key.algorithm

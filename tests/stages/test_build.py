@@ -68,7 +68,8 @@ def test_xbuild_builds_the_sample_stamps_the_version_and_leaves_the_tree_alone(c
     assert data["version"] == "1.2.3-rc.1"
     assert Path(data["source_dir"]).is_absolute()
     info = data["manifest_info"]
-    assert set(info) == {"tool", "tool_version", "configuration", "git_commit", "project"}
+    assert set(info) == {"tool", "tool_version", "configuration", "git_commit", "project", "assemblies"}
+    assert info["assemblies"] == ["Enventa.Connector", "Enventa.Connector.Cli"]  # stamped and shipped, no tests
     assert info["tool"] == "xbuild" and info["configuration"] == "Release"
     assert info["project"].endswith("Enventa.Connector.sln") and not Path(info["project"]).is_absolute()
     assert "Mono" in info["tool_version"]

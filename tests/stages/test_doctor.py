@@ -88,3 +88,17 @@ def test_a_missing_key_file_hints_at_keys_generate(cli, tmp_path):
     r = cli("verify", tmp_path, "--public-key", tmp_path / "nope.pub")
     assert r.exit_code == 2
     assert "nope.pub does not exist" in r.stderr and "b2release keys generate --out keys" in r.stderr
+
+
+def test_every_config_value_is_checked_and_named_by_its_source(cli, tmp_path):
+    cfg = tmp_path / "b2release.toml"
+    cfg.write_text('[product]\nname = "x"\n[store]\npointer_ttl = "7days"\n')
+    r = cli("--config", cfg, "--work-dir", tmp_path / "d", "--json", "doctor",
+            env={"B2RELEASE_STORE_MAX_GRANT_EXPIRY": "3x"})
+    assert r.exit_code == 1, r.output
+    failed = {c["name"]: c["detail"] for c in json.loads(r.stdout)["details"]["checks"] if c["status"] == "fail"}
+    assert failed["store.pointer_ttl"] == f"{cfg}: store.pointer_ttl: invalid duration '7days' (use e.g. 30m, 24h, 7d)"
+    assert failed["store.max_grant_expiry"].startswith("environment variable B2RELEASE_STORE_MAX_GRANT_EXPIRY: ")
+    # The command that would have tripped over it later refuses at once, naming the file (exit 2).
+    assert_user_error(cli("--config", cfg, "--work-dir", tmp_path / "d", "refresh"), 2,
+                      f"{cfg}: store.pointer_ttl: invalid duration '7days'")

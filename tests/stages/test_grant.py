@@ -238,3 +238,20 @@ def test_without_token_auth_a_grant_has_no_cdn_urls(released, releaser, fake_clo
     doc = grant(releaser, work, "--tenant", backend.tenants[0], env=cdn_env(fake_cloudflare)).json()
     assert not any(key.startswith("cdn") for key in doc)
     assert fake_cloudflare.requests == []  # a CDN without token auth: grant does not talk to it
+
+
+def test_the_printed_revoke_command_runs_as_printed(released, releaser):
+    import re
+    import shlex
+
+    backend, work = released
+    tenant = backend.tenants[0]
+    store = backend.env["B2RELEASE_STORE_URL"]
+    result = releaser.cli("--work-dir", work, "grant", "--tenant", tenant, "--store", store)
+    assert result.exit_code == 0, result.output
+    printed = re.search(r"revoke with: (.*)$", result.stderr, re.M).group(1)
+    argv = shlex.split(printed)
+    assert argv[:3] == ["b2release", "--work-dir", str(work)] and argv[-2:] == ["--store", store]
+    revoked = releaser.cli(*argv[1:], "--json")
+    assert revoked.exit_code == 0, revoked.output
+    assert len(revoked.json()["removed_policies"]) == 1

@@ -176,3 +176,16 @@ def test_bad_source_date_epoch(cli, tmp_path, dev_keys, sample_input):
     r = cli("--work-dir", tmp_path / "d", "package", "--input", sample_input, "--name", "p", "--version", "1.0.0",
             "--signing-key", dev_keys / "release-signing.key", env={"SOURCE_DATE_EPOCH": "yesterday"})
     assert_user_error(r, 2, "SOURCE_DATE_EPOCH")
+
+
+def test_a_version_other_than_the_builds_is_refused(cli, tmp_path, dev_keys, sample_input):
+    from tests.fixtures.pe import fake_build
+
+    work = tmp_path / "dist"
+    fake_build(work, {p.name: p for p in sample_input.iterdir() if p.is_file()}, version="1.4.0")
+    before = (work / "state.json").read_bytes()
+    r = cli("--work-dir", work, "package", "--version", "1.0.0", "--name", "enventa-connector",
+            "--signing-key", dev_keys / "release-signing.key", "--allow-unsigned",
+            env={"SOURCE_DATE_EPOCH": "1700000000"})
+    assert_user_error(r, 2, "version 1.0.0 differs from the version build stamped into the binaries (1.4.0)")
+    assert (work / "state.json").read_bytes() == before and not list(work.glob("*.zip"))

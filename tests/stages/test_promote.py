@@ -29,7 +29,9 @@ def read_pointer(backend, container: str, public, name: str) -> pointer_fmt.Poin
 
 
 def versioned(snapshot: dict) -> dict:
-    return {c: [b for b in blobs if "/channels/" not in b[0]] for c, blobs in snapshot.items()}
+    # Versioned files only: not pointers, not the audit log (it grows with every change).
+    return {c: [b for b in blobs if "/channels/" not in b[0] and not b[0].startswith("audit/")]
+            for c, blobs in snapshot.items()}
 
 
 def upload(releaser, backend, work: Path, channel: str, *tenants: str) -> None:

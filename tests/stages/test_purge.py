@@ -43,8 +43,11 @@ def work(tmp_path) -> Path:
 
 
 @pytest.fixture
-def cf_env(fake_cloudflare) -> dict[str, str]:
-    return cdn_env(fake_cloudflare, BASE + "/")  # a trailing slash, as users write it
+def cf_env(fake_cloudflare, dev_keys, tmp_path) -> dict[str, str]:
+    # A trailing slash, as users write it; the key signs purge's audit line in a folder store.
+    return {**cdn_env(fake_cloudflare, BASE + "/"),
+            "B2RELEASE_RELEASE_SIGNING_KEY": str(dev_keys / "release-signing.key"),
+            "B2RELEASE_STORE_URL": f"file://{tmp_path / 'store'}"}
 
 
 def test_65_urls_go_out_in_3_batches_and_pending_is_cleared(cli, work, cf_env, fake_cloudflare, no_sleep):

@@ -252,6 +252,32 @@ def test_a_stage_that_rewrites_a_sealed_file_is_reported_unless_package_follows(
     assert "rewrote_sealed" in str(result.data["stages"])
 
 
+def test_shared_release_options_reach_every_selected_stage_that_takes_them(tmp_path, monkeypatch):
+    @dataclass
+    class ChannelOptions:
+        channel: str | None = None
+        store: str | None = None
+
+    @dataclass
+    class NoOptions:
+        pass
+
+    seen: dict[str, Any] = {}
+
+    def stage(name: str):
+        return lambda ctx, options=None: (seen.__setitem__(name, options), StageResult(stage=name))[1]
+
+    install(monkeypatch, build=fake(stage("build"), Options=NoOptions),
+            compat=fake(stage("compat"), Options=ChannelOptions), upload=fake(stage("upload"), Options=ChannelOptions))
+    ctx = ctx_for(tmp_path, json_output=True)
+    runner.run_pipeline(ctx, "1.0.0", to_stage="upload", skip=["test", "scan", "sign", "package"],
+                        shared={"channel": "beta", "store": None})
+    assert seen["build"] is None
+    assert seen["compat"] == seen["upload"] == ChannelOptions(channel="beta")
+    with pytest.raises(UsageError, match="--channel: no stage this release runs takes it"):
+        runner.run_pipeline(ctx, "1.0.0", to_stage="build", shared={"channel": "beta"})
+
+
 # --- make_context -----------------------------------------------------------------------------
 def test_make_context_loads_the_config_file_and_settings(tmp_path, monkeypatch):
     for name in ("b2release", "azure", "urllib3"):  # make_context sets up process-wide logging
@@ -291,3 +317,15 @@ def test_a_rejected_command_leaves_state_json_untouched(tmp_path, monkeypatch):
         runner.run_command(ctx_for(tmp_path), "build")
     assert (tmp_path / "dist" / "state.json").read_bytes() == before
     assert BuildRecord.read(ctx_for(tmp_path).state).version == "1.2.3"
+
+
+def test_a_dry_run_is_not_recorded(tmp_path, monkeypatch):
+    @dataclass
+    class DryOptions:
+        dry_run: bool = False
+
+    install(monkeypatch, upload=fake(lambda ctx, options=None: StageResult(stage="upload"), Options=DryOptions))
+    runner.run_command(ctx_for(tmp_path), "upload", DryOptions(dry_run=True))
+    assert not (tmp_path / "dist" / "state.json").exists()
+    runner.run_command(ctx_for(tmp_path), "upload", DryOptions())
+    assert runs(tmp_path)["upload"]["status"] == "ok"

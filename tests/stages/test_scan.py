@@ -374,7 +374,7 @@ def test_rescanning_after_package_keeps_the_sbom_or_says_it_broke_the_seal(cli, 
     assert changed.exit_code == 0, changed.output
     assert changed.json()["rewrote_sealed"] == ["sbom.cdx.json"]
     assert "scan changed sbom.cdx.json, which the last package sealed in SHA256SUMS" in changed.stderr
-    assert "run `b2release package` again" in changed.stderr
+    assert f"run `b2release --work-dir {work} package` again" in changed.stderr
 
 
 def test_every_count_printed_agrees_with_the_table(cli, tmp_path):

@@ -40,6 +40,7 @@ class Options:
     export: str | None = None  # JSON lines to this file, or "-" for stdout
     # show / verify (paths: local month files or folders; none: the store's release container)
     limit: int | None = None  # show: only the last N changes
+    tenant: str | None = None  # show: only changes that name this tenant
     public_key: Path | None = None  # verify: default [release] public_key
     expect_head: str | None = None  # verify: the head a previous verify printed
 

@@ -26,6 +26,7 @@ from b2release.formats import auditchain, auditlog
 from b2release.stages import StageResult
 from b2release.stores import open_store
 from b2release.stores.audit import read_log
+from b2release.stores.tenants import validate_tenant_id
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -89,6 +90,9 @@ def show(ctx: Context, opts: Any) -> StageResult:
     lines = [line for name, data in files for line in auditlog.parse_lines(data, name)]
     if since is not None:
         lines = [line for line in lines if auditlog_time(line) >= since]
+    if opts.tenant is not None:
+        tenant = validate_tenant_id(opts.tenant)
+        lines = [line for line in lines if tenant in line.record.tenants]
     if opts.limit is not None:
         lines = lines[-opts.limit:]
     if not ctx.json_output and ctx.verbosity >= 0:

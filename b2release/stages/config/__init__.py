@@ -3,7 +3,7 @@
 - `show`: every key's effective value and where it came from (default, the file,
   environment B2RELEASE_X_Y, command line), and which secret variables are set; secret
   values are masked (`Key.secret`, and build properties with secret-looking names).
-- `check`: config.load's problems (collected, not only the first) plus checks.py's, one
+- `check`: config.load's problems (collected, not only the first) plus b2release/config_checks.py's, one
   log line each naming the file or variable; exit 2 when there is any.
 - `schema`: the JSON Schema of b2release.toml, or with `markdown` the key tables of
   docs/configuration.md (schema.py).
@@ -19,13 +19,14 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from b2release import config_checks as checks
 from b2release import log
 from b2release.config import SCHEMA, Config, Problem
 from b2release.context import Context
 from b2release.errors import ConfigError, UsageError
 from b2release.redact import MASK, SECRET_ENV_VARS, redact, redact_obj
 from b2release.stages import StageResult
-from b2release.stages.config import checks, schema
+from b2release.stages.config import schema
 from b2release.toolchains import is_secret_property
 
 NAME = "config"

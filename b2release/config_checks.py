@@ -1,4 +1,5 @@
-"""`config check`: every value checked the way the commands will use it, without running them.
+"""Every config value checked the way the commands will use it, without running them
+(`config check`, and `doctor`'s config checks).
 
 Types, choices and unknown keys are config.load's (collected, not raised, for this
 command); here come the meanings: durations (`config.parse_duration`), URLs, tenant ids
