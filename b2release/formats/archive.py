@@ -136,39 +136,52 @@ def _prepare_whole(name: str, source: Path, data: bytes, how: _Settings) -> Entr
 
 
 def _prepare_stream(name: str, source: Path, src: BinaryIO, how: _Settings) -> Entry:
-    sha = hashlib.sha256()
-    crc = 0
-    size = 0
-    compressed = 0
     chunk = src.read(CHUNK)
     # Data whose first MiB libdeflate's fastest level cannot shrink (compressed or encrypted
     # resources) is stored without deflating it all first (compressors.PROBE_LEVEL).
-    compressor = compressors.stream_compressor() if compressors.shrinks(chunk) else None
+    if not compressors.shrinks(chunk):
+        sha, crc, size, _ = _stream(chunk, src, None, how)
+        return _stored_stream(name, source, size, sha, crc, how)
     fd, spool_name = new_spool_file(how.spool_dir)
     spool = Path(spool_name)
     with os.fdopen(fd, "wb") as out:
-        while chunk:
-            sha.update(chunk)
-            crc = compressors.crc32(chunk, crc)
-            size += len(chunk)
-            if compressor is not None:
-                piece = compressor.compress(chunk)
-                compressed += len(piece)
-                out.write(piece)
-            if how.progress is not None:
-                how.progress(len(chunk))
-            chunk = src.read(CHUNK)
-        if compressor is not None:
-            piece = compressor.flush()
-            compressed += len(piece)
-            out.write(piece)
+        sha, crc, size, compressed = _stream(chunk, src, out, how)
+    if compressed >= size:
+        spool.unlink()
+        return _stored_stream(name, source, size, sha, crc, how)
     if size <= how.large_file:  # shrank since fstat: the whole-file compressor would have been chosen
         spool.unlink()
         raise _changed(source)
-    if compressor is None or compressed >= size:
-        spool.unlink()
-        return Entry(name, size, sha.hexdigest(), crc, STORED, size, source=source)
-    return Entry(name, size, sha.hexdigest(), crc, DEFLATED, compressed, spool=spool)
+    return Entry(name, size, sha, crc, DEFLATED, compressed, spool=spool)
+
+
+def _stream(chunk: bytes, src: BinaryIO, out: BinaryIO | None, how: _Settings) -> tuple[str, int, int, int]:
+    """(sha256, CRC-32, size, compressed size) of `chunk` and the rest of `src`, deflated into `out` if given."""
+    sha = hashlib.sha256()
+    crc = size = compressed = 0
+    compressor = compressors.stream_compressor() if out is not None else None
+    while chunk:
+        sha.update(chunk)
+        crc = compressors.crc32(chunk, crc)
+        size += len(chunk)
+        if compressor is not None and out is not None:
+            piece = compressor.compress(chunk)
+            compressed += len(piece)
+            out.write(piece)
+        if how.progress is not None:
+            how.progress(len(chunk))
+        chunk = src.read(CHUNK)
+    if compressor is not None and out is not None:
+        piece = compressor.flush()
+        compressed += len(piece)
+        out.write(piece)
+    return sha.hexdigest(), crc, size, compressed
+
+
+def _stored_stream(name: str, source: Path, size: int, sha: str, crc: int, how: _Settings) -> Entry:
+    if size <= how.large_file:  # shrank since fstat: the whole-file compressor would have been chosen
+        raise _changed(source)
+    return Entry(name, size, sha, crc, STORED, size, source=source)
 
 
 def _prepare(name: str, source: Path, how: _Settings) -> Entry:
