@@ -224,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = hoist_output_flags(argv)
         # The named command's module only, and Typer builds that command alone (cli/commands.py).
-        with commands.building_only(app, commands.load_for(args)):
-            rv = app(args=args, prog_name="b2release", standalone_mode=False, obj=session)
+        run_app = commands.narrowed(app, commands.load_for(args))
+        rv = run_app(args=args, prog_name="b2release", standalone_mode=False, obj=session)
         return rv if isinstance(rv, int) else 0
     except B2ReleaseError as exc:
         return report_error(exc, session)

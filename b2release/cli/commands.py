@@ -15,10 +15,10 @@ tests/cli/test_startup.py checks that this table, the modules and the help they 
 
 from __future__ import annotations
 
+import copy
 import importlib
 import os
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from typer.core import TyperCommand, TyperGroup
 
@@ -85,20 +85,20 @@ def load_for(args: list[str]) -> str | None:
     return None  # no command (`--help`, `--version`), or an unknown name the parser will report
 
 
-@contextmanager
-def building_only(app: Any, name: str | None) -> Iterator[None]:
-    """Typer builds every command registered on `app` when it runs; a run needs only `name`'s
-    (a module registers several). The registry is narrowed while Typer runs, then restored."""
+def narrowed(app: Any, name: str | None) -> Any:
+    """`app` as Typer should build it for a run of command `name`: that command alone.
+
+    Typer builds every command registered on the app it runs, and a module registers
+    several. This is a shallow copy with the one command (or group) registered, so the app
+    itself is never changed: a command that runs another in the same process (tests do)
+    still finds every command, and modules imported meanwhile register on the app as usual.
+    """
     if name is None:
-        yield
-        return
-    registered = app.registered_commands, app.registered_groups
-    app.registered_commands = [c for c in registered[0] if _command_name(c) == name]
-    app.registered_groups = [g for g in registered[1] if g.name == name]
-    try:
-        yield
-    finally:
-        app.registered_commands, app.registered_groups = registered
+        return app
+    view = copy.copy(app)
+    view.registered_commands = [c for c in app.registered_commands if _command_name(c) == name]
+    view.registered_groups = [g for g in app.registered_groups if g.name == name]
+    return view
 
 
 def _command_name(info: Any) -> str:

@@ -194,3 +194,17 @@ def test_offline_verify_imports_neither_azure_nor_requests(cli, tmp_path, dev_ke
         proc = subprocess.run([sys.executable, "-c", code, str(target), str(dev_keys / "release-signing.pub")],
                               capture_output=True, text=True, cwd=REPO, timeout=120)
         assert proc.stdout.strip().splitlines()[-1] == "EXIT 0 []", proc.stdout + proc.stderr
+
+
+def test_a_run_builds_its_command_alone_and_leaves_the_app_whole():
+    from b2release.cli.commands import narrowed
+
+    load_all()
+    before = list(app.registered_commands), list(app.registered_groups)
+    view = narrowed(app, "verify")
+    assert [c.callback.__name__ for c in view.registered_commands] == ["verify"] and view.registered_groups == []
+    assert [g.name for g in narrowed(app, "keys").registered_groups] == ["keys"]
+    # The app itself keeps every command: another run in the same process (a test, a
+    # command started from a command) still finds its own.
+    assert (app.registered_commands, app.registered_groups) == before
+    assert narrowed(app, None) is app
