@@ -37,10 +37,11 @@ lint: install
 fuzz: install tools
 	B2RELEASE_FUZZ=1 $(BIN)/python -m pytest tests/formats/test_archive_mutations.py
 
+# Issue #16's table in one run (corpus, then the 2 GiB case: ~10 minutes, ~8 GB of disk under
+# $B2RELEASE_BENCH_DIR or /tmp/b2release-bench; BENCH_ARGS=--quick skips the 2 GiB case), then API
+# extraction, then many tenants and versions (issue #17).
 bench: install tools
-	$(BIN)/python benchmarks/bench_package.py
-	$(BIN)/python benchmarks/bench_upload.py
-	$(BIN)/python benchmarks/bench_archive.py
+	$(BIN)/python benchmarks/bench_release.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/bench_api.py
 	$(BIN)/python benchmarks/bench_scale.py
 

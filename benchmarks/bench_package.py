@@ -56,14 +56,14 @@ def main() -> int:
         print("no Mono assemblies found (apt-get install mono-devel)", file=sys.stderr)
         return 2
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from b2release import keys
+    from b2release.stages import keys
 
     with tempfile.TemporaryDirectory(prefix="b2release-bench-") as tmp:
         tmp_path = Path(tmp)
         payload = tmp_path / "payload"
         files, size = build_payload(payload, args.copies)
         keys.generate(tmp_path / "keys")
-        env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+        env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
         b2 = [sys.executable, "-m", "b2release", "-q", "--work-dir", str(tmp_path / "dist"), "package",
               "--input", str(payload), "--name", "bench", "--version", "1.0.0",
               "--signing-key", str(tmp_path / "keys" / "release-signing.key"), "--allow-unsigned"]

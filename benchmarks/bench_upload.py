@@ -35,7 +35,7 @@ def main() -> int:
     if find_azurite() is None:
         print("Azurite not found: run `make tools` first", file=sys.stderr)
         return 2
-    from b2release import keys
+    from b2release.stages import keys
 
     with tempfile.TemporaryDirectory(prefix="b2release-bench-up-") as tmp:
         tmp_path = Path(tmp)

@@ -78,8 +78,9 @@ def check_argv(argv: list[str]) -> str:
     missing required options, raise the parser's usage error. Returns the command's path."""
     from typer.main import get_command
 
-    from b2release.cli import app
+    from b2release.cli import app, load_all
 
+    load_all()  # every command, not only the ones this process ran
     command = get_command(app)
     ctx = command.make_context("b2release", list(argv), resilient_parsing=False)
     path = []

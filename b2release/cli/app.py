@@ -5,9 +5,11 @@ calls `invoke`; everything else is below: `b2release.stages.runner` builds the C
 runs and records the command. Errors are caught once, in `main`: a B2ReleaseError prints
 its one-line message (or the JSON error document with --json) and exits with its code.
 
-Import cost matters here: `b2release --help` imports this package and Typer only. The
-rest of b2release (the runner, and through it every stage, store and SDK) is imported
-inside `invoke` and `report_error`, when a command really runs.
+Import cost matters here: `b2release --help` and every command's `--help` import this
+package and Typer only (tests/cli/test_startup.py checks it). The rest of b2release (the
+runner, and through it every stage, store and SDK) is imported inside `invoke` and
+`report_error`, when a command really runs; option values are converted without pydantic
+(cli/coercion.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from typing import Any, Callable, Optional
 import typer
 
 from b2release import __version__
+from b2release.cli import coercion, commands
 from b2release.errors import EXIT_USAGE, B2ReleaseError
+
+coercion.install()  # option values without importing pydantic (cli/coercion.py says why)
 
 app = typer.Typer(
     name="b2release",
@@ -31,6 +36,7 @@ app = typer.Typer(
     # Plain click-style help: rich help rendering imports markdown-it and costs ~60 ms.
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=commands.RootGroup,  # lists every command, also those whose module a run does not import
 )
 
 
@@ -90,7 +96,6 @@ def _session(typer_ctx: typer.Context) -> Session:
 # parses anything, output flags found after the command name are moved in front of it. Only
 # these flags move, and only their position changes: click still does all the parsing.
 _OUTPUT_FLAGS = {"--json", "-q", "--quiet", "-v", "--verbose"}
-_GLOBAL_WITH_VALUE = {"--work-dir", "--config", "--log-format"}
 
 
 def _is_output_flag(arg: str) -> bool:
@@ -100,9 +105,7 @@ def _is_output_flag(arg: str) -> bool:
 
 def hoist_output_flags(args: list[str]) -> list[str]:
     """`args` with the output flags that follow the command name moved in front of it."""
-    index = 0
-    while index < len(args) and args[index].startswith("-"):  # the global options
-        index += 2 if args[index] in _GLOBAL_WITH_VALUE else 1
+    index = commands.command_index(args)
     head, tail, moved = args[:index], [], []
     rest = iter(args[index:])
     for arg in rest:
@@ -219,7 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     session = Session()
     try:
-        rv = app(args=hoist_output_flags(argv), prog_name="b2release", standalone_mode=False, obj=session)
+        args = hoist_output_flags(argv)
+        # The named command's module only, and Typer builds that command alone (cli/commands.py).
+        run_app = commands.narrowed(app, commands.load_for(args))
+        rv = run_app(args=args, prog_name="b2release", standalone_mode=False, obj=session)
         return rv if isinstance(rv, int) else 0
     except B2ReleaseError as exc:
         return report_error(exc, session)

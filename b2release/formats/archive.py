@@ -5,17 +5,17 @@ entries sorted by name, one fixed timestamp, fixed permissions, no extra fields,
 compressor chosen by the input alone (never by core count, memory or timing):
 
 - files up to `LARGE_FILE` bytes are read once, whole, and deflated by libdeflate at
-  `LEVEL` (on .NET/Mono assemblies ~4x zlib's speed, and the package is smaller than
-  Info-ZIP's `zip -6`); sha256 and CRC-32 come from the same bytes;
-- larger files are streamed in 1 MiB chunks through zlib-ng at `STREAM_LEVEL` (libdeflate
-  has no streaming API), so memory stays flat whatever the file size;
+  `LEVEL`; sha256 and CRC-32 come from the same bytes;
+- larger files are streamed in 1 MiB chunks through zlib-ng at `STREAM_LEVEL`, so memory
+  stays flat whatever the file size;
 - an entry that deflate does not shrink is stored; stored entries are copied from their
   source at write time and their CRC-32 checked again, so a file changed meanwhile is refused.
 
-`COMPRESSOR` names the libraries, versions and levels, for the manifest. Files are prepared
-on all cores (libdeflate, zlib-ng and hashlib release the GIL), largest first, with at most
-`MEMORY_BUDGET` bytes of whole files and their compressed copies held at once; compressed
-bytes go to one spool file, and `write` copies them out in the fixed sorted order.
+`formats.compressors` holds the pinned compressors and `COMPRESSOR`, the manifest's name for
+them. Files are prepared on all cores (the compressors, hashlib and reads release the GIL),
+largest first, with at most `MEMORY_BUDGET` bytes of whole files and their compressed
+copies held at once; compressed bytes go to one spool file, and `write` copies them out in
+the fixed sorted order. `progress`, when given, hears of every byte read.
 
 The layout is the one `archive_reader` accepts (its constants are the writer's too), and
 `write` refuses names that reader would refuse, so a package we write always verifies.
@@ -25,20 +25,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
-
-import deflate
-from zlib_ng import zlib_ng
+from typing import BinaryIO, Callable, Iterable
 
 from b2release.errors import InputError
+from b2release.formats import compressors
+from b2release.formats.compressors import COMPRESSOR, LARGE_FILE, LEVEL, STREAM_LEVEL
 from b2release.formats.names import NameSet, entry_name_problem
+from b2release.formats.spool import Budget, Spool, SpoolReader, new_spool_file
 from b2release.formats.zip_layout import (
     CENTRAL,
     CENTRAL_SIG,
@@ -75,28 +72,14 @@ __all__ = [
 ]
 
 CHUNK = 1 << 20
-# libdeflate level 5: the fastest level whose package is no larger than Info-ZIP's `zip -6` on
-# .NET/Mono assemblies (measured on the benchmark corpus: level 4 is 0.2% larger than
-# Info-ZIP, level 5 1.5% smaller and 25% faster than level 6). See benchmarks/bench_archive.py.
-LEVEL = 5
-# zlib-ng level 6 for streamed large files: within 1.3% of zlib's size at 2.6x its speed.
-STREAM_LEVEL = 6
-LARGE_FILE = 32 << 20  # above this, a file is deflated as a stream (zlib-ng) instead of whole (libdeflate)
 # Whole files and their compressed copies held in memory at once, across all workers: bounds
 # peak RSS on any core count (a 32 MiB file costs 64 MiB of it).
 MEMORY_BUDGET = 96 << 20
 _MIN_DOS_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can hold
 _MAX_DOS_EPOCH = 4354819198  # 2107-12-31T23:59:58Z, the latest
 
-# The `deflate` package bundles libdeflate and does not export its version: this maps the
-# package versions we know to the libdeflate they bundle (read from each sdist's libdeflate.h).
-_BUNDLED_LIBDEFLATE = {"0.9.0": "1.26"}
-LIBDEFLATE_VERSION = _BUNDLED_LIBDEFLATE.get(deflate.__version__, f"bundled by deflate {deflate.__version__}")
-ZLIBNG_VERSION = zlib_ng.ZLIBNG_VERSION
-COMPRESSOR = (
-    f"libdeflate {LIBDEFLATE_VERSION} level {LEVEL} (python deflate {deflate.__version__}); "
-    f"files over {LARGE_FILE >> 20} MiB: zlib-ng {ZLIBNG_VERSION} level {STREAM_LEVEL}, streamed; stored if not smaller"
-)
+# Told the number of bytes just read, from worker threads: must be thread-safe.
+ProgressFn = Callable[[int], None]
 
 
 @dataclass
@@ -122,53 +105,6 @@ def dos_datetime(epoch: int) -> tuple[int, int]:
 
 
 # --- preparing: one read of each file for sha256, CRC-32 and deflate -------------------------
-class _Spool:
-    """One append-only file for the compressed bytes of many entries (thread-safe)."""
-
-    def __init__(self, spool_dir: Path):
-        fd, path = _mkstemp(spool_dir)
-        self.path = Path(path)
-        self._fh = os.fdopen(fd, "wb")
-        self._lock = threading.Lock()
-        self._offset = 0
-
-    def append(self, data: bytes | bytearray) -> int:
-        with self._lock:
-            offset = self._offset
-            self._fh.write(data)
-            self._offset += len(data)
-            return offset
-
-    def close(self) -> None:
-        self._fh.close()
-
-
-def _mkstemp(spool_dir: Path) -> tuple[int, str]:
-    return tempfile.mkstemp(prefix="spool-", suffix=".deflate", dir=spool_dir)
-
-
-class _Budget:
-    """Counts bytes held in memory; a holder waits until its share fits (one holder always fits)."""
-
-    def __init__(self, limit: int):
-        self._limit = limit
-        self._used = 0
-        self._cond = threading.Condition()
-
-    @contextmanager
-    def hold(self, amount: int) -> Iterator[None]:
-        amount = min(amount, self._limit)
-        with self._cond:
-            self._cond.wait_for(lambda: self._used + amount <= self._limit)
-            self._used += amount
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._used -= amount
-                self._cond.notify_all()
-
-
 def _changed(source: Path) -> InputError:
     return InputError(f"{source} changed while it was being packaged; package again")
 
@@ -177,59 +113,94 @@ def _too_large(source: Path | str) -> InputError:
     return InputError(f"{source} is 4 GiB or larger, which b2release packages (no zip64) do not support")
 
 
-def _prepare_whole(name: str, source: Path, data: bytes, spool: _Spool, level: int) -> Entry:
+@dataclass(frozen=True)
+class _Settings:
+    """What every file of one `prepare_files` call shares."""
+
+    spool: Spool
+    spool_dir: Path
+    budget: Budget
+    level: int
+    large_file: int
+    progress: ProgressFn | None
+
+
+def _prepare_whole(name: str, source: Path, data: bytes, how: _Settings) -> Entry:
     sha = hashlib.sha256(data).hexdigest()
-    crc = deflate.crc32(data)
-    compressed = deflate.deflate_compress(data, level)
+    crc = compressors.crc32(data)
+    compressed = compressors.compress(data, how.level)
     if len(compressed) >= len(data):
         return Entry(name, len(data), sha, crc, STORED, len(data), source=source)
-    offset = spool.append(compressed)
-    return Entry(name, len(data), sha, crc, DEFLATED, len(compressed), spool=spool.path, spool_offset=offset)
+    offset = how.spool.append(compressed)
+    return Entry(name, len(data), sha, crc, DEFLATED, len(compressed), spool=how.spool.path, spool_offset=offset)
 
 
-def _prepare_stream(name: str, source: Path, src: BinaryIO, spool_dir: Path, large_file: int) -> Entry:
-    sha = hashlib.sha256()
-    crc = 0
-    size = 0
-    compressed = 0
-    compressor = zlib_ng.compressobj(STREAM_LEVEL, zlib_ng.DEFLATED, -15)
-    fd, spool_name = _mkstemp(spool_dir)
+def _prepare_stream(name: str, source: Path, src: BinaryIO, how: _Settings) -> Entry:
+    chunk = src.read(CHUNK)
+    # Data whose first MiB libdeflate's fastest level cannot shrink (compressed or encrypted
+    # resources) is stored without deflating it all first (compressors.PROBE_LEVEL).
+    if not compressors.shrinks(chunk):
+        sha, crc, size, _ = _stream(chunk, src, None, how)
+        return _stored_stream(name, source, size, sha, crc, how)
+    fd, spool_name = new_spool_file(how.spool_dir)
     spool = Path(spool_name)
     with os.fdopen(fd, "wb") as out:
-        while chunk := src.read(CHUNK):
-            sha.update(chunk)
-            crc = deflate.crc32(chunk, crc)
-            size += len(chunk)
+        sha, crc, size, compressed = _stream(chunk, src, out, how)
+    if compressed >= size:
+        spool.unlink()
+        return _stored_stream(name, source, size, sha, crc, how)
+    if size <= how.large_file:  # shrank since fstat: the whole-file compressor would have been chosen
+        spool.unlink()
+        raise _changed(source)
+    return Entry(name, size, sha, crc, DEFLATED, compressed, spool=spool)
+
+
+def _stream(chunk: bytes, src: BinaryIO, out: BinaryIO | None, how: _Settings) -> tuple[str, int, int, int]:
+    """(sha256, CRC-32, size, compressed size) of `chunk` and the rest of `src`, deflated into `out` if given."""
+    sha = hashlib.sha256()
+    crc = size = compressed = 0
+    compressor = compressors.stream_compressor() if out is not None else None
+    while chunk:
+        sha.update(chunk)
+        crc = compressors.crc32(chunk, crc)
+        size += len(chunk)
+        if compressor is not None and out is not None:
             piece = compressor.compress(chunk)
             compressed += len(piece)
             out.write(piece)
+        if how.progress is not None:
+            how.progress(len(chunk))
+        chunk = src.read(CHUNK)
+    if compressor is not None and out is not None:
         piece = compressor.flush()
         compressed += len(piece)
         out.write(piece)
-    if size <= large_file:  # shrank since fstat: the whole-file compressor would have been chosen
-        spool.unlink()
+    return sha.hexdigest(), crc, size, compressed
+
+
+def _stored_stream(name: str, source: Path, size: int, sha: str, crc: int, how: _Settings) -> Entry:
+    if size <= how.large_file:  # shrank since fstat: the whole-file compressor would have been chosen
         raise _changed(source)
-    if compressed >= size:
-        spool.unlink()
-        return Entry(name, size, sha.hexdigest(), crc, STORED, size, source=source)
-    return Entry(name, size, sha.hexdigest(), crc, DEFLATED, compressed, spool=spool)
+    return Entry(name, size, sha, crc, STORED, size, source=source)
 
 
-def _prepare(name: str, source: Path, spool: _Spool, spool_dir: Path, budget: _Budget, level: int,
-             large_file: int) -> Entry:
+def _prepare(name: str, source: Path, how: _Settings) -> Entry:
+    """One file: read once (whole, or streamed when large), hashed, compressed, spooled."""
     with open(source, "rb") as src:
         size = os.fstat(src.fileno()).st_size
         if size > MAX_FIELD:
             raise _too_large(source)
-        if size > large_file:
-            entry = _prepare_stream(name, source, src, spool_dir, large_file)
+        if size > how.large_file:
+            entry = _prepare_stream(name, source, src, how)
         else:
             # Input plus (at worst, for incompressible data) as much output.
-            with budget.hold(2 * size):
+            with how.budget.hold(2 * size):
                 data = src.read()
-                if len(data) > large_file:  # grew since fstat: the stream compressor would apply
+                if len(data) > how.large_file:  # grew since fstat: the stream compressor would apply
                     raise _changed(source)
-                entry = _prepare_whole(name, source, data, spool, level)
+                entry = _prepare_whole(name, source, data, how)
+                if how.progress is not None:
+                    how.progress(len(data))
                 del data
     if entry.size > MAX_FIELD:
         raise _too_large(source)
@@ -242,30 +213,28 @@ def prepare_file(name: str, source: Path, spool_dir: Path, level: int = LEVEL, *
 
 
 def prepare_files(files: Iterable[tuple[str, Path]], spool_dir: Path, workers: int | None = None, *,
-                  level: int = LEVEL, large_file: int = LARGE_FILE, memory_budget: int = MEMORY_BUDGET) -> list[Entry]:
+                  level: int = LEVEL, large_file: int = LARGE_FILE, memory_budget: int = MEMORY_BUDGET,
+                  progress: ProgressFn | None = None) -> list[Entry]:
     """Prepare (name, source) pairs on all cores; entries come back in the order given.
 
     The bytes each entry gets depend only on its content, `level` and `large_file`: worker
-    count, budget and scheduling change the speed, never the output.
+    count, budget and scheduling change the speed, never the output. `progress(n)` is told
+    of the bytes of each file as they are done (from the worker threads).
     """
     files = list(files)
     if not files:
         return []
     workers = max(1, min(workers or os.cpu_count() or 1, len(files)))
-    spool = _Spool(Path(spool_dir))
-    budget = _Budget(memory_budget)
+    how = _Settings(Spool(Path(spool_dir)), Path(spool_dir), Budget(memory_budget), level, large_file, progress)
     try:
         if workers == 1:
-            return [_prepare(name, src, spool, Path(spool_dir), budget, level, large_file) for name, src in files]
+            return [_prepare(name, src, how) for name, src in files]
         # Largest first (by a cheap stat; the real size is what is read): the long jobs start
         # early and the small ones fill the gaps, so both cores stay busy to the end.
         sizes = [_stat_size(src) for _, src in files]
         order = sorted(range(len(files)), key=lambda i: -sizes[i])
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="package") as pool:
-            futures = {
-                i: pool.submit(_prepare, files[i][0], files[i][1], spool, Path(spool_dir), budget, level, large_file)
-                for i in order
-            }
+            futures = {i: pool.submit(_prepare, files[i][0], files[i][1], how) for i in order}
             try:
                 return [futures[i].result() for i in range(len(files))]
             except BaseException:
@@ -273,7 +242,7 @@ def prepare_files(files: Iterable[tuple[str, Path]], spool_dir: Path, workers: i
                     future.cancel()
                 raise
     finally:
-        spool.close()
+        how.spool.close()
 
 
 def _stat_size(path: Path) -> int:
@@ -285,9 +254,9 @@ def _stat_size(path: Path) -> int:
 
 def prepare_bytes(name: str, data: bytes, level: int = LEVEL) -> Entry:
     """An in-memory entry (manifest, signature, SBOM), compressed like a small file."""
-    crc = deflate.crc32(data)
+    crc = compressors.crc32(data)
     digest = hashlib.sha256(data).hexdigest()
-    deflated = bytes(deflate.deflate_compress(data, level))
+    deflated = bytes(compressors.compress(data, level))
     if len(deflated) >= len(data):
         return Entry(name, len(data), digest, crc, STORED, len(data), data=bytes(data))
     return Entry(name, len(data), digest, crc, DEFLATED, len(deflated), data=deflated)
@@ -318,7 +287,7 @@ def _copy_stored(entry: Entry, out: BinaryIO) -> None:
     size = 0
     with open(entry.source, "rb") as src:
         while chunk := src.read(CHUNK):
-            crc = deflate.crc32(chunk, crc)
+            crc = compressors.crc32(chunk, crc)
             size += len(chunk)
             if size > entry.size:
                 break
@@ -327,39 +296,15 @@ def _copy_stored(entry: Entry, out: BinaryIO) -> None:
         raise _changed(entry.source)
 
 
-class _SpoolReader:
-    """Open spool files, reused across entries (one spool holds most entries)."""
-
-    def __init__(self) -> None:
-        self._open: dict[Path, BinaryIO] = {}
-
-    def copy(self, entry: Entry, out: BinaryIO) -> None:
-        assert entry.spool is not None
-        src = self._open.get(entry.spool)
-        if src is None:
-            src = self._open[entry.spool] = open(entry.spool, "rb")
-        src.seek(entry.spool_offset)
-        remaining = entry.compressed_size
-        while remaining > 0:
-            chunk = src.read(min(CHUNK, remaining))
-            if not chunk:
-                raise InputError(f"spool file {entry.spool} is truncated; package again")
-            out.write(chunk)
-            remaining -= len(chunk)
-
-    def close(self) -> None:
-        for fh in self._open.values():
-            fh.close()
-
-
-def write(out: BinaryIO, entries: list[Entry], epoch: int) -> None:
-    """Write entries (sorted by name) as a zip archive to a binary stream."""
+def write(out: BinaryIO, entries: list[Entry], epoch: int, progress: ProgressFn | None = None) -> None:
+    """Write entries (sorted by name) as a zip archive to a binary stream; `progress` hears
+    of each entry's compressed size once it is written."""
     entries = sorted(entries, key=lambda e: e.name)
     _check_names(entries)
     dos_time, dos_date = dos_datetime(epoch)
     central = bytearray()
     offset = 0
-    spools = _SpoolReader()
+    spools = SpoolReader()
     try:
         for entry in entries:
             name = entry.name.encode("utf-8")
@@ -375,8 +320,11 @@ def write(out: BinaryIO, entries: list[Entry], epoch: int) -> None:
             elif entry.method == STORED:
                 _copy_stored(entry, out)
             else:
-                spools.copy(entry, out)
+                assert entry.spool is not None
+                spools.copy(entry.spool, entry.spool_offset, entry.compressed_size, out)
             offset += LOCAL.size + len(name) + entry.compressed_size
+            if progress is not None:
+                progress(entry.compressed_size)
     finally:
         spools.close()
     if offset > MAX_FIELD:

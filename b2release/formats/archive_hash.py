@@ -89,7 +89,7 @@ class _FirstFailure:
 
 
 def _hash_one(archive: PackageArchive, entry: ZipEntry, position: int, failure: _FirstFailure,
-              sink: SinkFactory | None) -> _Result:
+              sink: SinkFactory | None, progress: Callable[[int], None] | None) -> _Result:
     target = sink(entry) if sink is not None else None
     digest = hashlib.sha256()
     try:
@@ -97,6 +97,8 @@ def _hash_one(archive: PackageArchive, entry: ZipEntry, position: int, failure: 
             digest.update(chunk)
             if target is not None:
                 target.write(chunk)
+            if progress is not None:
+                progress(len(chunk))
     except BaseException:
         failure.record(position)
         if target is not None:
@@ -109,13 +111,15 @@ def _hash_one(archive: PackageArchive, entry: ZipEntry, position: int, failure: 
 
 
 def hash_entries(archive: PackageArchive, entries: Iterable[ZipEntry] | None = None, *, workers: int | None = None,
-                 sink: SinkFactory | None = None) -> dict[str, tuple[str, int]]:
+                 sink: SinkFactory | None = None,
+                 progress: Callable[[int], None] | None = None) -> dict[str, tuple[str, int]]:
     """sha256 and size of each entry (all by default), entries inflated and hashed in parallel.
 
     Each worker streams one entry at a time in 1 MiB chunks, so memory stays flat. `sink`,
     if given, is called in the worker with each entry and returns an `EntrySink` that
-    receives the entry's bytes, or None to skip it. Raises the `VerificationError` of the
-    first bad entry in archive order.
+    receives the entry's bytes, or None to skip it; `progress(n)`, also called in the
+    workers, hears of each chunk's size. Raises the `VerificationError` of the first bad
+    entry in archive order.
     """
     chosen = list(archive.entries if entries is None else entries)
     workers = max(1, min(workers or os.cpu_count() or 1, len(chosen) or 1))
@@ -123,13 +127,13 @@ def hash_entries(archive: PackageArchive, entries: Iterable[ZipEntry] | None = N
     results: dict[str, tuple[str, int]] = {}
     if workers == 1:
         for position, entry in enumerate(chosen):
-            result = _hash_one(archive, entry, position, failure, sink)
+            result = _hash_one(archive, entry, position, failure, sink, progress)
             results[entry.name] = (result.sha256, result.size)
         return results
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hash-entries") as pool:
         # Largest entries first, so that one big entry does not start last and run alone.
         order = sorted(range(len(chosen)), key=lambda i: -chosen[i].compressed_size)
-        futures = {i: pool.submit(_hash_one, archive, chosen[i], i, failure, sink) for i in order}
+        futures = {i: pool.submit(_hash_one, archive, chosen[i], i, failure, sink, progress) for i in order}
         try:
             for position, entry in enumerate(chosen):
                 result = futures[position].result()

@@ -1,7 +1,10 @@
 """Authenticode checks of package entries, for `verify` (offline).
 
-`verify` streams every payload entry into a temp dir it owns and calls this hook with
-(entry name, temp path). PE entries are handed to `osslsigncode verify` there:
+`verify` streams every payload entry on all cores; this audit looks at each entry's first
+bytes (`wants_file`: its PE headers) and only the entries osslsigncode must see are copied
+into a temp dir verify owns. Every entry then gets `check`, with that copy's path or None.
+It is called from several threads at once, so its results are kept under a lock.
+PE entries are handed to `osslsigncode verify`:
 
 - with a CA file (`--ca`): every PE entry must carry a signature that verifies against
   it (content digest and certificate chain); anything else is a VerificationError
@@ -16,6 +19,7 @@ timeout, and entries above MAX_PE_SIZE are refused rather than handed to it.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,7 @@ class AuthenticodeAudit:
     ca: Path | None
     tool: OsslSignCode | None = None  # None when it is absent and no --ca was given
     results: list[dict[str, Any]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def create(cls, ca: Path | None) -> AuthenticodeAudit:
@@ -46,8 +51,19 @@ class AuthenticodeAudit:
         except ToolMissingError:
             return cls(ca=None, tool=None)  # headers only: still says signed / unsigned
 
-    def __call__(self, name: str, temp_path: Path) -> None:
-        info = pe.inspect(temp_path)
+    # How many leading bytes of an entry `wants_file` and `check` need (the PE headers).
+    head_bytes = pe.MAX_HEAD
+
+    def wants_file(self, head: bytes, size: int) -> bool:
+        """Whether `check` needs the whole entry in a file: only for osslsigncode."""
+        info = pe.inspect_head(head, size)
+        if info is None or info.size > MAX_PE_SIZE:
+            return False
+        return info.signed and (self.ca is not None or self.tool is not None)
+
+    def check(self, name: str, head: bytes, size: int, temp_path: Path | None) -> None:
+        """Check one verified entry from its first bytes, and its copy when `wants_file` asked for one."""
+        info = pe.inspect_head(head, size)
         if info is None:
             return
         entry: dict[str, Any] = {
@@ -59,11 +75,12 @@ class AuthenticodeAudit:
                                         f"limit for Authenticode checks")
             if not info.signed:
                 raise VerificationError(f"{name} is an unsigned PE file (no Authenticode signature)")
+            assert temp_path is not None and self.tool is not None
             result = self.tool.verify(temp_path, self.ca, cwd=temp_path.parent)
             if not result.ok:
                 raise VerificationError(f"{name}: Authenticode check failed: {result.reason}")
             entry.update(result.to_dict())
-        elif self.tool is not None and info.signed and info.size <= MAX_PE_SIZE:
+        elif temp_path is not None and self.tool is not None and info.signed and info.size <= MAX_PE_SIZE:
             result = self.tool.verify(temp_path, None, cwd=temp_path.parent)
             entry.update(result.to_dict())
             entry["valid"] = None  # not checked against a CA: information only
@@ -74,7 +91,15 @@ class AuthenticodeAudit:
             entry.update({"valid": None, "reason": "" if info.signed else "not signed"})
         if not entry["signed"]:
             entry["reason"] = "not signed"
-        self.results.append(entry)
+        with self._lock:
+            self.results.append(entry)
+
+    def __call__(self, name: str, path: Path) -> None:
+        """`check` of a whole file on disk."""
+        with open(path, "rb") as fh:
+            head = fh.read(self.head_bytes)
+        size = path.stat().st_size
+        self.check(name, head, size, path if self.wants_file(head, size) else None)
 
     def phrase(self) -> str:
         """What Authenticode state was seen, for verify's one result line."""

@@ -87,17 +87,35 @@ def parse_headers(head: bytes, size: int) -> PEInfo | None:
     )
 
 
+# The most of a file's start that `inspect` reads: enough for the longest DOS stub it follows.
+MAX_HEAD = MAX_LFANEW + 1024
+
+
+def head_length(start: bytes) -> int:
+    """How much of a file's first bytes `inspect` reads, given at least its first HEADER_READ bytes."""
+    if len(start) >= 0x40 and start[:2] == b"MZ":
+        (lfanew,) = struct.unpack_from("<I", start, 0x3C)
+        if HEADER_READ - 1024 < lfanew <= MAX_LFANEW:  # unusually long DOS stub
+            return lfanew + 1024
+    return HEADER_READ
+
+
+def inspect_head(start: bytes, size: int) -> PEInfo | None:
+    """`inspect` of a file of `size` bytes from its first bytes (at least `head_length(start)` of
+    them, or the whole file): what verify uses on an entry it streams rather than extracts."""
+    return parse_headers(start[:head_length(start)], size)
+
+
 def inspect(path: Path | str) -> PEInfo | None:
     """PEInfo for a PE file, None for anything else (including unreadable special files)."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
             head = fh.read(HEADER_READ)
-            if len(head) >= 0x40 and head[:2] == b"MZ":
-                (lfanew,) = struct.unpack_from("<I", head, 0x3C)
-                if HEADER_READ - 1024 < lfanew <= MAX_LFANEW:  # unusually long DOS stub
-                    fh.seek(0)
-                    head = fh.read(lfanew + 1024)
+            wanted = head_length(head)
+            if wanted > HEADER_READ:
+                fh.seek(0)
+                head = fh.read(wanted)
             size = fh.seek(0, 2)
     except (IsADirectoryError, FileNotFoundError):
         return None

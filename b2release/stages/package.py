@@ -46,6 +46,7 @@ from b2release.formats.manifest import (
 )
 from b2release.fsutil import atomic_write_bytes, sha256_bytes, temp_path_beside
 from b2release.inputs import Entries, check_entry_names, collect_entries
+from b2release.progress import Progress, shown
 from b2release.signers import policy as authenticode_policy
 from b2release.stages import PIPELINE, StageResult
 from b2release.state import Artifact, check_digest
@@ -121,6 +122,13 @@ def api_check(ctx: Context, payload: Payload, version: str) -> ApiCheck:
     return ApiCheck(files, compat.manifest_summary or None)
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reading it reports the problem
+
+
 def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
     started = time.time()  # the provenance's start when no earlier stage of this release was recorded
@@ -149,7 +157,9 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     logger.info("packaging %d files from %s as %s", len(payload.files), payload.root or "the build output", zip_name)
 
     with tempfile.TemporaryDirectory(prefix=".package-", dir=work) as spool:
-        entries = archive.prepare_files(payload.files, Path(spool))
+        total = sum(_size(source) for _, source in payload.files) if shown(ctx) else 0
+        with Progress(ctx, f"compressing {len(payload.files):,} files", total) as bar:
+            entries = archive.prepare_files(payload.files, Path(spool), progress=bar.advance)
         if payload.recorded is not None:
             # The hash computed while compressing: a binary changed since build/sign is refused.
             for entry, art, (_, source) in zip(entries, payload.recorded, payload.files, strict=True):
@@ -190,8 +200,9 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         zip_path = work / zip_name
         tmp_zip = temp_path_beside(zip_path)
         try:
-            with open(tmp_zip, "wb") as out:
-                archive.write(out, entries, epoch)
+            with open(tmp_zip, "wb") as out, \
+                    Progress(ctx, f"writing {zip_name}", sum(e.compressed_size for e in entries)) as bar:
+                archive.write(out, entries, epoch, progress=bar.advance)
                 out.flush()
                 os.fsync(out.fileno())
             os.chmod(tmp_zip, 0o644)

@@ -14,13 +14,11 @@ from pathlib import Path
 from b2release import log
 from b2release.context import Context
 from b2release.errors import UsageError
+from b2release.progress import Progress
 from b2release.signers.audit import AuthenticodeAudit
 from b2release.stages import StageResult
-from b2release.stores.tenants import tenant_container
-from b2release.verification import last_seen as last_seen_file
 from b2release.verification.package import Report, verify_path
 from b2release.verification.provenance import Expectations
-from b2release.verification.remote import parse_target, verify_remote
 
 NAME = "verify"
 RECORDED = False
@@ -68,7 +66,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     key = ctx.public_key(opts.public_key)
     # Authenticode: checked against --ca, else reported as information only.
     audit = AuthenticodeAudit.create(opts.ca)
-    report = verify_path(Path(opts.path), key, audit, Expectations(opts.source_uri, opts.builder_id))
+    with Progress(ctx) as bar:
+        report = verify_path(Path(opts.path), key, audit, Expectations(opts.source_uri, opts.builder_id), bar)
     _add_authenticode(report, audit)
     return StageResult(
         stage=NAME,
@@ -83,6 +82,11 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
 
 def _remote(ctx: Context, opts: Options) -> StageResult:
+    # Imported here: an offline verify needs none of the download code.
+    from b2release.stores.tenants import tenant_container
+    from b2release.verification import last_seen as last_seen_file
+    from b2release.verification.remote import parse_target, verify_remote
+
     assert opts.remote is not None
     target = parse_target(opts.remote, opts.allow_insecure_http)
     if target.prefix.startswith("http:"):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import typer.main
 
-from b2release.cli import app
+from b2release.cli import app, load_all
 
 # command path -> arguments after it (run in an empty folder, work dir tmp/dist)
 CASES: dict[str, list[str]] = {
@@ -46,6 +46,7 @@ CASES: dict[str, list[str]] = {
 
 
 def registered() -> set[str]:
+    load_all()  # every command module, not only those this process ran
     root = typer.main.get_command(app)
 
     def walk(command: Any, prefix: tuple[str, ...]) -> list[str]:

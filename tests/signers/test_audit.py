@@ -154,3 +154,30 @@ def test_hook_directly(tmp_path, dev_keys, other_keys, pe_files, signed_pe):
         hook("theirs.dll", ossl_sign(pe_files.dll, tmp_path / "theirs.dll", other_keys))
     with pytest.raises(VerificationError, match="plain.dll is an unsigned PE file"):
         hook("plain.dll", pe_files.dll)
+
+
+class RecordingAudit(audit_mod.AuthenticodeAudit):
+    """The real audit, noting which entries it was handed a file for."""
+
+    def check(self, name, head, size, temp_path):
+        self.copied = {**getattr(self, "copied", {}), name: temp_path is not None and temp_path.is_file()}
+        super().check(name, head, size, temp_path)
+
+
+def test_verify_streams_every_entry_and_copies_only_what_osslsigncode_checks(cli, tmp_path, dev_keys, pe_files,
+                                                                             signed_pe):
+    from b2release.formats.signature import load_public_key
+    from b2release.verification.package import verify_path
+
+    work = make_package(cli, tmp_path, dev_keys, signed_pe[0], pe_files.exe, "--allow-unsigned")
+    key = load_public_key(dev_keys / "release-signing.pub")
+    for ca in (None, dev_keys / "codesign.crt"):
+        audit = RecordingAudit.create(ca)
+        if ca is None:
+            verify_path(work, key, audit)
+            # The signed DLL goes to osslsigncode; the unsigned EXE and the text file are read from their headers.
+            assert audit.copied == {DLL: True, EXE: False, "notes.txt": False}
+            assert {r["file"]: r["signed"] for r in audit.results} == {DLL: True, EXE: False}
+        else:
+            with pytest.raises(VerificationError, match="Enventa.Tool.exe is an unsigned PE file"):
+                verify_path(work, key, audit)

@@ -97,3 +97,20 @@ def test_long_dos_stub(tmp_path):
 def test_directory_and_missing_file(tmp_path):
     assert pe.inspect(tmp_path) is None
     assert pe.inspect(tmp_path / "missing.dll") is None
+
+
+@pytest.mark.parametrize("data", [
+    synthetic_pe(),
+    synthetic_pe(plus=True, security=(0x1000, 0x100)),
+    synthetic_pe(lfanew=0x2000, size=0x4000, security=(0x3000, 0x100)),  # long DOS stub: a second read
+    synthetic_pe(lfanew=0xC01, size=0x2000),  # stub just long enough to need one
+    synthetic_pe(lfanew=0x10000, size=0x12000),  # the longest stub followed
+    synthetic_pe(lfanew=0x10004, size=0x12000),  # one too long: not followed
+    b"MZ" + b"\0" * 100,
+    b"not a PE at all",
+])
+def test_headers_from_a_streamed_start_equal_those_from_the_file(tmp_path, data):
+    # verify inspects entries it streams from their first bytes (pe.MAX_HEAD of them, or all).
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    assert pe.inspect_head(data[:pe.MAX_HEAD], len(data)) == pe.inspect(path)

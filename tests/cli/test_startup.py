@@ -1,0 +1,210 @@
+"""Start-up: what `--help` and an offline `verify` import (issue #16), and that the lazy
+command table (cli/commands.py) and the direct option conversion (cli/coercion.py) change
+nothing a user sees.
+
+No timing here: each test checks which modules a fresh process imported, or compares
+outputs. The heavy modules were found with `python -X importtime`: pydantic (Typer's own
+option conversion, ~150 ms), the Azure SDK, requests, cryptography, rich, dnfile, and any
+b2release module beyond the CLI itself (a command's module pulls in its stage and the rest).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+
+from b2release.cli import COMMANDS, app, load_all
+from b2release.cli import coercion as coercion_mod
+from b2release.cli.app import Session
+from tests.conftest import REPO
+
+HEAVY = ("pydantic", "azure", "requests", "urllib3", "cryptography", "rich", "dnfile", "semver", "cyclonedx",
+         "yaml", "jsonschema")
+LIGHT_B2RELEASE = ("b2release", "b2release.errors")
+
+# Runs in a fresh interpreter: each command path's --help in turn; after each, the modules
+# it added (modules only accumulate, so the first command that imports one is named).
+PROBE = """
+import contextlib, io, json, sys
+from b2release.cli import main
+paths = json.loads(sys.argv[1])
+before = set(sys.modules)
+added, outputs = {}, {}
+for path in paths:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main([*path, "--help"])
+    outputs[" ".join(path)] = (code, out.getvalue())
+    added[" ".join(path)] = sorted(set(sys.modules) - before)
+    before = set(sys.modules)
+print(json.dumps({"added": added, "outputs": outputs}))
+"""
+
+
+def command_paths() -> list[list[str]]:
+    load_all()
+    paths: list[list[str]] = []
+
+    def walk(command, prefix: list[str]) -> None:
+        for name in command.list_commands(None):
+            sub = command.get_command(None, name)
+            paths.append([*prefix, name])
+            if hasattr(sub, "list_commands"):
+                walk(sub, [*prefix, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+def probe(paths: list[list[str]]) -> dict:
+    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(paths)], capture_output=True, text=True, cwd=REPO,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def eager_help(path: list[str]) -> str:
+    """The help Typer prints with every command loaded and built, as before the lazy table."""
+    load_all()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        typer.main.get_command(app).main([*path, "--help"], prog_name="b2release", standalone_mode=False,
+                                         obj=Session())
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def probed() -> tuple[list[list[str]], dict]:
+    # The top level first (nothing loaded yet), then every command, then the top level again.
+    paths = [[], *command_paths(), []]
+    return paths, probe(paths)
+
+
+def heavy_in(modules: list[str]) -> list[str]:
+    def heavy(name: str) -> bool:
+        if name.split(".")[0] in HEAVY:
+            return True
+        return name.startswith("b2release") and name not in LIGHT_B2RELEASE and not name.startswith("b2release.cli")
+
+    return [m for m in modules if heavy(m)]
+
+
+def test_help_of_every_command_imports_nothing_heavy(probed):
+    paths, result = probed
+    assert len(paths) > len(COMMANDS)  # the subcommands of keys, config and audit too
+    offenders = {path: heavy_in(added) for path, added in result["added"].items() if heavy_in(added)}
+    assert offenders == {}
+
+
+def test_help_prints_what_the_fully_built_command_tree_prints(probed):
+    paths, result = probed
+    assert result["outputs"][""][0] == 0
+    for path in paths[1:-1]:
+        code, text = result["outputs"][" ".join(path)]
+        assert code == 0 and text == eager_help(path), path
+    # The listing from the table, before any command module was imported, and after all were.
+    assert result["outputs"][""][1] == eager_help([])
+
+
+def test_the_table_names_every_command_its_module_and_its_help():
+    load_all()
+    found = {}
+    for info in app.registered_commands:
+        name = info.name or info.callback.__name__.replace("_", "-")
+        found[name] = (info.callback.__module__, (info.callback.__doc__ or "").strip().splitlines()[0])
+    for info in app.registered_groups:
+        module = info.typer_instance.registered_commands[0].callback.__module__
+        found[info.name] = (module, info.typer_instance.info.help.strip().splitlines()[0])
+    assert {name: (f"b2release.cli.{module}", text) for name, (module, text) in COMMANDS.items()} == found
+    assert list(COMMANDS) == list(typer.main.get_command(app).list_commands(None))
+
+
+def test_a_command_imports_only_its_own_cli_module(tmp_path):
+    code = ("import sys; from b2release.cli import main\n"
+            "main(['--work-dir', sys.argv[1], 'keys', 'generate', '--out', sys.argv[1]])\n"
+            "print(sorted(m for m in sys.modules if m.startswith('b2release.cli.')))")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "keys")], capture_output=True, text=True,
+                          cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    loaded = {m.rsplit(".", 1)[1] for m in json.loads(proc.stdout.strip().splitlines()[-1].replace("'", '"'))}
+    assert loaded == {"app", "coercion", "commands", "setup"}
+
+
+# --- option values: the direct conversion agrees with Typer's own ---------------------------
+SAMPLES = {str: ["", "acme", "naïve value", "--looks-like-a-flag"], int: ["0", "7", "-3", "+4", "x", "1.5", " 2"],
+           bool: [True, False], Path: ["", ".", "dist", "missing/file.zip", "/"]}
+
+
+def _convert(runtime, value, param, ctx):
+    try:
+        return ("ok", runtime.coerce(value, param=param, ctx=ctx))
+    except typer.BadParameter as exc:
+        return ("error", exc.format_message())
+
+
+def test_direct_conversion_gives_what_typer_gives(tmp_path, monkeypatch):
+    typer_core = pytest.importorskip("typer.core")
+    if not hasattr(typer_core, "_TyperParameter"):
+        pytest.skip("this Typer converts with click types: nothing is replaced")
+    from typer._coercion import build_runtime_param as typer_builder
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dist").mkdir()
+    checked = 0
+    load_all()
+    root = typer.main.get_command(app)
+    commands = [root] + [root.get_command(None, name) for name in COMMANDS]
+    commands += [sub.get_command(None, n) for sub in commands[1:] if hasattr(sub, "list_commands")
+                 for n in sub.list_commands(None)]
+    for command in commands:
+        ctx = typer.Context(command)
+        for param in command.params:
+            descriptor = getattr(param, "type_descriptor", None)
+            plain = coercion_mod._plain(descriptor) if descriptor is not None else None
+            if plain is None:
+                continue
+            kind, many = plain
+            direct = coercion_mod._Direct(kind, many, descriptor, typer_builder)
+            theirs = typer_builder(descriptor)
+            for sample in SAMPLES[kind]:
+                value = (sample, sample) if many else sample
+                assert _convert(direct, value, param, ctx) == _convert(theirs, value, param, ctx), (param.name, value)
+                checked += 1
+    assert checked > 100
+
+
+# --- offline verify ---------------------------------------------------------------------
+def test_offline_verify_imports_neither_azure_nor_requests(cli, tmp_path, dev_keys, sample_input):
+    work = tmp_path / "dist"
+    r = cli("--work-dir", work, "package", "--input", sample_input, "--name", "p", "--version", "1.0.0",
+            "--signing-key", dev_keys / "release-signing.key")
+    assert r.exit_code == 0, r.output
+    code = ("import sys; from b2release.cli import main\n"
+            "code = main(['-q', 'verify', sys.argv[1], '--public-key', sys.argv[2]])\n"
+            "print('EXIT', code, sorted({m.split('.')[0] for m in sys.modules} & {'azure', 'requests', 'urllib3', "
+            "'pydantic'}))")
+    for target in (work, work / "p-1.0.0.zip"):
+        proc = subprocess.run([sys.executable, "-c", code, str(target), str(dev_keys / "release-signing.pub")],
+                              capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert proc.stdout.strip().splitlines()[-1] == "EXIT 0 []", proc.stdout + proc.stderr
+
+
+def test_a_run_builds_its_command_alone_and_leaves_the_app_whole():
+    from b2release.cli.commands import narrowed
+
+    load_all()
+    before = list(app.registered_commands), list(app.registered_groups)
+    view = narrowed(app, "verify")
+    assert [c.callback.__name__ for c in view.registered_commands] == ["verify"] and view.registered_groups == []
+    assert [g.name for g in narrowed(app, "keys").registered_groups] == ["keys"]
+    # The app itself keeps every command: another run in the same process (a test, a
+    # command started from a command) still finds its own.
+    assert (app.registered_commands, app.registered_groups) == before
+    assert narrowed(app, None) is app
