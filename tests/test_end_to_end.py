@@ -12,6 +12,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -184,6 +185,9 @@ tenants = ["acme", "globex"]
     zip_file = repo / "dist" / "enventa-connector-2.1.0.zip"
     assert files[zip_file.name]["size"] == zip_file.stat().st_size
     assert files[zip_file.name]["sha256"] == hashlib.sha256(zip_file.read_bytes()).hexdigest()
+    # Where the one tenant downloads it: the real file in the store (relative store URLs resolved).
+    assert list(summary["urls"]) == ["acme"]
+    assert Path(summary["urls"]["acme"]).read_bytes() == zip_file.read_bytes()
     # The human run prints the same summary as tables.
     r = run_subprocess("release", "--version-from-tag", "--channel", "beta", "--tenant", "acme", "--from", "package",
                        cwd=repo, env={"SOURCE_DATE_EPOCH": "1700000000"})

@@ -168,7 +168,6 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     if grant.dropped:
         logger.info("dropped expired policies %s of %s", ", ".join(grant.dropped), container)
     expires_at = pointer_fmt.rfc3339(now + seconds)
-    logger.info("granted read access to %s until %s (policy %s)", container, expires_at, grant.policy_id)
     data = {"command": NAME, "tenant": opts.tenant, "container": container, "product": product, "version": version,
             "expires_at": expires_at, "policy_id": grant.policy_id, "permissions": "read", "protocol": "https"}
     if edge is not None:

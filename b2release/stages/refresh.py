@@ -26,7 +26,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from b2release import log
 from b2release.artifacts import RefreshRecord
 from b2release.audit_trail import AuditTrail
 from b2release.config import parse_duration
@@ -80,7 +79,6 @@ def _plan(ctx: Context, store: Store, key: SigningKey, product: str, channel: st
 
 def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
-    logger = log.get(NAME)
     channel = pointer_fmt.validate_channel(opts.channel or ctx.config.get("store.channel"))
     targets = resolve_targets(ctx, opts.tenants)
     within = parse_duration(opts.within, "--within") if opts.within else targets.ttl // 2
@@ -144,7 +142,6 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     else:
         summary = (f"{product} channel {channel}: every pointer is valid for more than {within // 3600}h; "
                    "nothing changed")
-        logger.info(summary)
     data = {
         "command": NAME,
         "product": product,

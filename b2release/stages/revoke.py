@@ -93,8 +93,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         revocation = store.revoke_grants(container)
         at_edge = _revoke_at_edge(ctx, store, container, *edge) if edge is not None else None
         AuditTrail(ctx, store, key, NAME).record("revoke", tenants=[opts.tenant])
-    if revocation.removed:
-        log.get(NAME).info("revoked every grant of %s (removed policy %s)", container, ", ".join(revocation.removed))
+    if revocation.removed:  # the result line says it: no log line of the same
         summary = (f"revoked every grant of tenant {opts.tenant} (policy {', '.join(revocation.removed)} deleted; "
                    "Azure applies this within 30 seconds)")
     else:

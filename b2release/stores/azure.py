@@ -344,6 +344,9 @@ class AzureStore(AzureGrants, Store):
                         etag=result.get("etag", ""), cache_control=cache_control)
 
     # --- URLs --------------------------------------------------------------------------------
+    def location(self, container: str, path: str) -> str:
+        return self.blob_url(container, path)
+
     def blob_url(self, container: str, path: str) -> str:
         return f"{self.auth.account_url}/{container}/{quote(path)}"
 

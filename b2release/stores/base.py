@@ -132,6 +132,11 @@ class Store(ABC):
                     if_match: str | None = None, if_none_match: bool = False) -> BlobInfo:
         """Write a small mutable blob, optionally conditionally (see module docstring)."""
 
+    def location(self, container: str, path: str) -> str:
+        """Where a blob is, as an operator would look for it (a file path or a URL, never a
+        credential): what upload's log lines and summary print."""
+        return f"{self.description.rstrip('/')}/{container}/{path}"
+
     # --- grants ---------------------------------------------------------------------------
     def blob_url(self, container: str, path: str) -> str:
         """Where a client downloads a blob (no credential in it)."""

@@ -31,6 +31,11 @@ class LocalStore(Store):
     def description(self) -> str:
         return f"file://{self.root}"
 
+    def location(self, container: str, path: str) -> str:
+        # The file itself, absolute: "releases/enventa-connector/..." relative to an unnamed
+        # root read as a path from the current folder, and it was not (issue #18).
+        return str(self._file(container, path).absolute())
+
     # --- helpers ---------------------------------------------------------------------------
     def _container_dir(self, container: str) -> Path:
         return self.root / validate_container_name(container)

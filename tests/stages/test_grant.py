@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -76,6 +77,18 @@ def test_plain_output_is_the_url_and_logs_stay_clean(released, releaser):
     url = result.stdout.strip()
     assert get(url, backend).status_code == 200
     assert "sig=" not in result.stderr and url.split("?", 1)[1] not in result.stderr
+
+
+def test_grant_and_revoke_say_each_thing_once(released, releaser):
+    backend, work = released
+    tenant = backend.tenants[0]
+    granted = releaser.cli("--work-dir", work, "grant", "--tenant", tenant)
+    assert granted.exit_code == 0, granted.output
+    policy = re.search(r"\(policy (\S+?)[;)]", granted.stderr).group(1)
+    assert granted.stderr.count(policy) == 1, granted.stderr  # the result line, no log line repeating it
+    revoked = releaser.cli("--work-dir", work, "revoke", "--tenant", tenant)
+    assert revoked.exit_code == 0, revoked.output
+    assert revoked.stderr.count(policy) == 1 and revoked.stderr.count("revoked every grant") == 1, revoked.stderr
 
 
 def test_revoke_invalidates_every_outstanding_grant(released, releaser):

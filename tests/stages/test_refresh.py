@@ -48,6 +48,9 @@ def test_refresh_resigns_expiring_pointers(backend, releaser, tmp_path):
     result = refresh(releaser, tmp_path / "r0", backend)
     assert result.exit_code == 0, result.output
     assert all(not c["changed"] for c in result.json()["containers"])
+    plain = releaser.cli("--work-dir", tmp_path / "r0", "refresh", "--signing-key", releaser.signing_key,
+                         *tenant_args(backend))
+    assert plain.exit_code == 0 and plain.stderr.count("nothing changed") == 1, plain.stderr  # said once
     # Within 30 days, every pointer is due.
     result = refresh(releaser, tmp_path / "r1", backend, "--within", "30d")
     assert result.exit_code == 0, result.output

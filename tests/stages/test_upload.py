@@ -45,6 +45,14 @@ def test_upload_two_tenants_then_rerun_is_a_noop(backend, releaser, tmp_path):
     assert doc["copies_made"] == 2 * len(names)  # server-side: bytes sent do not grow per tenant
     assert doc["tenants"] == backend.tenants
     assert doc["pointer"]["version"] == "1.0.0" and doc["pointer"]["sequence"] == 1
+    # Where each tenant's package is: the real file (file store) or the blob's URL (Azure).
+    zip_name = next(n for n in names if n.endswith(".zip"))
+    assert sorted(doc["package_urls"]) == sorted(backend.tenants)
+    for tenant, url in doc["package_urls"].items():
+        if backend.kind == "file":
+            assert open(url, "rb").read() == (work / zip_name).read_bytes()
+        else:
+            assert url == f"{backend.open().description}/tenant-{tenant}/{PRODUCT}/1.0.0/{zip_name}"
 
     public = load_public_key(releaser.public_key)
     with backend.open() as store:
@@ -84,6 +92,7 @@ def test_upload_two_tenants_then_rerun_is_a_noop(backend, releaser, tmp_path):
     assert again.exit_code == 0, again.output
     redo = again.json()
     assert redo["bytes_sent"] == 0 and redo["files_uploaded"] == 0 and redo["copies_made"] == 0
+    assert "nothing sent" in again.stderr and "0 files" not in again.stderr
     assert redo["files_present"] == len(names) and redo["copies_present"] == 2 * len(names)
     assert redo["pointer"]["written_to"] == [] and redo["pointer"]["sequence"] == 1
     assert backend.snapshot() == before
@@ -292,10 +301,16 @@ def test_progress_bar_on_a_terminal_plain_lines_otherwise(file_store, releaser, 
 
     work = releaser.package("1.0.0")
     plain = releaser.upload(work, "--tenant", "acme", json_output=False)
-    assert plain.exit_code == 0 and "uploaded releases/" in plain.stderr and "uploading 5 files" not in plain.stderr
+    assert plain.exit_code == 0 and "uploading 5 files" not in plain.stderr
+    # Every "uploaded" line names the real file, as it is on disk, with its size (issue #18).
+    uploaded = re.findall(r"^uploaded (\S+) \((\d+) bytes\)$", plain.stderr, re.M)
+    assert len(uploaded) == 5
+    for path, size in uploaded:
+        assert os.path.isabs(path) and os.path.getsize(path) == int(size)
+        assert path.startswith(str(file_store / "releases" / PRODUCT / "1.0.0")), path
     monkeypatch.setattr(Context, "interactive", property(lambda self: True))
     work2 = releaser.package("1.1.0")
     bar = releaser.upload(work2, "--tenant", "acme", json_output=False)
     assert bar.exit_code == 0, bar.output
-    assert "uploading 5 files" in bar.stderr and "uploaded releases/" in bar.stderr
+    assert "uploading 5 files" in bar.stderr and f"uploaded {file_store}/releases/" in bar.stderr
     assert bar.stdout == ""  # human output never goes to stdout

@@ -27,10 +27,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from b2release import log
+from b2release import cdn, log
 from b2release.artifacts import RELEASE_KINDS, Kind, PackageRecord, UploadRecord
 from b2release.audit_trail import AuditTrail
 from b2release.cdn.tokens import versioned_cache_control
+from b2release.config import Config
 from b2release.context import Context
 from b2release.errors import KeyFileError, StaleInputError, ToolError, UsageError
 from b2release.formats import checksums
@@ -146,6 +147,15 @@ def _plan(ctx: Context, store: Store, targets: Targets, package: PackageRecord, 
                    store=store.description, tenants=targets.tenants, purge_queue=queued_paths(plan.pointer_moves))
 
 
+def package_urls(config: Config, store: Store, targets: Targets, path: str) -> dict[str, str]:
+    """Where each tenant downloads the package: its public CDN URL when a CDN is configured,
+    else the store's own location (no credential; `b2release grant` makes a signed one)."""
+    base = config.get("cdn.base_url") if cdn.provider_name(config) != "none" else ""
+    # targets.containers: the tenants' containers in the tenants' order, then the release container
+    return {tenant: cdn.public_url(base, container, path) if base else store.location(container, path)
+            for tenant, container in zip(targets.tenants, targets.containers, strict=False)}
+
+
 def run(ctx: Context, options: Options | None = None) -> StageResult:
     opts = options or Options()
     config = ctx.config
@@ -237,6 +247,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
                                   on_moved=trail.moves)
             store_description = store.description
+            urls = package_urls(config, store, targets, prefix + package.package)
     except ToolError as exc:
         raise rerun_hint(exc, NAME) from None
 
@@ -265,13 +276,18 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         "copies_present": counters.copies_present,
         "pointer": pointer_doc,
         "purge_queued": len(written),
+        "package_urls": urls,
     }
     moved = f"channel {channel} -> {version} (sequence {sequence})" if to_write else f"channel {channel} unchanged"
     if retries:
         moved += f" after {retries} concurrent pointer changes"
-    summary = (f"uploaded {product} {version} to {store_description}: {counters.files_uploaded} files "
-               f"({counters.bytes_sent} bytes) sent, {counters.files_present} already present, "
-               f"{counters.copies_made} copies for {len(targets.tenants)} tenants; {moved}")
+    if counters.files_uploaded or counters.copies_made:
+        summary = (f"uploaded {product} {version} to {store_description}: {counters.files_uploaded} files "
+                   f"({counters.bytes_sent} bytes) sent, {counters.files_present} already present, "
+                   f"{counters.copies_made} copies for {len(targets.tenants)} tenants; {moved}")
+    else:  # a re-run: say so rather than "0 files (0 bytes) sent"
+        summary = (f"{product} {version} already complete in {store_description} for {len(targets.tenants)} "
+                   f"tenants, nothing sent; {moved}")
     return StageResult(
         stage=NAME,
         summary=summary,

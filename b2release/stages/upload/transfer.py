@@ -121,7 +121,7 @@ def upload_release(store: Store, container: str, prefix: str, files: list[LocalF
     for f in files:
         if f.name in present:
             counters.files_present += 1
-            progress.line("present  %s/%s%s", container, prefix, f.name)
+            progress.line("present  %s", store.location(container, prefix + f.name))
             continue
         try:
             counters.bytes_sent += store.create_from_file(container, prefix + f.name, f.path, f.sha256,
@@ -134,7 +134,7 @@ def upload_release(store: Store, container: str, prefix: str, files: list[LocalF
             counters.files_present += 1
             continue
         counters.files_uploaded += 1
-        progress.line("uploaded %s/%s%s (%d bytes)", container, prefix, f.name, f.size)
+        progress.line("uploaded %s (%d bytes)", store.location(container, prefix + f.name), f.size)
         _test_pause(counters.files_uploaded)
 
 
@@ -149,7 +149,7 @@ def copy_to_tenants(store: Store, source: str, tenants: list[str], prefix: str, 
             if blob is None or blob.sha256 != f.sha256:
                 raise _conflict(container, prefix + f.name, blob.sha256 if blob else None, f.sha256) from None
             return False
-        progress.line("copied   %s/%s%s", container, prefix, f.name)
+        progress.line("copied   %s", store.location(container, prefix + f.name))
         return True
 
     def run_batch(jobs: list[tuple[str, LocalFile]]) -> None:
