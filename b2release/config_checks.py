@@ -139,6 +139,7 @@ KEY_CHECKS: dict[str, KeyCheck] = {
     "store.max_grant_expiry": _duration,
     "store.account_url": _account_url,
     "store.max_concurrency": _at_least(1),
+    "store.fanout": _at_least(1),
     "store.release_container": _container,
     "store.retries": _at_least(0),
     "store.retry_backoff": _at_least(0),

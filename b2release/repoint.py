@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from b2release import cdn, log
+from b2release import cdn, fanout, log
 from b2release.config import Config, parse_duration
 from b2release.context import Context
 from b2release.errors import B2ReleaseError, CheckFailed, ToolError, UsageError
@@ -273,8 +273,13 @@ Decide = Callable[[ChannelState, bool], Move]
 
 def write_moves(state: State, store: Store, moves: list[Move], key: SigningKey, cache_control: str,
                 command: str, *, read: Reader | None = None, decide: Decide | None = None,
-                on_moved: Callable[[list[Move]], None] | None = None) -> list[tuple[str, str]]:
-    """Write every planned pointer (in the order given); queue what was written for purge.
+                on_moved: Callable[[list[Move]], None] | None = None, workers: int = 1) -> list[tuple[str, str]]:
+    """Write every planned pointer; queue what was written for purge.
+
+    With `workers` 1, in the order given, stopping at the first failure. With more, every
+    move but the last at once (`workers` at a time), then the last one (callers put the
+    release container last: the channel as it stands for everyone moves only after every
+    tenant did), so many tenants cost about what one does.
 
     With `read` and `decide`, a lost compare-and-swap is resolved: the channel is read
     again (after a random pause), `decide` is asked again, and what it returns is written
@@ -289,37 +294,48 @@ def write_moves(state: State, store: Store, moves: list[Move], key: SigningKey, 
     written: list[tuple[str, str]] = []
     moved: list[str] = []
     done: list[Move] = []
+
+    def write_one(index: int) -> list[str]:
+        move = moves[index]
+        attempt = 1
+        while move.pointer is not None:
+            # `since` and `override` of the pointer it replaces, as read right before this write.
+            move.pointer = pointer_fmt.carry_over(move.state.pointer, bool(move.state.verified), move.pointer)
+            try:
+                return write_channel(store, move.container, move.pointer, key, cache_control, move.state.etag,
+                                     existed=move.state.raw is not None, signature_etag=move.state.signature_etag,
+                                     signature_existed=move.state.signature is not None)
+            except PointerConflict as conflict:
+                if read is None or decide is None:
+                    raise
+                if attempt >= ATTEMPTS:
+                    raise PointerConflict(f"{conflict.message} (still changing after {attempt} attempts)") from None
+                delay = retry_delay(attempt)
+                logger.warning("%s; reading it again and deciding again in %.2fs (attempt %d of %d)",
+                               conflict.message.split(";")[0], delay, attempt + 1, ATTEMPTS)
+                sleep(delay)
+                fresh = settle(read, move.container, SETTLE_DURING_S)
+                retries = move.retries + 1
+                move = moves[index] = decide(fresh, True)
+                move.retries = retries
+                attempt += 1
+        return []  # nothing (left) to write here
+
+    indexes = list(range(len(moves)))
+    groups = [[i] for i in indexes] if workers <= 1 else [indexes[:-1], indexes[-1:]]
     _test_barrier()
     try:
-        for index, move in enumerate(moves):
-            attempt = 1
-            while move.pointer is not None:
-                # `since` and `override` of the pointer it replaces, as read right before this write.
-                move.pointer = pointer_fmt.carry_over(move.state.pointer, bool(move.state.verified), move.pointer)
-                try:
-                    paths = write_channel(store, move.container, move.pointer, key, cache_control, move.state.etag,
-                                          existed=move.state.raw is not None,
-                                          signature_etag=move.state.signature_etag,
-                                          signature_existed=move.state.signature is not None)
-                except PointerConflict as conflict:
-                    if read is None or decide is None:
-                        raise
-                    if attempt >= ATTEMPTS:
-                        raise PointerConflict(f"{conflict.message} (still changing after {attempt} attempts)") from None
-                    delay = retry_delay(attempt)
-                    logger.warning("%s; reading it again and deciding again in %.2fs (attempt %d of %d)",
-                                   conflict.message.split(";")[0], delay, attempt + 1, ATTEMPTS)
-                    sleep(delay)
-                    fresh = settle(read, move.container, SETTLE_DURING_S)
-                    retries = move.retries + 1
-                    move = moves[index] = decide(fresh, True)
-                    move.retries = retries
-                    attempt += 1
-                    continue
-                written.extend((move.container, path) for path in paths)
-                moved.append(move.container)
-                done.append(move)
-                break
+        for group in groups:
+            failure: BaseException | None = None
+            for outcome in fanout.settle_all(write_one, group, workers):
+                if outcome.error is not None:
+                    failure = failure or outcome.error
+                elif outcome.value:
+                    written.extend((moves[outcome.item].container, path) for path in outcome.value)
+                    moved.append(moves[outcome.item].container)
+                    done.append(moves[outcome.item])
+            if failure is not None:
+                raise failure
     except B2ReleaseError as exc:
         if done and on_moved is not None:
             try:

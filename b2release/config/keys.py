@@ -105,6 +105,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "lifetime of a channel pointer (renew with a scheduled `b2release refresh`)")),
         "account_url": Key(str, "", format="url", help="Azure account URL (when not using a connection string)"),
         "max_concurrency": Key(int, 4, help="parallel transfers per blob"),
+        "fanout": Key(int, 8, help=(
+            "containers worked on at once when a command reaches many tenants (channel reads, server-side "
+            "copies, pointer writes)")),
         "pointer_cache_control": Key(str, "public, max-age=60", help="Cache-Control of channel pointers"),
         "max_grant_expiry": Key(str, "7d", format="duration", help="longest `grant --expires` allowed"),
         "release_container": Key(str, "releases", help=(

@@ -314,3 +314,27 @@ def test_progress_bar_on_a_terminal_plain_lines_otherwise(file_store, releaser, 
     assert bar.exit_code == 0, bar.output
     assert "uploading 5 files" in bar.stderr and f"uploaded {file_store}/releases/" in bar.stderr
     assert bar.stdout == ""  # human output never goes to stdout
+
+
+def test_many_tenants_at_once_the_release_container_pointer_last(file_store, releaser, monkeypatch):
+    """Six tenants, three at a time: every tenant's pointer is written (after its version is
+    complete there) before the release container's, and the bytes sent are one package's."""
+    from b2release.stores.local import LocalStore
+
+    order: list[str] = []
+    real_write = LocalStore.write_bytes
+
+    def recording(self, container, path, data, cache_control, **kwargs):
+        if path.endswith("/channels/stable.json"):
+            assert (self.root / container / PRODUCT / "1.0.0" / "SHA256SUMS").is_file(), container
+            order.append(container)
+        return real_write(self, container, path, data, cache_control, **kwargs)
+
+    monkeypatch.setattr(LocalStore, "write_bytes", recording)
+    work = releaser.package("1.0.0")
+    tenants = [f"t{i}" for i in range(6)]
+    result = releaser.upload(work, *[a for t in tenants for a in ("--tenant", t)],
+                             env={"B2RELEASE_STORE_FANOUT": "3"})
+    assert result.exit_code == 0, result.output
+    assert sorted(order[:-1]) == [f"tenant-{t}" for t in tenants] and order[-1] == "releases"
+    assert result.json()["bytes_sent"] == sum((work / n).stat().st_size for n in version_files(work))

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from b2release import cdn, log
+from b2release import cdn, fanout, log
 from b2release.artifacts import RELEASE_KINDS, Kind, PackageRecord, UploadRecord
 from b2release.audit_trail import AuditTrail
 from b2release.cdn.tokens import versioned_cache_control
@@ -214,25 +214,29 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
     try:
         with open_store(config, opts.store, ctx.correlation_id) as store:
             # 1. preflight: read-only.
-            channels = {c: settle(read, c, SETTLE_AT_START_S) for c in targets.containers}
+            workers = config.get("store.fanout")
+            channels = dict(zip(targets.containers, fanout.each(lambda c: settle(read, c, SETTLE_AT_START_S),
+                                                                targets.containers, workers), strict=True))
             first_sequence = 1 + max((s.pointer.sequence for s in channels.values() if s.pointer is not None),
                                      default=0)
             moves = [decide(channels[c], False) for c in targets.containers]
-            present = preflight(store, targets.containers, prefix, files)
+            present = preflight(store, targets.containers, prefix, files, workers)
             if opts.dry_run:
                 return _plan(ctx, store, targets, package, channel, key, files, present, moves)
 
             # 2-3. files: once into the release container, then server-side copies.
-            for container in [release_container, *tenant_containers]:
-                if store.ensure_container(container):
-                    counters.containers_created.append(container)
+            # The release container first (the files go there first), then the tenants' at once.
+            if store.ensure_container(release_container):
+                counters.containers_created.append(release_container)
+            created = fanout.each(store.ensure_container, tenant_containers, workers)
+            counters.containers_created += [c for c, new in zip(tenant_containers, created, strict=True) if new]
             total = sum(f.size for f in files if f.name not in present[release_container])
             progress = Progress(ctx, total, len(files))
             try:
                 upload_release(store, release_container, prefix, files, present[release_container], counters,
                                progress, versioned_cache_control(ctx.config))
                 copy_to_tenants(store, release_container, tenant_containers, prefix, files, present, counters,
-                                progress, config.get("store.max_concurrency"))
+                                progress, workers)
             finally:
                 progress.stop()
             trail = AuditTrail(ctx, store, key, NAME, product, channel)
@@ -240,12 +244,12 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                 trail.record("upload-version", tenants=targets.tenants, version=version)
 
             # 4. pointers, only onto complete versions; tenants first, the release container last.
-            for move in moves:
-                if move.pointer is not None:
-                    verify_version(store, move.container, product, version, manifest_sha256)
+            known = ({f.name: f.sha256 for f in files if f.name != CHECKSUMS_NAME}, files[-1].sha256)
+            fanout.each(lambda m: verify_version(store, m.container, product, version, manifest_sha256, known),
+                        [m for m in moves if m.pointer is not None], workers)
             # 5. the purge stage turns the queued paths into CDN URLs and clears the queue after purging.
             written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
-                                  on_moved=trail.moves)
+                                  on_moved=trail.moves, workers=workers)
             store_description = store.description
             urls = package_urls(config, store, targets, prefix + package.package)
     except ToolError as exc:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from b2release import log
+from b2release import fanout, log
 from b2release.context import Context
 from b2release.errors import CheckFailed
 from b2release.formats.manifest import CHECKSUMS_NAME
@@ -92,20 +91,22 @@ def _conflict(container: str, blob_path: str, found: str | None, ours: str) -> C
     )
 
 
-def preflight(store: Store, containers: list[str], prefix: str, files: list[LocalFile]) -> dict[str, set[str]]:
+def preflight(store: Store, containers: list[str], prefix: str, files: list[LocalFile],
+              workers: int = 1) -> dict[str, set[str]]:
     """For each container, the names already present (same sha256). Refuses any conflict."""
-    present: dict[str, set[str]] = {}
-    for container in containers:
+    def present_in(container: str) -> set[str]:
         existing = {b.path: b for b in store.list(container, prefix)}
-        present[container] = set()
+        present = set()
         for f in files:
             blob = existing.get(prefix + f.name)
             if blob is None:
                 continue
             if blob.sha256 != f.sha256 or blob.size != f.size:
                 raise _conflict(container, prefix + f.name, blob.sha256, f.sha256)
-            present[container].add(f.name)
-    return present
+            present.add(f.name)
+        return present
+
+    return dict(zip(containers, fanout.each(present_in, containers, workers), strict=True))
 
 
 def _test_pause(count: int) -> None:
@@ -157,21 +158,16 @@ def copy_to_tenants(store: Store, source: str, tenants: list[str], prefix: str, 
         todo = [(c, f) for c, f in jobs if f.name not in present[c]]
         if not todo:
             return
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
-            futures = [pool.submit(copy, c, f) for c, f in todo]
-            errors: list[BaseException] = []
-            for fut in futures:
-                try:
-                    made = fut.result()
-                except BaseException as exc:  # collect; report the first after all settle
-                    errors.append(exc)
-                    continue
-                if made:
-                    counters.copies_made += 1
-                else:
-                    counters.copies_present += 1
-            if errors:
-                raise errors[0]
+        failure: BaseException | None = None
+        for outcome in fanout.settle_all(lambda job: copy(*job), todo, workers):  # all settle, then the first error
+            if outcome.error is not None:
+                failure = failure or outcome.error
+            elif outcome.value:
+                counters.copies_made += 1
+            else:
+                counters.copies_present += 1
+        if failure is not None:
+            raise failure
 
     body = [f for f in files if f.name != CHECKSUMS_NAME]
     last = [f for f in files if f.name == CHECKSUMS_NAME]
