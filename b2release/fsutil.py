@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
@@ -28,11 +29,16 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def files_digest(root: Path, files: Iterable[Path]) -> str:
-    """sha256 over each file's path (relative to root), size and content: a tree's fingerprint."""
+    """sha256 over each file's path (relative to root), size and content: a tree's fingerprint.
+
+    Files are hashed on every core (reads and hashlib release the GIL): a release's
+    fingerprint of its input folder otherwise took a fifth of packaging it."""
+    files = list(files)
     digest = hashlib.sha256()
-    for file in files:
-        file_digest, size = sha256_file(file)
-        digest.update(f"{Path(file).relative_to(root).as_posix()}\0{size}\0{file_digest}\0".encode())
+    with ThreadPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, len(files))),
+                            thread_name_prefix="digest") as pool:
+        for file, (file_digest, size) in zip(files, pool.map(sha256_file, files), strict=True):
+            digest.update(f"{Path(file).relative_to(root).as_posix()}\0{size}\0{file_digest}\0".encode())
     return digest.hexdigest()
 
 

@@ -9,7 +9,11 @@ compressor chosen by the input alone (never by core count, memory or timing):
 - larger files are streamed in 1 MiB chunks through zlib-ng at `STREAM_LEVEL`, so memory
   stays flat whatever the file size;
 - an entry that deflate does not shrink is stored; stored entries are copied from their
-  source at write time and their CRC-32 checked again, so a file changed meanwhile is refused.
+  source at write time and their CRC-32 checked again, so a file changed meanwhile is refused;
+- a file whose content (sha256) another file of the package already has is not deflated
+  again: deflate is deterministic, so its entry points at the same compressed bytes in the
+  spool. Releases repeat files (the same assembly beside several programs, per-framework
+  folders); the output is byte for byte what deflating it again would give.
 
 `formats.compressors` holds the pinned compressors and `COMPRESSOR`, the manifest's name for
 them. Files are prepared on all cores (the compressors, hashlib and reads release the GIL),
@@ -36,6 +40,7 @@ from b2release.formats import compressors
 from b2release.formats.compressors import COMPRESSOR, LARGE_FILE, LEVEL, STREAM_LEVEL
 from b2release.formats.names import NameSet, entry_name_problem
 from b2release.formats.spool import Budget, Spool, SpoolReader, new_spool_file
+from b2release.formats.twins import Twins, twin_rank
 from b2release.formats.zip_layout import (
     CENTRAL,
     CENTRAL_SIG,
@@ -123,16 +128,29 @@ class _Settings:
     level: int
     large_file: int
     progress: ProgressFn | None
+    twins: Twins[Entry]
 
 
 def _prepare_whole(name: str, source: Path, data: bytes, how: _Settings) -> Entry:
     sha = hashlib.sha256(data).hexdigest()
     crc = compressors.crc32(data)
-    compressed = compressors.compress(data, how.level)
-    if len(compressed) >= len(data):
-        return Entry(name, len(data), sha, crc, STORED, len(data), source=source)
-    offset = how.spool.append(compressed)
-    return Entry(name, len(data), sha, crc, DEFLATED, len(compressed), spool=how.spool.path, spool_offset=offset)
+    twin = how.twins.claim(sha)
+    if twin is not None:  # same content, same deflate output: share it
+        return Entry(name, len(data), sha, crc, twin.method, twin.compressed_size,
+                     source=source if twin.method == STORED else None, spool=twin.spool,
+                     spool_offset=twin.spool_offset)
+    entry = None
+    try:
+        compressed = compressors.compress(data, how.level)
+        if len(compressed) >= len(data):
+            entry = Entry(name, len(data), sha, crc, STORED, len(data), source=source)
+        else:
+            offset = how.spool.append(compressed)
+            entry = Entry(name, len(data), sha, crc, DEFLATED, len(compressed), spool=how.spool.path,
+                          spool_offset=offset)
+        return entry
+    finally:
+        how.twins.publish(sha, entry)
 
 
 def _prepare_stream(name: str, source: Path, src: BinaryIO, how: _Settings) -> Entry:
@@ -225,14 +243,18 @@ def prepare_files(files: Iterable[tuple[str, Path]], spool_dir: Path, workers: i
     if not files:
         return []
     workers = max(1, min(workers or os.cpu_count() or 1, len(files)))
-    how = _Settings(Spool(Path(spool_dir)), Path(spool_dir), Budget(memory_budget), level, large_file, progress)
+    how = _Settings(Spool(Path(spool_dir)), Path(spool_dir), Budget(memory_budget), level, large_file, progress,
+                    Twins())
     try:
         if workers == 1:
             return [_prepare(name, src, how) for name, src in files]
         # Largest first (by a cheap stat; the real size is what is read): the long jobs start
-        # early and the small ones fill the gaps, so both cores stay busy to the end.
+        # early and the small ones fill the gaps, so both cores stay busy to the end. Files of
+        # a size seen before go after every first one: likely twins, they then find their
+        # content deflated instead of waiting for it side by side.
         sizes = [_stat_size(src) for _, src in files]
-        order = sorted(range(len(files)), key=lambda i: -sizes[i])
+        rank = twin_rank(sizes)
+        order = sorted(range(len(files)), key=lambda i: (rank[i], -sizes[i]))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="package") as pool:
             futures = {i: pool.submit(_prepare, files[i][0], files[i][1], how) for i in order}
             try:

@@ -327,7 +327,8 @@ class PackageArchive:
             raise bad("local header differs from its central record (name)")
 
     # data --------------------------------------------------------------------------------
-    def _raw_chunks(self, entry: ZipEntry, cancel: Callable[[], bool] | None = None) -> Iterator[bytes]:
+    def raw_chunks(self, entry: ZipEntry, cancel: Callable[[], bool] | None = None) -> Iterator[bytes]:
+        """The entry's stored (compressed) bytes as they are in the file, unchecked."""
         offset, remaining = entry.data_offset, entry.compressed_size
         while remaining > 0:
             if cancel is not None and cancel():
@@ -345,7 +346,7 @@ class PackageArchive:
         """
         crc = 0
         size = 0
-        chunks = self._raw_chunks(entry, _cancel) if entry.method == STORED else self._inflate(entry, _cancel)
+        chunks = self.raw_chunks(entry, _cancel) if entry.method == STORED else self._inflate(entry, _cancel)
         for chunk in chunks:
             size += len(chunk)
             if size > entry.size:
@@ -363,7 +364,7 @@ class PackageArchive:
         def broken(why: str) -> VerificationError:
             return self._entry_fail(entry.index, entry.name, f"deflate data is corrupt ({why})")
 
-        for piece in self._raw_chunks(entry, cancel):
+        for piece in self.raw_chunks(entry, cancel):
             if inflater.eof:
                 raise broken("bytes after the end of the deflate stream")
             data = piece
@@ -384,6 +385,22 @@ class PackageArchive:
                     break
         if not inflater.eof:
             raise broken("the deflate stream is truncated")
+
+    def head(self, entry: ZipEntry, limit: int) -> bytes:
+        """The first `limit` bytes of an entry, inflating no more than that. Unchecked (no CRC):
+        for an entry whose content is known good by other means (archive_hash's twins)."""
+        if entry.method == STORED:
+            return self._read_exact(min(limit, entry.size), entry.data_offset, f"data of entry {entry.index}")
+        inflater = _inflate_lib.decompressobj(-15)
+        out = bytearray()
+        for piece in self.raw_chunks(entry):
+            data = piece
+            while data and len(out) < limit and not inflater.eof:
+                out += inflater.decompress(data, limit - len(out))
+                data = inflater.unconsumed_tail
+            if len(out) >= limit or inflater.eof:
+                break
+        return bytes(out[:limit])
 
     def read(self, entry: ZipEntry, limit: int) -> bytes:
         """A small entry's bytes (manifest, signature), refused when larger than `limit`."""

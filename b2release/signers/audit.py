@@ -51,8 +51,13 @@ class AuthenticodeAudit:
         except ToolMissingError:
             return cls(ca=None, tool=None)  # headers only: still says signed / unsigned
 
-    # How many leading bytes of an entry `wants_file` and `check` need (the PE headers).
+    # How many leading bytes of an entry `wants_file` and `check` need (the PE headers): at
+    # most head_bytes; given the first `first_bytes`, exactly `head_length` of them.
     head_bytes = pe.MAX_HEAD
+    first_bytes = pe.HEADER_READ
+
+    def head_length(self, start: bytes) -> int:
+        return pe.head_length(start)
 
     def wants_file(self, head: bytes, size: int) -> bool:
         """Whether `check` needs the whole entry in a file: only for osslsigncode."""

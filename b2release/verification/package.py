@@ -80,12 +80,16 @@ class EntryCheck(Protocol):
     """Checks the contents of payload entries (Authenticode: signers.audit.AuthenticodeAudit).
 
     Called from several worker threads at once, so it must be thread-safe. For each entry
-    it sees the first `head_bytes` bytes first; `wants_file` says whether it needs the
-    whole entry, which is then copied to a temp file verify owns. `check` runs once the
-    entry's sha256 matched the manifest, with that file's path or None.
+    it sees its first bytes first (`head_length` of them, given the first `first_bytes`;
+    never more than `head_bytes`); `wants_file` says whether it needs the whole entry, which
+    is then copied to a temp file verify owns. `check` runs once the entry's sha256 matched
+    the manifest, with that file's path or None.
     """
 
     head_bytes: int
+    first_bytes: int
+
+    def head_length(self, start: bytes) -> int: ...
 
     def wants_file(self, head: bytes, size: int) -> bool: ...
 
@@ -107,7 +111,8 @@ class _CheckSink:
                  mismatch: Callable[[str, str], VerificationError]):
         self.check, self.entry, self.path = check, entry, path
         self.expected, self.mismatch = expected_sha256, mismatch
-        self.wanted = min(entry.size, check.head_bytes)
+        self.wanted = min(entry.size, check.first_bytes)
+        self.sized = False  # whether `wanted` is the final head length yet
         self.head = bytearray()
         self.file = None
         self.decided = False
@@ -118,6 +123,9 @@ class _CheckSink:
             self.file = open(self.path, "wb")
             self.file.write(self.head)
 
+    def wants_more(self) -> bool:
+        return not self.decided or self.file is not None
+
     def write(self, data: bytes) -> None:
         if self.file is not None:
             self.file.write(data)
@@ -126,6 +134,14 @@ class _CheckSink:
             return
         take = self.wanted - len(self.head)
         self.head += data[:take]
+        if len(self.head) >= self.wanted and not self.sized:
+            # The first bytes say how many the check looks at (a long DOS stub: more).
+            self.sized = True
+            self.wanted = min(self.entry.size, self.check.head_length(bytes(self.head)), self.check.head_bytes)
+            more = self.wanted - len(self.head)
+            if more > 0:
+                self.head += data[take:take + more]
+                take += more
         if len(self.head) >= self.wanted:
             self._decide()
             if self.file is not None and len(data) > take:

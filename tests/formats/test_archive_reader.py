@@ -595,6 +595,9 @@ class Recorder:
     def write(self, data: bytes) -> None:
         self.parts.append(bytes(data))
 
+    def wants_more(self) -> bool:
+        return True
+
     def finish(self, sha256: str, size: int) -> None:
         self.log[self.entry.name] = (b"".join(self.parts), sha256, size)
 
