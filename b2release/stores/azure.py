@@ -231,6 +231,9 @@ class AzureStore(AzureGrants, Store):
                 return None
 
     def list(self, container: str, prefix: str = "") -> list[BlobInfo]:
+        return self.list_existing(container, prefix) or []
+
+    def list_existing(self, container: str, prefix: str = "") -> list[BlobInfo] | None:
         from azure.core.exceptions import ResourceNotFoundError
 
         with self._errors(f"listing {container}/{prefix}"):
@@ -238,8 +241,8 @@ class AzureStore(AzureGrants, Store):
                 client = self.service.get_container_client(container)
                 blobs = [self._info(b.name, b) for b in client.list_blobs(name_starts_with=prefix or None,
                                                                           include=["metadata"])]
-            except ResourceNotFoundError:
-                return []
+            except ResourceNotFoundError:  # ContainerNotFound (a blob listing has no other 404)
+                return None
         return sorted(blobs, key=lambda b: b.path)
 
     def read_bytes(self, container: str, path: str, max_size: int = 1 << 20) -> tuple[bytes, BlobInfo] | None:

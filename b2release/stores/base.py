@@ -109,6 +109,11 @@ class Store(ABC):
     def list(self, container: str, prefix: str = "") -> list[BlobInfo]:
         """Every blob whose path starts with `prefix`, sorted by path ([] if no container)."""
 
+    def list_existing(self, container: str, prefix: str = "") -> list[BlobInfo] | None:
+        """`list`, or None when the container does not exist: one request tells both (a
+        fan-out then neither reads a new tenant's channel nor re-creates an existing one)."""
+        return self.list(container, prefix) if self.container_exists(container) else None
+
     @abstractmethod
     def read_bytes(self, container: str, path: str, max_size: int = 1 << 20) -> tuple[bytes, BlobInfo] | None:
         """A small blob's bytes and info, or None if absent. Larger than max_size: RemoteError."""

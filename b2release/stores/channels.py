@@ -98,31 +98,21 @@ def read_channel(store: Store, container: str, product: str, channel: str,
 
 
 def verify_version(store: Store, container: str, product: str, version: str,
-                   manifest_sha256: str | None = None, known: tuple[dict[str, str], str] | None = None
-                   ) -> list[BlobInfo]:
+                   manifest_sha256: str | None = None) -> list[BlobInfo]:
     """Check that a version is complete in a container, without downloading payloads.
 
     Reads SHA256SUMS, then checks every file it lists exists with that sha256 (metadata);
     with `manifest_sha256`, also that manifest.json is the expected one. Raises CheckFailed
     naming the first problem; returns the files on success. A pointer may only name a
     version that passes this check (rollback / promote must call it first).
-
-    `known` is (the parsed SHA256SUMS, its sha256) when the caller holds it (upload, which
-    just put it there): it is not read back (one request less per tenant), and the listing
-    must show SHA256SUMS itself with that sha256.
     """
     prefix = version_prefix(product, version)
     where = f"{container}/{prefix}"
-    if known is None:
-        found = store.read_bytes(container, prefix + CHECKSUMS_NAME, 16 << 20)
-        if found is None:
-            raise CheckFailed(f"{where} is incomplete or missing: no {CHECKSUMS_NAME} (upload it first)")
-        sums = checksums.parse(found[0], f"{where}{CHECKSUMS_NAME}")
-    else:
-        sums = known[0]
+    found = store.read_bytes(container, prefix + CHECKSUMS_NAME, 16 << 20)
+    if found is None:
+        raise CheckFailed(f"{where} is incomplete or missing: no {CHECKSUMS_NAME} (upload it first)")
+    sums = checksums.parse(found[0], f"{where}{CHECKSUMS_NAME}")
     blobs = {b.path: b for b in store.list(container, prefix)}
-    if known is not None and getattr(blobs.get(prefix + CHECKSUMS_NAME), "sha256", None) != known[1]:
-        raise CheckFailed(f"{where} is incomplete: its {CHECKSUMS_NAME} is missing or not the one uploaded")
     for name, digest in sorted(sums.items()):
         blob = blobs.get(prefix + name)
         if blob is None:

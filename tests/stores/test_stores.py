@@ -39,8 +39,10 @@ def sha(data: bytes) -> str:
 def test_create_only_upload_and_listing(store, tmp_path):
     container = name(store, "box")
     assert store.stat(container, "p/1.0.0/a.txt") is None and store.list(container) == []
+    assert store.list_existing(container) is None  # no container: one listing says so
     assert store.ensure_container(container) is True
     assert store.ensure_container(container) is False
+    assert store.list_existing(container) == []  # a container, empty
     source = tmp_path / "a.txt"
     source.write_bytes(b"alpha" * 1000)
     sent = []
@@ -59,6 +61,7 @@ def test_create_only_upload_and_listing(store, tmp_path):
     store.create_from_file(container, "p/2.0.0/b.txt", other, sha(b"different"), "public")
     assert [b.path for b in store.list(container)] == ["p/1.0.0/a.txt", "p/2.0.0/b.txt"]
     assert [b.path for b in store.list(container, "p/2.0.0/")] == ["p/2.0.0/b.txt"]
+    assert [b.path for b in store.list_existing(container, "p/2.0.0/")] == ["p/2.0.0/b.txt"]
     assert store.read_bytes(container, "p/2.0.0/b.txt")[0] == b"different"
 
 

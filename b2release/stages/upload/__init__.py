@@ -3,13 +3,16 @@
 Order (each step only starts when the previous one is complete, so a crash at any point
 leaves the channel pointer on the previous, complete version; a re-run finishes the job):
 
-1. preflight, read-only: current pointers (refuse a lower version), and every versioned
-   file in every container (same sha256: already there; different bytes: refuse, exit 1,
-   nothing changed);
+1. preflight, read-only: every versioned file in every container (same sha256: already
+   there; different bytes: refuse, exit 1, nothing changed; no container: a new tenant),
+   and the current pointers of the containers that exist (refuse a lower version);
 2. the release container gets each file once (create-only, MD5-validated, chunked);
    SHA256SUMS last, so its presence means the version is complete;
 3. each tenant container `tenant-<id>` gets server-side copies (create-only);
-4. after checking each container holds the complete version, the signed channel pointer
+   every step works on `[store] fanout` containers at once;
+4. once each container holds the complete version (by construction: every file was
+   listed with its sha256 in step 1 or created, create-only and checked, in 2-3), the
+   signed channel pointer
    `<product>/channels/<channel>.json` (+ .sig) is written: tenants first, release last,
    each with compare-and-swap; a lost swap is resolved by reading the pointer again and
    deciding again (`decide` below, the rules of repoint.Race): still newer, write over it
@@ -69,7 +72,7 @@ from b2release.stages.upload.transfer import (
 )
 from b2release.stores import open_store
 from b2release.stores.base import Store
-from b2release.stores.channels import ChannelState, ReleaseDigests, read_channel, verify_version
+from b2release.stores.channels import ChannelState, ReleaseDigests, read_channel
 
 __all__ = ["NAME", "TEST_PAUSE_ENV", "TEST_PAUSE_MARKER", "Options", "release_files", "run"]
 
@@ -123,11 +126,11 @@ def release_files(ctx: Context) -> tuple[PackageRecord, list[LocalFile]]:
 
 # --- the stage ----------------------------------------------------------------------------
 def _plan(ctx: Context, store: Store, targets: Targets, package: PackageRecord, channel: str, key: SigningKey,
-          files: list[LocalFile], present: dict[str, set[str]], moves: list[Move]) -> StageResult:
+          files: list[LocalFile], present: dict[str, set[str]], missing: set[str], moves: list[Move]) -> StageResult:
     """--dry-run: what steps 2-5 would do after the same preflight and the same decisions."""
     release, tenant_containers = targets.release_container, targets.containers[:-1]
     plan = Plan(NAME)
-    plan.containers_to_create = [c for c in [release, *tenant_containers] if not store.container_exists(c)]
+    plan.containers_to_create = [c for c in [release, *tenant_containers] if c in missing]
     plan.files = [FileSend(f.name, f.size, release) for f in files if f.name not in present[release]]
     # In the order copy_to_tenants makes them: SHA256SUMS last in every container.
     for batch in ([f for f in files if f.name != CHECKSUMS_NAME], [f for f in files if f.name == CHECKSUMS_NAME]):
@@ -213,23 +216,28 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
     try:
         with open_store(config, opts.store, ctx.correlation_id) as store:
-            # 1. preflight: read-only.
+            # 1. preflight: read-only. A container that does not exist yet has no channel to read.
             workers = config.get("store.fanout")
-            channels = dict(zip(targets.containers, fanout.each(lambda c: settle(read, c, SETTLE_AT_START_S),
-                                                                targets.containers, workers), strict=True))
+            present, missing = preflight(store, targets.containers, prefix, files, workers)
+            found = [c for c in targets.containers if c not in missing]
+            channels = {c: ChannelState(container=c, path=pointer_fmt.pointer_path(product, channel))
+                        for c in missing}
+            channels.update(zip(found, fanout.each(lambda c: settle(read, c, SETTLE_AT_START_S), found, workers),
+                                strict=True))
             first_sequence = 1 + max((s.pointer.sequence for s in channels.values() if s.pointer is not None),
                                      default=0)
             moves = [decide(channels[c], False) for c in targets.containers]
-            present = preflight(store, targets.containers, prefix, files, workers)
             if opts.dry_run:
-                return _plan(ctx, store, targets, package, channel, key, files, present, moves)
+                return _plan(ctx, store, targets, package, channel, key, files, present, missing, moves)
 
-            # 2-3. files: once into the release container, then server-side copies.
-            # The release container first (the files go there first), then the tenants' at once.
-            if store.ensure_container(release_container):
+            # 2-3. files: once into the release container, then server-side copies. Containers
+            # the preflight did not find are created: the release container first (the files go
+            # there first), then the tenants' at once.
+            if release_container in missing and store.ensure_container(release_container):
                 counters.containers_created.append(release_container)
-            created = fanout.each(store.ensure_container, tenant_containers, workers)
-            counters.containers_created += [c for c, new in zip(tenant_containers, created, strict=True) if new]
+            new = [c for c in tenant_containers if c in missing]
+            counters.containers_created += [c for c, made in zip(new, fanout.each(store.ensure_container, new, workers),
+                                                                 strict=True) if made]
             total = sum(f.size for f in files if f.name not in present[release_container])
             progress = Progress(ctx, total, len(files))
             try:
@@ -243,10 +251,9 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             if counters.files_uploaded or counters.copies_made:
                 trail.record("upload-version", tenants=targets.tenants, version=version)
 
-            # 4. pointers, only onto complete versions; tenants first, the release container last.
-            known = ({f.name: f.sha256 for f in files if f.name != CHECKSUMS_NAME}, files[-1].sha256)
-            fanout.each(lambda m: verify_version(store, m.container, product, version, manifest_sha256, known),
-                        [m for m in moves if m.pointer is not None], workers)
+            # 4. pointers, only onto complete versions: here complete by construction (every file
+            # was listed with its sha256 by the preflight, or created by this run, create-only and
+            # checked; SHA256SUMS last); tenants first, the release container last.
             # 5. the purge stage turns the queued paths into CDN URLs and clears the queue after purging.
             written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
                                   on_moved=trail.moves, workers=workers)

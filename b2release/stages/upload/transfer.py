@@ -92,10 +92,14 @@ def _conflict(container: str, blob_path: str, found: str | None, ours: str) -> C
 
 
 def preflight(store: Store, containers: list[str], prefix: str, files: list[LocalFile],
-              workers: int = 1) -> dict[str, set[str]]:
-    """For each container, the names already present (same sha256). Refuses any conflict."""
-    def present_in(container: str) -> set[str]:
-        existing = {b.path: b for b in store.list(container, prefix)}
+              workers: int = 1) -> tuple[dict[str, set[str]], set[str]]:
+    """For each container, the names already present (same sha256); and the containers that
+    do not exist yet (one listing tells both). Refuses any conflict."""
+    def present_in(container: str) -> set[str] | None:
+        listing = store.list_existing(container, prefix)
+        if listing is None:
+            return None
+        existing = {b.path: b for b in listing}
         present = set()
         for f in files:
             blob = existing.get(prefix + f.name)
@@ -106,7 +110,8 @@ def preflight(store: Store, containers: list[str], prefix: str, files: list[Loca
             present.add(f.name)
         return present
 
-    return dict(zip(containers, fanout.each(present_in, containers, workers), strict=True))
+    found = dict(zip(containers, fanout.each(present_in, containers, workers), strict=True))
+    return {c: p or set() for c, p in found.items()}, {c for c, p in found.items() if p is None}
 
 
 def _test_pause(count: int) -> None:
