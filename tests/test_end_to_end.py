@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import REPO, run_subprocess
 from tests.fixtures.build import require_tool
+from tests.fixtures.configs import release_config
 
 
 @pytest.fixture
@@ -25,27 +26,10 @@ def released(tmp_path, dev_keys):
     require_tool("xbuild")
     require_tool("osslsigncode")
     require_tool("nunit-console")
-    cfg = tmp_path / "b2release.toml"
-    cfg.write_text(
-        f"""
-[product]
-name = "enventa-connector"
-project = "{REPO / 'examples' / 'enventa-connector' / 'Enventa.Connector.sln'}"
-[release]
-signing_key = "{dev_keys / 'release-signing.key'}"
-public_key = "{dev_keys / 'release-signing.pub'}"
-[sign]
-cert = "{dev_keys / 'codesign.crt'}"
-key = "{dev_keys / 'codesign.key'}"
-[scan]
-advisories = "{REPO / 'examples' / 'advisories'}"
-[store]
-url = "file://{tmp_path / 'releases'}"
-tenants = ["acme", "globex"]
-[cdn]
-provider = "none"
-"""
-    )
+    cfg = release_config(tmp_path / "b2release.toml", dev_keys,
+                         REPO / "examples" / "enventa-connector" / "Enventa.Connector.sln",
+                         tail=f'[store]\nurl = "file://{tmp_path / "releases"}"\ntenants = ["acme", "globex"]\n'
+                              '[cdn]\nprovider = "none"\n')
     work = tmp_path / "dist"
     r = run_subprocess("--config", cfg, "--work-dir", work, "--json", "release", "--version", "1.4.0",
                        cwd=tmp_path, env={"SOURCE_DATE_EPOCH": "1700000000"})

@@ -19,12 +19,12 @@ formats.archive_hash hashes many entries on all cores.
 from __future__ import annotations
 
 import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 from b2release.errors import VerificationError
+from b2release.formats.inflate import crc32, inflate, inflate_head
 from b2release.formats.names import MAX_NAME_BYTES, NameSet, entry_name_problem, windows_name_key
 from b2release.formats.zip_layout import (
     CENTRAL,
@@ -40,7 +40,6 @@ from b2release.formats.zip_layout import (
     MAX_DEFLATE_RATIO,
     MAX_ENTRIES,
     MAX_FIELD,
-    OUT_CHUNK,
     STORED,
     UTF8_FLAG,
     VERSION_MADE_BY,
@@ -52,12 +51,6 @@ from b2release.formats.zip_layout import (
     ZipEntry,
     valid_dos_datetime,
 )
-
-try:  # the writer's: libdeflate's CRC-32 (~10x zlib's), zlib-ng's inflate (~1.7x zlib's, same checks)
-    from deflate import crc32 as _crc32
-    from zlib_ng import zlib_ng as _inflate_lib
-except ImportError:  # pragma: no cover - verify works without them
-    _crc32, _inflate_lib = zlib.crc32, zlib
 
 __all__ = ["DEFLATED", "STORED", "NameSet", "PackageArchive", "ZipEntry", "entry_name_problem", "windows_name_key"]
 
@@ -351,7 +344,7 @@ class PackageArchive:
             size += len(chunk)
             if size > entry.size:
                 raise self._entry_fail(entry.index, entry.name, "data is longer than its header says")
-            crc = _crc32(chunk, crc)
+            crc = crc32(chunk, crc)
             yield chunk
         if size != entry.size:
             raise self._entry_fail(entry.index, entry.name, f"data is {size} bytes, its header says {entry.size}")
@@ -359,48 +352,17 @@ class PackageArchive:
             raise self._entry_fail(entry.index, entry.name, f"CRC-32 mismatch (0x{crc:08x}, header 0x{entry.crc32:08x})")
 
     def _inflate(self, entry: ZipEntry, cancel: Callable[[], bool] | None) -> Iterator[bytes]:
-        inflater = _inflate_lib.decompressobj(-15)
-
         def broken(why: str) -> VerificationError:
             return self._entry_fail(entry.index, entry.name, f"deflate data is corrupt ({why})")
 
-        for piece in self.raw_chunks(entry, cancel):
-            if inflater.eof:
-                raise broken("bytes after the end of the deflate stream")
-            data = piece
-            while True:
-                try:
-                    out = inflater.decompress(data, OUT_CHUNK)
-                except _inflate_lib.error as exc:
-                    raise broken(str(exc)) from None
-                if out:
-                    yield out
-                data = inflater.unconsumed_tail
-                if inflater.eof:
-                    if data or inflater.unused_data:
-                        raise broken("bytes after the end of the deflate stream")
-                    break
-                # Output capped at OUT_CHUNK: more may be pending even when all input was taken.
-                if not data and len(out) < OUT_CHUNK:
-                    break
-        if not inflater.eof:
-            raise broken("the deflate stream is truncated")
+        return inflate(self.raw_chunks(entry, cancel), broken)
 
     def head(self, entry: ZipEntry, limit: int) -> bytes:
         """The first `limit` bytes of an entry, inflating no more than that. Unchecked (no CRC):
         for an entry whose content is known good by other means (archive_hash's twins)."""
         if entry.method == STORED:
             return self._read_exact(min(limit, entry.size), entry.data_offset, f"data of entry {entry.index}")
-        inflater = _inflate_lib.decompressobj(-15)
-        out = bytearray()
-        for piece in self.raw_chunks(entry):
-            data = piece
-            while data and len(out) < limit and not inflater.eof:
-                out += inflater.decompress(data, limit - len(out))
-                data = inflater.unconsumed_tail
-            if len(out) >= limit or inflater.eof:
-                break
-        return bytes(out[:limit])
+        return inflate_head(self.raw_chunks(entry), limit)
 
     def read(self, entry: ZipEntry, limit: int) -> bytes:
         """A small entry's bytes (manifest, signature), refused when larger than `limit`."""

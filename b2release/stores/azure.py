@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import os
 import threading
 import time
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from b2release.fsutil import CHUNK
 from b2release.redact import register_secret
 from b2release.stores.azure_auth import AzureAuth
 from b2release.stores.azure_grants import AzureGrants
+from b2release.stores.azure_transport import transport_options
 from b2release.stores.base import (
     SHA256_METADATA,
     AlreadyExists,
@@ -77,23 +77,6 @@ def _md5_file(path: Path) -> bytes:
     return digest.digest()
 
 
-def _transport(account_url: str) -> dict[str, Any]:
-    """The HTTP transport, with what requests would take from the environment read once.
-
-    requests reads every environment variable twice on each request (proxies, no_proxy, the
-    CA bundle): a tenth of the client's time in a fan-out of small requests. Every request
-    goes to one host, so the answer is the same each time: proxies for that host (none when
-    NO_PROXY names it) and REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, as requests would use them.
-    """
-    import requests
-    from azure.core.pipeline.transport import RequestsTransport
-
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    transport = RequestsTransport(use_env_settings=False, connection_timeout=CONNECTION_TIMEOUT_S,
-                                  read_timeout=READ_TIMEOUT_S, connection_verify=bundle or True)
-    return {"transport": transport, "proxies": requests.utils.get_environ_proxies(account_url) or None}
-
-
 class AzureStore(AzureGrants, Store):
     kind = "azure"
     supports_grants = True
@@ -129,7 +112,7 @@ class AzureStore(AzureGrants, Store):
             raw_request_hook=stamp,
             max_single_put_size=BLOCK_SIZE,
             max_block_size=BLOCK_SIZE,
-            **_transport(auth.account_url),
+            **transport_options(auth.account_url, CONNECTION_TIMEOUT_S, READ_TIMEOUT_S),
         )
         if auth.account_key:
             credential: Any = {"account_name": auth.account_name, "account_key": auth.account_key}

@@ -19,8 +19,9 @@ import pytest
 from b2release.artifacts import BUILD_DIR, BuildRecord, Kind
 from b2release.state import StageRecord, State
 from tests.apicompat.conftest import CONNECTOR_VARIANTS, CSHARP
-from tests.conftest import REPO, assert_user_error
+from tests.conftest import assert_user_error
 from tests.fixtures.build import require_tool
+from tests.fixtures.configs import release_config
 
 pytestmark = pytest.mark.mono
 
@@ -240,26 +241,9 @@ def chain(tmp_path, dev_keys):
     git(repo, "init", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "connector 1.4")
-    cfg = tmp_path / "b2release.toml"
-    cfg.write_text(f"""
-[product]
-name = "{PRODUCT}"
-project = "{project}"
-[release]
-signing_key = "{dev_keys / 'release-signing.key'}"
-public_key = "{dev_keys / 'release-signing.pub'}"
-[sign]
-cert = "{dev_keys / 'codesign.crt'}"
-key = "{dev_keys / 'codesign.key'}"
-[scan]
-advisories = "{REPO / 'examples' / 'advisories'}"
-tool_licenses = false
-[store]
-url = "file://{tmp_path / 'releases'}"
-tenants = ["acme"]
-[cdn]
-provider = "none"
-""", encoding="utf-8")
+    cfg = release_config(tmp_path / "b2release.toml", dev_keys, project, PRODUCT, scan="tool_licenses = false",
+                         tail=f'[store]\nurl = "file://{tmp_path / "releases"}"\ntenants = ["acme"]\n'
+                              '[cdn]\nprovider = "none"\n')
     return repo, cfg
 
 

@@ -18,6 +18,7 @@ from b2release.formats import canonical, dsse
 from b2release.formats.signature import load_signing_key
 from tests.conftest import REPO, run_subprocess
 from tests.fixtures.build import require_tool
+from tests.fixtures.configs import release_config
 
 PRODUCT, VERSION = "enventa-connector", "1.4.0"
 ZIP = f"{PRODUCT}-{VERSION}.zip"
@@ -49,20 +50,7 @@ def sample_release(tmp_path_factory, dev_keys) -> tuple[Path, str]:
     _git(checkout, "add", "-A")
     _git(checkout, "commit", "-qm", "connector 1.4.0")
     _git(checkout, "remote", "add", "origin", ORIGIN)
-    cfg = root / "b2release.toml"
-    cfg.write_text(f"""
-[product]
-name = "{PRODUCT}"
-project = "{checkout / 'Enventa.Connector.sln'}"
-[release]
-signing_key = "{dev_keys / 'release-signing.key'}"
-public_key = "{dev_keys / 'release-signing.pub'}"
-[sign]
-cert = "{dev_keys / 'codesign.crt'}"
-key = "{dev_keys / 'codesign.key'}"
-[scan]
-advisories = "{REPO / 'examples' / 'advisories'}"
-""")
+    cfg = release_config(root / "b2release.toml", dev_keys, checkout / "Enventa.Connector.sln", PRODUCT)
     work = root / "dist"
     result = run_subprocess("--config", cfg, "--work-dir", work, "release", "--version", VERSION, "--to", "package",
                             cwd=root, env=CI_ENV)

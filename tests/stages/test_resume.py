@@ -11,6 +11,7 @@ import shutil
 
 from tests.conftest import REPO, assert_user_error
 from tests.fixtures.build import require_tool
+from tests.fixtures.configs import release_config
 from tests.fixtures.dry_run import audit_lines, pointer
 from tests.fixtures.releases import PRODUCT, Backend
 
@@ -31,23 +32,8 @@ def test_release_resumes_where_it_failed_and_reruns_from_a_changed_source(cli, t
     shutil.copytree(REPO / "examples" / "enventa-connector", source, ignore=shutil.ignore_patterns("bin", "obj"))
     store = tmp_path / "store"
     store.write_text("not a folder: the store cannot be written\n")
-    cfg = tmp_path / "b2release.toml"
-    cfg.write_text(f"""
-[product]
-name = "{PRODUCT}"
-project = "{source / 'Enventa.Connector.sln'}"
-[release]
-signing_key = "{dev_keys / 'release-signing.key'}"
-public_key = "{dev_keys / 'release-signing.pub'}"
-[sign]
-cert = "{dev_keys / 'codesign.crt'}"
-key = "{dev_keys / 'codesign.key'}"
-[scan]
-advisories = "{REPO / 'examples' / 'advisories'}"
-[store]
-url = "file://{store}"
-tenants = ["acme", "globex"]
-""")
+    cfg = release_config(tmp_path / "b2release.toml", dev_keys, source / "Enventa.Connector.sln", PRODUCT,
+                         tail=f'[store]\nurl = "file://{store}"\ntenants = ["acme", "globex"]\n')
     work = tmp_path / "dist"
     env = {"SOURCE_DATE_EPOCH": "1700000000"}
 
