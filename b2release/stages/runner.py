@@ -99,12 +99,14 @@ def show_plan(ctx: Context, result: StageResult) -> None:
 
 
 def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: bool = True,
-                given: dict[str, str] | None = None) -> StageResult:
+                given: dict[str, str] | None = None, chained: bool = False) -> StageResult:
     """Run one command module, then the stages it chains; record the whole in state.json.
 
     `watch_sealed`: warn when the command rewrites a file the last `package` sealed in
     SHA256SUMS (`release` turns it off for stages a package run later in the chain reseals).
     `given`: the stage's input digests when `release` just computed them (stages/uptodate.py).
+    `chained`: run after another command, whose result line says how it ended (an expected
+    skip, such as purge without a CDN, is then not logged a second time).
     """
     module = load(name)
     # A dry run changes nothing, state.json included (b2release/plan.py).
@@ -131,16 +133,18 @@ def run_command(ctx: Context, name: str, options: Any = None, *, watch_sealed: b
             raise
         except Skip as skip:
             logger = log.get(name)
-            (logger.info if skip.expected else logger.warning)("%s skipped: %s", name, skip.reason)
+            say = logger.warning if not skip.expected else logger.debug if chained else logger.info
+            say("%s skipped: %s", name, skip.reason)
             result = StageResult(stage=name, status="skipped", reason=skip.reason)
         for entry in result.then:
             follow, values = entry if isinstance(entry, tuple) else (entry, {})
             try:
-                chained = run_command(ctx, follow, load(follow).Options(**values) if values else None)
+                chained = run_command(ctx, follow, load(follow).Options(**values) if values else None, chained=True)
             except B2ReleaseError as exc:
                 raise _chain_failed(ctx, exc, name, follow, result.done, values) from exc.__cause__
             result.data[follow] = chained.brief()
-            result.summary += f"; {follow}: {chained.status}"
+            why = f" ({chained.reason})" if chained.status == "skipped" and chained.reason else ""
+            result.summary += f"; {follow}: {chained.status}{why}"
     except _Rejected as rejected:
         raise rejected.error from rejected.error.__cause__
     except B2ReleaseError as exc:

@@ -152,16 +152,30 @@ def test_a_chained_stage_brief_lands_in_the_command_data(tmp_path, monkeypatch):
 
 def test_a_skipped_chained_stage_does_not_fail_the_command(tmp_path, monkeypatch):
     def purge(ctx, options=None):
-        raise Skip("cdn.provider is none")
+        raise Skip("cdn.provider is none", expected=True)
 
     install(monkeypatch,
             promote=fake(lambda ctx, options=None: StageResult(stage="promote", summary="promoted", then=["purge"])),
             purge=fake(purge))
-    result = runner.run_command(ctx_for(tmp_path), "promote")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    purge_log = log.get("purge")
+    purge_log.addHandler(handler)
+    level = purge_log.level
+    purge_log.setLevel(logging.DEBUG)
+    try:
+        result = runner.run_command(ctx_for(tmp_path), "promote")
+    finally:
+        purge_log.removeHandler(handler)
+        purge_log.setLevel(level)
     assert result.status == "ok"
     assert result.data["purge"] == {"status": "skipped", "reason": "cdn.provider is none"}
-    assert result.summary == "promoted; purge: skipped"
+    assert result.summary == "promoted; purge: skipped (cdn.provider is none)"  # why, in the one line
     assert runs(tmp_path)["purge"] == {**runs(tmp_path)["purge"], "status": "skipped", "reason": "cdn.provider is none"}
+    # an expected skip of a chained stage is said once, in the parent's result line (debug only)
+    said = [r.levelno for r in records if "purge skipped" in r.getMessage()]
+    assert said == [logging.DEBUG], said
 
 
 # --- run_named --------------------------------------------------------------------------------

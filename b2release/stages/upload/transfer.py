@@ -155,7 +155,8 @@ def copy_to_tenants(store: Store, source: str, tenants: list[str], prefix: str, 
             if blob is None or blob.sha256 != f.sha256:
                 raise _conflict(container, prefix + f.name, blob.sha256 if blob else None, f.sha256) from None
             return False
-        progress.line("copied   %s", store.location(container, prefix + f.name))
+        # One line per copy is one line per tenant and file: -v only (the result line counts them).
+        progress.logger.debug("copied   %s", store.location(container, prefix + f.name))
         return True
 
     def run_batch(jobs: list[tuple[str, LocalFile]]) -> None:
