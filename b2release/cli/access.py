@@ -1,7 +1,5 @@
 """Tenant access to what is published: grant and revoke download URLs."""
 
-from __future__ import annotations
-
 from typing import Optional
 
 import typer

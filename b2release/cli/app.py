@@ -7,22 +7,23 @@ its one-line message (or the JSON error document with --json) and exits with its
 
 Import cost matters here: `b2release --help` and every command's `--help` import this
 package and Typer only (tests/cli/test_startup.py checks it). The rest of b2release (the
-runner, and through it every stage, store and SDK) is imported inside `invoke` and
-`report_error`, when a command really runs; option values are converted without pydantic
-(cli/coercion.py).
+runner, and through it every stage, store and SDK; even b2release.errors) is imported inside
+`run` and the error exit, when a command really runs or fails; option values are converted
+without pydantic (cli/coercion.py). The cli modules leave out `from __future__ import
+annotations`: Typer evaluates every string annotation of a command each time it builds it.
 """
-
-from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 
 from b2release import __version__
 from b2release.cli import coercion, commands
-from b2release.errors import EXIT_USAGE, B2ReleaseError
+
+if TYPE_CHECKING:  # imported where an error is handled: `--help` never needs it
+    from b2release.errors import B2ReleaseError
 
 coercion.install()  # option values without importing pydantic (cli/coercion.py says why)
 
@@ -35,7 +36,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     # Plain click-style help: rich help rendering imports markdown-it and costs ~60 ms.
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": list(commands.HELP_OPTIONS)},
     cls=commands.RootGroup,  # lists every command, also those whose module a run does not import
 )
 
@@ -187,7 +188,7 @@ def _emit(ctx: Any, session: Session, result: Any) -> None:
         sys.stderr.write(redact(result.summary) + "\n")
 
 
-def report_error(exc: B2ReleaseError, session: Session) -> int:
+def report_error(exc: "B2ReleaseError", session: Session) -> int:
     """The one error exit: a redacted one-line message (and hint), the JSON document with
     --json, a JSON log line with --log-format json; the exit code the error owns."""
     import json
@@ -224,11 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = hoist_output_flags(argv)
         # The named command's module only, and Typer builds that command alone (cli/commands.py).
-        run_app = commands.narrowed(app, commands.load_for(args))
+        run_app = commands.narrowed(app, commands.load_for(args), args)
         rv = run_app(args=args, prog_name="b2release", standalone_mode=False, obj=session)
         return rv if isinstance(rv, int) else 0
-    except B2ReleaseError as exc:
-        return report_error(exc, session)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -238,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("interrupted\n")
         return 130
     except typer.TyperException as exc:  # click usage errors: bad option, missing argument
+        from b2release.errors import EXIT_USAGE
+
         code = getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE
         # The parse failed, so the parsed --json may not have been reached: a flag seen
         # anywhere on the line counts, so a JSON consumer still gets one JSON document.
@@ -254,9 +255,21 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stderr.write(f"error: {exc}\n")
         return code
-    except Exception as exc:  # noqa: BLE001 - outside a command (the runner handles those): still one line
-        from b2release.stages.runner import internal_error
+    except Exception as exc:  # noqa: BLE001 - a B2ReleaseError, or anything else: still one line
+        return _failed(exc, session)
 
-        error = internal_error(exc, "b2release")
-        error.__cause__ = exc
-        return report_error(error, session)
+
+def _failed(exc: Exception, session: Session) -> int:
+    """The exit of a B2ReleaseError; anything else raised outside a command (the runner handles
+    those) becomes an internal error. b2release.errors is imported here, not at the top: no
+    `--help` needs it. (A B2ReleaseError is no click exception, so catching it after them, as
+    `Exception`, changes nothing.)"""
+    from b2release.errors import B2ReleaseError
+
+    if isinstance(exc, B2ReleaseError):
+        return report_error(exc, session)
+    from b2release.stages.runner import internal_error
+
+    error = internal_error(exc, "b2release")
+    error.__cause__ = exc
+    return report_error(error, session)

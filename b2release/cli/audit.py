@@ -1,8 +1,6 @@
 """audit downloads | show | verify: who downloaded what (Azure Storage's request logs), and the
 release audit log of store changes (b2release.stages.audit)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import List, Optional
 

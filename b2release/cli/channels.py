@@ -1,7 +1,5 @@
 """Commands on the channel pointers of what is already published: rollback, promote, refresh, status."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 import typer

@@ -12,17 +12,21 @@ Typer's. Typers without that hook (older ones convert with click types) are left
 
 from __future__ import annotations
 
-import re
 import typing
 from pathlib import Path
 from typing import Any, Callable
 
-_INTEGER = re.compile(r"[+-]?[0-9]+")
 _SCALARS = (str, int, bool, Path)
 
 
 class _Unconverted(Exception):
     """This value is for Typer's own converter."""
+
+
+def _is_integer(text: str) -> bool:
+    """`[+-]?[0-9]+`, the whole text (no regex: compiling one costs every start-up)."""
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    return digits.isascii() and digits.isdigit()
 
 
 def _scalar(kind: type, value: Any, info: Any, param: Any, ctx: Any) -> Any:
@@ -35,7 +39,7 @@ def _scalar(kind: type, value: Any, info: Any, param: Any, ctx: Any) -> Any:
     elif kind is int:
         if type(value) is int:
             return value
-        if isinstance(value, str) and _INTEGER.fullmatch(value):
+        if isinstance(value, str) and _is_integer(value):
             return int(value)
     elif isinstance(value, (str, Path)):
         from typer._param_types import coerce_cli_path

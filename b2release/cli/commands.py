@@ -7,7 +7,9 @@ than Typer's own import, so:
 - `COMMANDS` names every command, in the order `--help` lists them, with its module and its
   one-line help (the first line of its docstring);
 - `b2release --help` lists them from this table (`RootGroup`) and imports no command module;
-- any other run imports only the module of the command it names (`load_for`); shell
+- any other run imports only the module of the command it names (`load_for`), and Typer
+  builds that command alone (`narrowed`): of a group (`audit`, `keys`, `config`), the one
+  subcommand named, or for the group's own help its commands' names and help only; shell
   completion, which may need any command's options, imports all of them.
 
 tests/cli/test_startup.py checks that this table, the modules and the help they print agree.
@@ -33,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "upload": ("pipeline", "Upload the package to the store for each tenant, then move the signed channel pointer."),
     "purge": ("pipeline", "Purge the CDN cache for the channel pointers changed by the last upload, rollback or "
                           "promote."),
-    "release": ("pipeline", "Run the pipeline stages in order, stopping at the first failure; a summary at the end."),
+    "release": ("release", "Run the pipeline stages in order, stopping at the first failure; a summary at the end."),
     "verify": ("verify", "Verify a package or release folder offline, or a remote channel/package, with only the "
                          "public key."),
     "rollback": ("channels", "Point a channel back at an older, complete, verified version (sequence + 1, signed)."),
@@ -54,6 +56,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # Global options that take a value as the next argument (the command name comes after them).
 GLOBAL_WITH_VALUE = frozenset({"--work-dir", "--config", "--log-format"})
 COMPLETION_ENV = "_B2RELEASE_COMPLETE"  # set by the shell completion scripts
+HELP_OPTIONS = ("-h", "--help")  # the app's help_option_names
 
 
 def load(name: str) -> None:
@@ -87,19 +90,59 @@ def load_for(args: list[str]) -> str | None:
     return None  # no command (`--help`, `--version`), or an unknown name the parser will report
 
 
-def narrowed(app: Any, name: str | None) -> Any:
+def narrowed(app: Any, name: str | None, args: list[str] | None = None) -> Any:
     """`app` as Typer should build it for a run of command `name`: that command alone.
 
     Typer builds every command registered on the app it runs, and a module registers
     several. This is a shallow copy with the one command (or group) registered, so the app
     itself is never changed: a command that runs another in the same process (tests do)
     still finds every command, and modules imported meanwhile register on the app as usual.
+    A group (`audit`, `keys`, `config`) is narrowed by what follows its name in `args`: see
+    `_narrowed_group`.
     """
     if name is None:
         return app
     view = copy.copy(app)
     view.registered_commands = [c for c in app.registered_commands if _command_name(c) == name]
-    view.registered_groups = [g for g in app.registered_groups if g.name == name]
+    index = command_index(args or [])
+    rest = (args or [])[index + 1:] if args and index < len(args) and args[index] == name else None
+    view.registered_groups = [_narrowed_group(g, rest) for g in app.registered_groups if g.name == name]
+    return view
+
+
+def _narrowed_group(info: Any, rest: list[str] | None) -> Any:
+    """Group `info` as a run with `rest` (the words after the group's name) needs it built.
+
+    - `audit show ...`: the group with `show` alone;
+    - `audit`, `audit --help`: the group's own help, where its commands are only listed: each
+      is built from its name and docstring, without its parameters (which cost the most);
+    - anything else (a misspelt name, `--`, an unknown option): the whole group, so what
+      click says stays what it was.
+    """
+    group = info.typer_instance
+    if rest is None or group.registered_groups:
+        return info
+    if not rest or rest[0] in HELP_OPTIONS:
+        chosen = [_listed_only(c) for c in group.registered_commands]
+    else:
+        chosen = [c for c in group.registered_commands if _command_name(c) == rest[0]]
+        if not chosen:
+            return info
+    group_view = copy.copy(group)
+    group_view.registered_commands = chosen
+    info_view = copy.copy(info)
+    info_view.typer_instance = group_view
+    return info_view
+
+
+def _listed_only(info: Any) -> Any:
+    """Command `info` as a group's listing shows it (name, short help, hidden), without parameters."""
+    def listed() -> None:  # never runs: only a group's help is printed from it
+        raise AssertionError("a listed-only command ran")
+
+    listed.__doc__ = info.callback.__doc__
+    view = copy.copy(info)
+    view.name, view.callback = _command_name(info), listed
     return view
 
 

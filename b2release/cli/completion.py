@@ -6,8 +6,6 @@ from the config in the current folder (or `--config`) read without validation, a
 folders of a `file://` store. No store is contacted and no secret is read.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 

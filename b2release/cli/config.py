@@ -1,7 +1,5 @@
 """config show | check | schema: the configuration made visible (b2release.stages.config)."""
 
-from __future__ import annotations
-
 import typer
 
 from b2release.cli.app import app, run

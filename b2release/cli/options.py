@@ -1,7 +1,5 @@
 """Options several commands share, declared once (Typer reads `Annotated` metadata)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -25,3 +23,11 @@ NoPurge = Annotated[bool, typer.Option(
 Version = Annotated[Optional[str], typer.Option("--version", help="Release version X.Y.Z.")]
 DryRun = Annotated[bool, typer.Option(
     "--dry-run", help="Resolve and read everything, change nothing: print the plan of what would change.")]
+VersionFromTag = Annotated[bool, typer.Option(
+    "--version-from-tag", help="The version from the git tag on HEAD (v1.4.0 -> 1.4.0); refuses an untagged "
+                               "commit or changed tracked files.")]
+AllowBreaking = Annotated[bool, typer.Option(
+    "--allow-breaking",
+    help="Let a version that is too small for the API changes through (needs --reason; recorded in the manifest).")]
+Reason = Annotated[Optional[str], typer.Option(
+    "--reason", help="Why, with --allow-breaking: one line, signed into the manifest.")]

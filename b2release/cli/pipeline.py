@@ -1,18 +1,12 @@
-"""The pipeline commands: build, test, compat, scan, sign, package, upload, purge, and release (all of them)."""
-
-from __future__ import annotations
+"""The pipeline stages as commands: build, test, compat, scan, sign, package, upload, purge (release: cli/release.py)."""
 
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from b2release.cli import completion, options
-from b2release.cli.app import app, invoke, run
-
-VersionFromTag = typer.Option(
-    False, "--version-from-tag", help="The version from the git tag on HEAD (v1.4.0 -> 1.4.0); refuses an untagged "
-                                      "commit or changed tracked files.")
+from b2release.cli import options
+from b2release.cli.app import app, invoke
 
 
 @app.command()
@@ -22,7 +16,7 @@ def build(
         None, help="Solution or project file (default: [product] project, else the one .sln here)."
     ),
     version: Optional[str] = typer.Option(None, "--version", help="Release version X.Y.Z, stamped into every assembly."),
-    version_from_tag: bool = VersionFromTag,
+    version_from_tag: options.VersionFromTag = False,
     tool: Optional[str] = typer.Option(None, "--tool", help="auto, msbuild, dotnet or xbuild (default: [build] tool)."),
     configuration: Optional[str] = typer.Option(
         None, "--configuration", "-c", help="Build configuration (default: [build] configuration, Release)."
@@ -32,12 +26,6 @@ def build(
     """Build the connector (msbuild, dotnet or Mono's xbuild) into <work dir>/build/."""
     invoke(typer_ctx, "build", project=project, version=version, version_from_tag=version_from_tag, tool=tool,
            configuration=configuration, properties=list(prop))
-
-
-AllowBreaking = typer.Option(
-    False, "--allow-breaking",
-    help="Let a version that is too small for the API changes through (needs --reason; recorded in the manifest).")
-Reason = typer.Option(None, "--reason", help="Why, with --allow-breaking: one line, signed into the manifest.")
 
 
 @app.command()
@@ -51,8 +39,8 @@ def compat(
     channel: options.Channel = None,
     store: options.Store = None,
     public_key: options.PublicKey = None,
-    allow_breaking: bool = AllowBreaking,
-    reason: Optional[str] = Reason,
+    allow_breaking: options.AllowBreaking = False,
+    reason: options.Reason = None,
 ) -> None:
     """Check the public API of the build against the previous release (semver); write api/ and release notes."""
     invoke(typer_ctx, "compat", against=against, against_version=against_version, channel=channel, store=store,
@@ -168,42 +156,3 @@ def purge(
 ) -> None:
     """Purge the CDN cache for the channel pointers changed by the last upload, rollback or promote."""
     invoke(typer_ctx, "purge", dry_run=dry_run, store=store, signing_key=signing_key)
-
-
-@app.command()
-def release(
-    typer_ctx: typer.Context,
-    version: Optional[str] = typer.Option(None, "--version", help="Release version X.Y.Z."),
-    version_from_tag: bool = VersionFromTag,
-    from_stage: Optional[str] = typer.Option(None, "--from", help="First stage to run.",
-                                             autocompletion=completion.stages),
-    to_stage: Optional[str] = typer.Option(None, "--to", help="Last stage to run.", autocompletion=completion.stages),
-    skip: List[str] = typer.Option([], "--skip", help="Stage to leave out (repeatable).",
-                                   autocompletion=completion.stages),
-    channel: options.Channel = None,
-    tenant: options.Tenants = None,
-    store: options.Store = None,
-    allow_breaking: bool = AllowBreaking,
-    reason: Optional[str] = Reason,
-    force: bool = typer.Option(
-        False, "--force", help="Run every stage, also those whose inputs, options and outputs are unchanged."),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Plan upload and purge from this work dir's package (its stages must be up to "
-                                 "date); run and change nothing."),
-) -> None:
-    """Run the pipeline stages in order, stopping at the first failure; a summary at the end."""
-    stage_options = {"compat": {"allow_breaking": allow_breaking, "reason": reason}} if allow_breaking or reason else {}
-    shared = {"channel": channel, "tenants": list(tenant) if tenant else None, "store": store}
-
-    def body(runner, ctx):
-        from b2release.errors import UsageError
-
-        if version_from_tag and version:
-            raise UsageError("give --version or --version-from-tag, not both")
-        if not version_from_tag and not version:
-            raise UsageError("release needs --version X.Y.Z (or --version-from-tag)")
-        chosen = ctx.tag_version() if version_from_tag else version
-        return runner.run_pipeline(ctx, chosen, from_stage, to_stage, list(skip), options=stage_options, shared=shared,
-                                   force=force, dry_run=dry_run)
-
-    run(typer_ctx, body)

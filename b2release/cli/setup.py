@@ -1,7 +1,5 @@
 """Getting started: a config for a project, dev keys, and doctor's checks."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import List, Optional
 

@@ -1,7 +1,5 @@
 """verify: offline, or --remote against what a tenant downloads."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Optional
 
