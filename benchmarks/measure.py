@@ -18,6 +18,7 @@ class Run:
     seconds: float
     peak_rss_mb: float  # the largest resident set of the process and the children it waited for
     stdout: str = ""
+    cpu_seconds: float = 0.0  # user + system time of the process (what neighbours' load disturbs least)
 
 
 def run(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
@@ -34,7 +35,7 @@ def run(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None 
     proc.returncode = code
     if code != 0:
         sys.exit(f"benchmark step failed ({code}): {' '.join(map(str, args))}\n{err[-2000:]}")
-    return Run(seconds, usage.ru_maxrss / 1024, out)  # ru_maxrss is KiB on Linux
+    return Run(seconds, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime)  # ru_maxrss is KiB on Linux
 
 
 def best_of(times: int, make: Callable[[], Run], before: Callable[[], None] | None = None) -> Run:
