@@ -252,7 +252,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-release-", dir=corpus.bench_dir()) as tmp:
         release = Release(Path(tmp))
         rows += archive_rows("corpus", trees["corpus"], release, repeat)
-        rows.append(help_row(10 if repeat > 1 else 3))
+        rows.append(help_row(30 if repeat > 1 else 10))
         release.package(trees["upload"], release.scratch / "work-upload")
         rows += upload_rows(release, repeat, release.scratch / "work-upload", "corpus x6", fan_out=True)
         shutil.rmtree(release.scratch / "work-corpus", ignore_errors=True)

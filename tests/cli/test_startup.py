@@ -34,7 +34,8 @@ HEAVY = ("pydantic", "azure", "requests", "urllib3", "cryptography", "rich", "ma
 # What `--help` may import beyond `import typer`: the package, its CLI, and the code Typer (or
 # the click it wraps) itself loads to print help; `encodings.*` are codecs Python looks up
 # for the streams.
-ALLOWED = ("b2release", "b2release.cli", "typer", "click", "encodings")
+ALLOWED = ("b2release", "b2release.cli", "typer", "click", "encodings",
+           "gc")  # built into the interpreter: importing it loads nothing (--help freezes it at exit)
 
 # Runs in a fresh interpreter: Typer first (the reference), then each command path's --help
 # in turn; after each, the modules it added (modules only accumulate, so the first command that
