@@ -91,8 +91,13 @@ def test_help_imports_no_command_module():
     assert "LOADED=\n" in proc.stdout, proc.stdout
 
 
+# The starting design lived outside this repository; docs/architecture.md is its home now.
+# The name is assembled so that this file does not cite it either.
+OUTSIDE_DESIGN = "DESIGN" + ".md"
+
+
 def test_nothing_cites_a_design_file_outside_the_repo():
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True).stdout.split()
-    citing = [f for f in tracked if (REPO / f).is_file() and f != "tests/test_architecture.py"
-              and "DESIGN.md" in (REPO / f).read_text(encoding="utf-8", errors="replace")]
-    assert citing == []
+    citing = [f for f in tracked if (REPO / f).is_file()
+              and OUTSIDE_DESIGN in (REPO / f).read_text(encoding="utf-8", errors="replace")]
+    assert citing == [], f"cite docs/architecture.md instead: {citing}"
