@@ -167,6 +167,13 @@ def settle(read: Reader, container: str, wait_s: float) -> ChannelState:
     return state
 
 
+def settle_all(read: Reader, containers: list[str], workers: int) -> dict[str, ChannelState]:
+    """`settle` of every container's channel at the start of a command, `workers` at a time
+    (`[store] fanout`): the first read error in the containers' order once all have settled."""
+    return dict(zip(containers, fanout.each(lambda c: settle(read, c, SETTLE_AT_START_S), containers, workers),
+                    strict=True))
+
+
 # --- who wins a race -----------------------------------------------------------------------
 def decision_of(p: pointer_fmt.Pointer) -> str:
     """What a pointer decides, whatever its sequence and times: a refresh re-issues the

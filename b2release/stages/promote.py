@@ -44,7 +44,6 @@ from b2release.formats import pointer as pointer_fmt
 from b2release.formats.names import compare_versions
 from b2release.planning import pointer_plan
 from b2release.repoint import (
-    SETTLE_AT_START_S,
     Lost,
     Move,
     Race,
@@ -56,7 +55,7 @@ from b2release.repoint import (
     rerun_hint,
     resolve_targets,
     serves,
-    settle,
+    settle_all,
     trusted,
     write_moves,
 )
@@ -168,7 +167,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             # 1-2. Every check, in every container, before anything is written.
             try:
                 sources = {c: read_channel(store, c, product, source, public) for c in targets.containers}
-                dests = {c: settle(read, c, SETTLE_AT_START_S) for c in targets.containers}
+                dests = settle_all(read, targets.containers, config.get("store.fanout"))
                 for container in targets.containers:
                     state = sources[container]
                     where = f"{container}/{state.path}"
@@ -219,7 +218,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
             # 3. Tenants first, the release container last.
             written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
-                                  on_moved=trail.moves)
+                                  on_moved=trail.moves, workers=config.get("store.fanout"))
             store_description = store.description
     except ToolError as exc:
         raise rerun_hint(exc, NAME) from None

@@ -35,7 +35,6 @@ from b2release.formats import pointer as pointer_fmt
 from b2release.formats.signature import SigningKey
 from b2release.planning import pointer_plan
 from b2release.repoint import (
-    SETTLE_AT_START_S,
     Move,
     Race,
     changed_unverified,
@@ -45,7 +44,7 @@ from b2release.repoint import (
     purge_follow_up,
     rerun_hint,
     resolve_targets,
-    settle,
+    settle_all,
     trusted,
     write_moves,
 )
@@ -123,13 +122,15 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
                 return read_channel(store, container, product, channel, public)
 
             try:
-                moves = [decide(settle(read, c, SETTLE_AT_START_S), False) for c in targets.containers]
+                states = settle_all(read, targets.containers, ctx.config.get("store.fanout"))
+                moves = [decide(states[c], False) for c in targets.containers]
             except B2ReleaseError as exc:
                 raise nothing_changed(exc, failing) from None
             if opts.dry_run:
                 return _plan(ctx, store, key, product, channel, moves, opts.purge)
             written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
-                                  on_moved=AuditTrail(ctx, store, key, NAME, product, channel).moves)
+                                  on_moved=AuditTrail(ctx, store, key, NAME, product, channel).moves,
+                                  workers=ctx.config.get("store.fanout"))
             store_description = store.description
     except ToolError as exc:
         raise rerun_hint(exc, NAME) from None

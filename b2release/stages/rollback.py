@@ -40,7 +40,6 @@ from b2release.formats import pointer as pointer_fmt
 from b2release.formats.names import compare_versions, validate_version
 from b2release.planning import pointer_plan
 from b2release.repoint import (
-    SETTLE_AT_START_S,
     Lost,
     Move,
     Race,
@@ -52,7 +51,7 @@ from b2release.repoint import (
     rerun_hint,
     resolve_targets,
     serves,
-    settle,
+    settle_all,
     trusted,
     write_moves,
 )
@@ -150,7 +149,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
             # 1-2. Every check, in every container, before anything is written.
             try:
-                states = {c: settle(read, c, SETTLE_AT_START_S) for c in targets.containers}
+                states = settle_all(read, targets.containers, ctx.config.get("store.fanout"))
                 for container in targets.containers:
                     state = states[container]
                     current = state.pointer
@@ -177,7 +176,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
             # 3. Tenants first, the release container last (the order of targets.containers).
             written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
-                                  on_moved=trail.moves)
+                                  on_moved=trail.moves, workers=ctx.config.get("store.fanout"))
             store_description = store.description
     except ToolError as exc:
         raise rerun_hint(exc, NAME) from None

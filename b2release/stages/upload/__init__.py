@@ -46,7 +46,6 @@ from b2release.fsutil import sha256_file
 from b2release.plan import Copy, FileSend, Plan
 from b2release.planning import pointer_changes, queued_paths, unchanged
 from b2release.repoint import (
-    SETTLE_AT_START_S,
     Lost,
     Move,
     Race,
@@ -56,7 +55,7 @@ from b2release.repoint import (
     rerun_hint,
     resolve_targets,
     serves,
-    settle,
+    settle_all,
     write_moves,
 )
 from b2release.stages import StageResult, planned
@@ -222,8 +221,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             found = [c for c in targets.containers if c not in missing]
             channels = {c: ChannelState(container=c, path=pointer_fmt.pointer_path(product, channel))
                         for c in missing}
-            channels.update(zip(found, fanout.each(lambda c: settle(read, c, SETTLE_AT_START_S), found, workers),
-                                strict=True))
+            channels.update(settle_all(read, found, workers))
             first_sequence = 1 + max((s.pointer.sequence for s in channels.values() if s.pointer is not None),
                                      default=0)
             moves = [decide(channels[c], False) for c in targets.containers]
