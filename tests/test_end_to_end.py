@@ -133,22 +133,9 @@ def test_release_from_a_tag_to_one_channel_and_tenant_with_a_closing_summary(tmp
     repo = tmp_path / "repo"
     shutil.copytree(REPO / "examples" / "enventa-connector", repo / "connector",
                     ignore=shutil.ignore_patterns("bin", "obj"))
-    (repo / "b2release.toml").write_text(f"""
-[product]
-name = "enventa-connector"
-project = "connector/Enventa.Connector.sln"
-[release]
-signing_key = "{dev_keys / 'release-signing.key'}"
-public_key = "{dev_keys / 'release-signing.pub'}"
-[sign]
-cert = "{dev_keys / 'codesign.crt'}"
-key = "{dev_keys / 'codesign.key'}"
-[scan]
-advisories = "{REPO / 'examples' / 'advisories'}"
-[store]
-url = "file://releases"
-tenants = ["acme", "globex"]
-""")
+    # a project path relative to the config's folder, and a relative store URL
+    release_config(repo / "b2release.toml", dev_keys, Path("connector/Enventa.Connector.sln"),
+                   tail='[store]\nurl = "file://releases"\ntenants = ["acme", "globex"]\n')
     (repo / ".gitignore").write_text("dist/\nreleases/\n")
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "connector"], ["tag", "v2.1.0"]):
         subprocess.run(["git", "-C", str(repo), "-c", "user.email=t@example.invalid", "-c", "user.name=t", *args],
