@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +110,10 @@ def _stream_key(archive: PackageArchive, entry: ZipEntry) -> tuple[object, ...]:
 
 
 def _hash_one(archive: PackageArchive, entry: ZipEntry, position: int, failure: _FirstFailure,
-              sink: SinkFactory | None, progress: Callable[[int], None] | None, twins: Twins[_Result]) -> _Result:
+              sink: SinkFactory | None, progress: Callable[[int], None] | None,
+              twins: Twins[_Result] | None) -> _Result:
+    if twins is None:  # no other entry of its compressed size: it has no twin, no key to read
+        return _hash_stream(archive, entry, position, failure, sink(entry) if sink is not None else None, progress)
     try:
         key = _stream_key(archive, entry)
     except BaseException:
@@ -188,10 +192,17 @@ def hash_entries(archive: PackageArchive, entries: Iterable[ZipEntry] | None = N
     workers = max(1, min(workers or os.cpu_count() or 1, len(chosen) or 1))
     failure = _FirstFailure()
     twins: Twins[_Result] = Twins()
+    # Twins have the same compressed size: an entry whose size no other has is not keyed
+    # (no extra read of its compressed bytes).
+    sizes = Counter(e.compressed_size for e in chosen)
+
+    def twins_of(entry: ZipEntry) -> Twins[_Result] | None:
+        return twins if sizes[entry.compressed_size] > 1 else None
+
     results: dict[str, tuple[str, int]] = {}
     if workers == 1:
         for position, entry in enumerate(chosen):
-            result = _hash_one(archive, entry, position, failure, sink, progress, twins)
+            result = _hash_one(archive, entry, position, failure, sink, progress, twins_of(entry))
             results[entry.name] = (result.sha256, result.size)
         return results
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hash-entries") as pool:
@@ -199,7 +210,8 @@ def hash_entries(archive: PackageArchive, entries: Iterable[ZipEntry] | None = N
         # likely twins (same compressed size) after every first one.
         rank = twin_rank([e.compressed_size for e in chosen])
         order = sorted(range(len(chosen)), key=lambda i: (rank[i], -chosen[i].compressed_size))
-        futures = {i: pool.submit(_hash_one, archive, chosen[i], i, failure, sink, progress, twins) for i in order}
+        futures = {i: pool.submit(_hash_one, archive, chosen[i], i, failure, sink, progress,
+                                   twins_of(chosen[i])) for i in order}
         try:
             for position, entry in enumerate(chosen):
                 result = futures[position].result()
