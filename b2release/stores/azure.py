@@ -37,6 +37,9 @@ BLOCK_SIZE = 4 << 20  # chunk size of block uploads; larger files go up in paral
 COPY_TIMEOUT_S = 3600
 CONNECTION_TIMEOUT_S = 20
 READ_TIMEOUT_S = 120  # a response slower than this is a failed attempt (retried like a 5xx)
+# Copy Blob From URL (synchronous: done when the request returns) takes sources up to this
+# size; a larger one is copied with the asynchronous Copy Blob and polled.
+SYNC_COPY_MAX = 256 << 20
 SOURCE_SAS_MINUTES = 60  # lifetime of the read SAS a server-side copy uses as its source
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -314,25 +317,29 @@ class AzureStore(AzureGrants, Store):
         register_secret(sas)
         return f"{blob_url}?{sas}" if sas else blob_url
 
-    def copy_within(self, src_container: str, path: str, dst_container: str, sha256: str) -> None:
+    def copy_within(self, src_container: str, path: str, dst_container: str, sha256: str,
+                    size: int | None = None) -> None:
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 
         what = f"copying {path} from {src_container} to {dst_container}"
         source = self._read_sas_url(src_container, path)
         dest = self._blob(dst_container, path)
+        # A source of known size within the limit is copied synchronously: one request that
+        # returns with the copy done, and about half the service's work of an asynchronous
+        # copy (a fan-out makes one per tenant and file).
+        sync = size is not None and size <= SYNC_COPY_MAX
         with self._errors(what):
             try:
                 started = dest.start_copy_from_url(source, metadata={SHA256_METADATA: sha256},
-                                                   match_condition=MatchConditions.IfMissing)
+                                                   match_condition=MatchConditions.IfMissing, requires_sync=sync)
             except (ResourceExistsError, ResourceModifiedError):
                 raise AlreadyExists(f"{dst_container}/{path}") from None
             status = started.get("copy_status")
             if status == "success":
-                # Copied within the request (as within an account): the service vouches for
-                # the bytes, and the sha256 metadata is ours. The pointer is written only after
-                # channels.verify_version lists every copy's size and sha256 (one request per
-                # container instead of two per copy).
+                # Copied within the request (always so for a synchronous copy, and for an
+                # asynchronous one within an account): the service vouches for the bytes of
+                # its own blob, and the sha256 metadata is ours; nothing to read back.
                 return
             deadline = time.monotonic() + COPY_TIMEOUT_S
             delay = 0.2

@@ -125,11 +125,13 @@ class Store(ABC):
         """Create-only upload of a file with its sha256 as metadata; returns bytes sent."""
 
     @abstractmethod
-    def copy_within(self, src_container: str, path: str, dst_container: str, sha256: str) -> None:
+    def copy_within(self, src_container: str, path: str, dst_container: str, sha256: str,
+                    size: int | None = None) -> None:
         """Create-only server-side copy of one blob to the same path in another container.
 
         Waits for the copy to finish; a failed copy raises RemoteError. The copy keeps the
-        source's content settings (Cache-Control) and records `sha256` as metadata.
+        source's content settings (Cache-Control) and records `sha256` as metadata. `size`,
+        the source's size when the caller knows it, lets a store pick how to copy.
         """
 
     @abstractmethod

@@ -150,7 +150,8 @@ class LocalStore(Store):
         except OSError as exc:
             raise RemoteError(f"cannot write {dest}: {exc.strerror}") from exc
 
-    def copy_within(self, src_container: str, path: str, dst_container: str, sha256: str) -> None:
+    def copy_within(self, src_container: str, path: str, dst_container: str, sha256: str,
+                    size: int | None = None) -> None:
         src = self._file(src_container, path)
         dest = self._file(dst_container, path)
         if not src.is_file():

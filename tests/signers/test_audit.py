@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import zipfile
 from pathlib import Path
 
@@ -157,10 +158,14 @@ def test_hook_directly(tmp_path, dev_keys, other_keys, pe_files, signed_pe):
 
 
 class RecordingAudit(audit_mod.AuthenticodeAudit):
-    """The real audit, noting which entries it was handed a file for."""
+    """The real audit, noting which entries it was handed a file for (verify calls it from
+    several threads at once: one note at a time, none lost)."""
+
+    notes_lock = threading.Lock()
 
     def check(self, name, head, size, temp_path):
-        self.copied = {**getattr(self, "copied", {}), name: temp_path is not None and temp_path.is_file()}
+        with self.notes_lock:
+            self.copied = {**getattr(self, "copied", {}), name: temp_path is not None and temp_path.is_file()}
         super().check(name, head, size, temp_path)
 
 

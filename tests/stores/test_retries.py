@@ -3,6 +3,7 @@ answers 503 to chosen requests, the rest is forwarded."""
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,8 @@ class FlakyProxy(ThreadingHTTPServer):
         self.fail_puts = 0  # answer this many PUTs with 503 (-1: all of them)
         self.failed = 0
         self.fail_sas_gets = False
+        self.fail_copies = False  # answer every copy request (a PUT naming x-ms-copy-source) with 500
+        self.copies: list[str] = []  # per copy request, its x-ms-requires-sync header ("" when absent)
         self.puts = 0
         self.lock = threading.Lock()
 
@@ -46,6 +49,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if self.command == "PUT" and "x-ms-copy-source" in self.headers:
+            with server.lock:
+                server.copies.append(self.headers.get("x-ms-requires-sync", "").lower())
+            if server.fail_copies:
+                self.send_response(500, "Broken")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
         if self.command == "PUT":
             with server.lock:
                 server.puts += 1
@@ -121,7 +132,7 @@ def test_retries_are_bounded(flaky, azurite, releaser):
 
 def test_a_failed_copy_fails_the_stage_and_the_pointer_stays(flaky, azurite, releaser):
     work = releaser.package("1.0.0")
-    flaky.fail_sas_gets = True
+    flaky.fail_copies = True
     env = proxy_env(flaky, azurite, 1)
     tenant = azurite.unique("copyfail")
     result = releaser.upload(work, "--tenant", tenant, env=env, json_output=False)
@@ -132,7 +143,37 @@ def test_a_failed_copy_fails_the_stage_and_the_pointer_stays(flaky, azurite, rel
     names = [b.name for b in service.get_container_client(release).list_blobs()]
     assert names and not any("/channels/" in n for n in names)
     assert not any("/channels/" in b.name for b in service.get_container_client(f"tenant-{tenant}").list_blobs())
-    flaky.fail_sas_gets = False
+    # Every copy was tried (1 + 1 retry each), none of SHA256SUMS: it goes only after the others.
+    assert len(flaky.copies) == 2 * (len(names) - 1)
+    flaky.fail_copies = False
+    flaky.copies.clear()
     again = releaser.upload(work, "--tenant", tenant, env=env)
     assert again.exit_code == 0, again.output
+    # A release's files are far below 256 MiB: each copy is synchronous (Copy Blob From URL).
+    assert flaky.copies == ["true"] * len(names)
     assert again.json()["bytes_sent"] == 0 and again.json()["pointer"]["version"] == "1.0.0"
+
+
+def test_an_asynchronous_copy_whose_source_cannot_be_read_fails(flaky, azurite, tmp_path):
+    """A source of unknown size (or over 256 MiB) is copied asynchronously: the service
+    fetches it with its SAS; a failed fetch is a RemoteError naming the copy."""
+    from b2release.errors import RemoteError
+    from b2release.stores.azure import AzureAuth, AzureStore
+
+    endpoint = f"http://127.0.0.1:{flaky.server_address[1]}/{ACCOUNT}"
+    auth = AzureAuth(account_url=endpoint, account_name=ACCOUNT, account_key=ACCOUNT_KEY, source="test")
+    src, dst = azurite.unique("asrc"), azurite.unique("adst")
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"x" * 1000)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    with AzureStore(auth, correlation_id="c", retries=0, allow_http=True) as store:
+        store.ensure_container(src)
+        store.ensure_container(dst)
+        store.create_from_file(src, "p/f.bin", source, digest, "no-cache")
+        flaky.fail_sas_gets = True
+        with pytest.raises(RemoteError, match=f"copying p/f.bin from {src} to {dst}"):
+            store.copy_within(src, "p/f.bin", dst, digest)
+        assert flaky.copies == [""]  # asynchronous: no x-ms-requires-sync
+        flaky.fail_sas_gets = False
+        store.copy_within(src, "p/f.bin", dst, digest, 1000)
+        assert store.read_bytes(dst, "p/f.bin")[0] == b"x" * 1000

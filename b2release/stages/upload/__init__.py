@@ -6,10 +6,12 @@ leaves the channel pointer on the previous, complete version; a re-run finishes 
 1. preflight, read-only: every versioned file in every container (same sha256: already
    there; different bytes: refuse, exit 1, nothing changed; no container: a new tenant),
    and the current pointers of the containers that exist (refuse a lower version);
-2. the release container gets each file once (create-only, MD5-validated, chunked);
-   SHA256SUMS last, so its presence means the version is complete;
-3. each tenant container `tenant-<id>` gets server-side copies (create-only);
-   every step works on `[store] fanout` containers at once;
+2. the release container gets each file once (create-only, MD5-validated, chunked),
+   smallest first; SHA256SUMS last, so its presence means the version is complete;
+3. each tenant container `tenant-<id>` gets server-side copies (create-only) of each
+   file as soon as it is in the release container, while the next one is sent (the
+   copies of a release's small files run while its package is uploaded); SHA256SUMS
+   last, after every other copy; `[store] fanout` containers at once;
 4. once each container holds the complete version (by construction: every file was
    listed with its sha256 in step 1 or created, create-only and checked, in 2-3), the
    signed channel pointer
@@ -30,7 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from b2release import cdn, fanout, log
+from b2release import cdn, log
 from b2release.artifacts import RELEASE_KINDS, Kind, PackageRecord, UploadRecord
 from b2release.audit_trail import AuditTrail
 from b2release.cdn.tokens import versioned_cache_control
@@ -65,9 +67,9 @@ from b2release.stages.upload.transfer import (
     Counters,
     LocalFile,
     Progress,
-    copy_to_tenants,
+    Transfer,
     preflight,
-    upload_release,
+    upload_order,
 )
 from b2release.stores import open_store
 from b2release.stores.base import Store
@@ -130,11 +132,11 @@ def _plan(ctx: Context, store: Store, targets: Targets, package: PackageRecord, 
     release, tenant_containers = targets.release_container, targets.containers[:-1]
     plan = Plan(NAME)
     plan.containers_to_create = [c for c in [release, *tenant_containers] if c in missing]
-    plan.files = [FileSend(f.name, f.size, release) for f in files if f.name not in present[release]]
-    # In the order copy_to_tenants makes them: SHA256SUMS last in every container.
-    for batch in ([f for f in files if f.name != CHECKSUMS_NAME], [f for f in files if f.name == CHECKSUMS_NAME]):
-        plan.copies += [Copy(f.name, f.size, release, c) for c in tenant_containers for f in batch
-                        if f.name not in present[c]]
+    ordered = upload_order(files)
+    plan.files = [FileSend(f.name, f.size, release) for f in ordered if f.name not in present[release]]
+    # In the order Transfer.run starts them: each file's after it is sent, SHA256SUMS last.
+    plan.copies = [Copy(f.name, f.size, release, c) for f in ordered for c in tenant_containers
+                   if f.name not in present[c]]
     trail = AuditTrail(ctx, store, key, NAME, package.product, channel, planned=True)
     if plan.files or plan.copies:
         trail.record("upload-version", tenants=targets.tenants, version=package.version)
@@ -228,21 +230,16 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
             if opts.dry_run:
                 return _plan(ctx, store, targets, package, channel, key, files, present, missing, moves)
 
-            # 2-3. files: once into the release container, then server-side copies. Containers
-            # the preflight did not find are created: the release container first (the files go
-            # there first), then the tenants' at once.
+            # 2-3. files: once into the release container, then server-side copies, each file's
+            # as soon as it is there (transfer.py). The release container is created first if
+            # the preflight did not find it, the tenants' along the way.
             if release_container in missing and store.ensure_container(release_container):
                 counters.containers_created.append(release_container)
-            new = [c for c in tenant_containers if c in missing]
-            counters.containers_created += [c for c, made in zip(new, fanout.each(store.ensure_container, new, workers),
-                                                                 strict=True) if made]
             total = sum(f.size for f in files if f.name not in present[release_container])
             progress = Progress(ctx, total, len(files))
             try:
-                upload_release(store, release_container, prefix, files, present[release_container], counters,
-                               progress, versioned_cache_control(ctx.config))
-                copy_to_tenants(store, release_container, tenant_containers, prefix, files, present, counters,
-                                progress, workers)
+                Transfer(store, release_container, tenant_containers, [c for c in tenant_containers if c in missing],
+                         prefix, present, counters, progress, versioned_cache_control(ctx.config), workers).run(files)
             finally:
                 progress.stop()
             trail = AuditTrail(ctx, store, key, NAME, product, channel)

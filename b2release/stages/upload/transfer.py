@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,62 +123,112 @@ def _test_pause(count: int) -> None:
         time.sleep(3600)
 
 
-def upload_release(store: Store, container: str, prefix: str, files: list[LocalFile], present: set[str],
-                   counters: Counters, progress: Progress, cache_control: str) -> None:
-    for f in files:
-        if f.name in present:
-            counters.files_present += 1
-            progress.line("present  %s", store.location(container, prefix + f.name))
-            continue
+def upload_order(files: list[LocalFile]) -> list[LocalFile]:
+    """The order files go into the release container: smallest first, so their copies to the
+    tenants run while the larger ones are still being sent; SHA256SUMS last (its presence
+    means the version is complete)."""
+    body = sorted((f for f in files if f.name != CHECKSUMS_NAME), key=lambda f: (f.size, f.name))
+    return body + [f for f in files if f.name == CHECKSUMS_NAME]
+
+
+@dataclass
+class Transfer:
+    """What steps 2-3 of an upload work on: the release container and the tenants'."""
+    store: Store
+    release: str
+    tenants: list[str]
+    new_tenants: list[str]  # tenant containers the preflight did not find: created here
+    prefix: str
+    present: dict[str, set[str]]  # per container, the names already there (preflight)
+    counters: Counters
+    progress: Progress
+    cache_control: str
+    workers: int
+
+    def send(self, f: LocalFile) -> None:
+        """One file into the release container, create-only."""
+        store, container, path = self.store, self.release, self.prefix + f.name
+        if f.name in self.present[container]:
+            self.counters.files_present += 1
+            self.progress.line("present  %s", store.location(container, path))
+            return
         try:
-            counters.bytes_sent += store.create_from_file(container, prefix + f.name, f.path, f.sha256,
-                                                          cache_control, progress.advance)
+            self.counters.bytes_sent += store.create_from_file(container, path, f.path, f.sha256,
+                                                               self.cache_control, self.progress.advance)
         except AlreadyExists:
             # Someone created it since the preflight: fine if it is the same file.
-            blob = store.stat(container, prefix + f.name)
+            blob = store.stat(container, path)
             if blob is None or blob.sha256 != f.sha256:
-                raise _conflict(container, prefix + f.name, blob.sha256 if blob else None, f.sha256) from None
-            counters.files_present += 1
-            continue
-        counters.files_uploaded += 1
-        progress.line("uploaded %s (%d bytes)", store.location(container, prefix + f.name), f.size)
-        _test_pause(counters.files_uploaded)
+                raise _conflict(container, path, blob.sha256 if blob else None, f.sha256) from None
+            self.counters.files_present += 1
+            return
+        self.counters.files_uploaded += 1
+        self.progress.line("uploaded %s (%d bytes)", store.location(container, path), f.size)
+        _test_pause(self.counters.files_uploaded)
 
-
-def copy_to_tenants(store: Store, source: str, tenants: list[str], prefix: str, files: list[LocalFile],
-                    present: dict[str, set[str]], counters: Counters, progress: Progress, workers: int) -> None:
-    """Server-side copies; per container SHA256SUMS goes last (its presence = complete)."""
-    def copy(container: str, f: LocalFile) -> bool:
+    def copy(self, container: str, f: LocalFile) -> bool:
+        """A server-side copy from the release container; False: it was there already."""
+        path = self.prefix + f.name
+        if f.name in self.present[container]:
+            return False
         try:
-            store.copy_within(source, prefix + f.name, container, f.sha256)
+            self.store.copy_within(self.release, path, container, f.sha256, f.size)
         except AlreadyExists:
-            blob = store.stat(container, prefix + f.name)
+            blob = self.store.stat(container, path)
             if blob is None or blob.sha256 != f.sha256:
-                raise _conflict(container, prefix + f.name, blob.sha256 if blob else None, f.sha256) from None
+                raise _conflict(container, path, blob.sha256 if blob else None, f.sha256) from None
             return False
         # One line per copy is one line per tenant and file: -v only (the result line counts them).
-        progress.logger.debug("copied   %s", store.location(container, prefix + f.name))
+        self.progress.logger.debug("copied   %s", self.store.location(container, path))
         return True
 
-    def run_batch(jobs: list[tuple[str, LocalFile]]) -> None:
-        counters.copies_present += sum(1 for c, f in jobs if f.name in present[c])
-        todo = [(c, f) for c, f in jobs if f.name not in present[c]]
-        if not todo:
-            return
-        failure: BaseException | None = None
-        for outcome in fanout.settle_all(lambda job: copy(*job), todo, workers):  # all settle, then the first error
-            if outcome.error is not None:
-                failure = failure or outcome.error
-            elif outcome.value:
-                counters.copies_made += 1
+    def run(self, files: list[LocalFile]) -> None:
+        """Every file into the release container (this thread, in upload_order), each one's
+        tenant copies started as soon as it is there (`workers` at a time, each after its
+        tenant's container is created); SHA256SUMS copied to the tenants last, once every
+        other copy settled. On a failure nothing new is started, what runs is awaited, and
+        the first error (in the order started) is raised."""
+        ordered = upload_order(files)
+        body = [f for f in ordered if f.name != CHECKSUMS_NAME]
+        sums = [f for f in ordered if f.name == CHECKSUMS_NAME]
+        jobs: list[tuple[str, LocalFile, Future[bool]]] = []
+        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+            created = {c: pool.submit(self.store.ensure_container, c) for c in self.new_tenants}
+
+            def copy_after_create(container: str, f: LocalFile) -> bool:
+                if container in created:
+                    created[container].result()  # submitted before every copy: never one still queued
+                return self.copy(container, f)
+
+            try:
+                for f in body:
+                    self.send(f)
+                    jobs += [(c, f, pool.submit(copy_after_create, c, f)) for c in self.tenants]
+                for f in sums:
+                    self.send(f)
+                wait([*created.values(), *(future for _, _, future in jobs)])
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+        failure = next((e for e in (future.exception() for future in created.values()) if e is not None), None)
+        self.counters.containers_created += [c for c, future in created.items()
+                                             if future.exception() is None and future.result()]
+        self._settle(failure, [(future.exception(), future.result() if future.exception() is None else None)
+                                         for _, _, future in jobs])
+        # SHA256SUMS last in every tenant container: its presence means the version is complete.
+        outcomes = fanout.settle_all(lambda job: self.copy(*job), [(c, f) for c in self.tenants for f in sums],
+                                     self.workers)
+        self._settle(failure, [(outcome.error, outcome.value) for outcome in outcomes])
+
+    def _settle(self, failure: BaseException | None, outcomes: list[tuple[BaseException | None, bool | None]]
+                ) -> None:
+        """Count settled copies; raise the first error (an earlier step's `failure` first)."""
+        for error, made in outcomes:
+            if error is not None:
+                failure = failure or error
+            elif made:
+                self.counters.copies_made += 1
             else:
-                counters.copies_present += 1
+                self.counters.copies_present += 1
         if failure is not None:
             raise failure
-
-    body = [f for f in files if f.name != CHECKSUMS_NAME]
-    last = [f for f in files if f.name == CHECKSUMS_NAME]
-    run_batch([(c, f) for c in tenants for f in body])
-    run_batch([(c, f) for c in tenants for f in last])
-
-
