@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.build",
     "tests.fixtures.projects",
     "tests.fixtures.azurite",
+    "tests.fixtures.azure_proxy",
     "tests.fixtures.releases",
     "tests.fixtures.faults",
 ]

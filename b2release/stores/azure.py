@@ -41,6 +41,7 @@ READ_TIMEOUT_S = 120  # a response slower than this is a failed attempt (retried
 # size; a larger one is copied with the asynchronous Copy Blob and polled.
 SYNC_COPY_MAX = 256 << 20
 SOURCE_SAS_MINUTES = 60  # lifetime of the read SAS a server-side copy uses as its source
+LIST_PAGE_MAX = 5000  # the most names one listing request returns
 CLOCK_SKEW = timedelta(minutes=5)
 
 
@@ -194,6 +195,14 @@ class AzureStore(AzureGrants, Store):
     def container_exists(self, container: str) -> bool:
         with self._errors(f"checking container {container}"):
             return self.service.get_container_client(container).exists()
+
+    def containers_starting_with(self, prefix: str, limit: int) -> set[str] | None:
+        # One page of at most limit + 1 names: one request, whatever the account holds.
+        with self._errors(f"listing the containers {prefix}*"):
+            pages = self.service.list_containers(name_starts_with=prefix or None,
+                                                 results_per_page=min(limit + 1, LIST_PAGE_MAX)).by_page()
+            found = {c.name for c in next(pages, [])}
+        return found if len(found) <= limit and not pages.continuation_token else None
 
     def ensure_container(self, container: str) -> bool:
         from azure.core.exceptions import ResourceExistsError

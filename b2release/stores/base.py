@@ -100,6 +100,11 @@ class Store(ABC):
     def ensure_container(self, container: str) -> bool:
         """Create the container (private) if missing; True if it was created."""
 
+    def containers_starting_with(self, prefix: str, limit: int) -> set[str] | None:
+        """The containers whose name starts with `prefix`, from one listing; None when there
+        are more than `limit` (or the store cannot list them cheaply): then ask each one."""
+        return None
+
     # --- reading ---------------------------------------------------------------------------
     @abstractmethod
     def stat(self, container: str, path: str) -> BlobInfo | None:

@@ -55,6 +55,15 @@ class LocalStore(Store):
     def container_exists(self, container: str) -> bool:
         return self._container_dir(container).is_dir()
 
+    def containers_starting_with(self, prefix: str, limit: int) -> set[str] | None:
+        try:
+            found = {d.name for d in self.root.iterdir() if d.name.startswith(prefix) and d.is_dir()}
+        except FileNotFoundError:
+            return set()
+        except OSError as exc:
+            raise RemoteError(f"cannot list {self.root}: {exc.strerror}") from exc
+        return found if len(found) <= limit else None
+
     def ensure_container(self, container: str) -> bool:
         folder = self._container_dir(container)
         if folder.is_dir():

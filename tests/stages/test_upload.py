@@ -338,3 +338,67 @@ def test_many_tenants_at_once_the_release_container_pointer_last(file_store, rel
     assert result.exit_code == 0, result.output
     assert sorted(order[:-1]) == [f"tenant-{t}" for t in tenants] and order[-1] == "releases"
     assert result.json()["bytes_sent"] == sum((work / n).stat().st_size for n in version_files(work))
+
+
+def _listings(proxy) -> tuple[list[str], list[str]]:
+    """The container-name listings (their queries) and the containers listed one by one."""
+    from urllib.parse import urlsplit
+
+    lists = [urlsplit(path) for method, path in proxy.requests if method == "GET" and "comp=list" in path]
+    return ([u.query for u in lists if "restype=container" not in u.query],
+            [u.path.split("/")[2] for u in lists if "restype=container" in u.query])
+
+
+def test_new_tenants_are_found_missing_by_one_listing_of_their_names(flaky, azurite, releaser):
+    """Five tenants, one of them holding the version already: one listing of the tenants'
+    container names, then only the containers that exist are listed (and the existing
+    tenant's copies are found present, not made again)."""
+    from tests.fixtures.azure_proxy import proxy_env
+
+    env = proxy_env(flaky, azurite, 0)
+    work = releaser.package("1.0.0")
+    stem = azurite.unique("names")
+    tenants = [f"{stem}-{i}" for i in range(5)]
+    assert releaser.upload(work, "--tenant", tenants[0], env=env).exit_code == 0
+    flaky.requests.clear()
+    result = releaser.upload(work, *[a for t in tenants for a in ("--tenant", t)], env=env)
+    assert result.exit_code == 0, result.output
+    names, one_by_one = _listings(flaky)
+    assert len(names) == 1 and f"prefix=tenant-{stem}-" in names[0]
+    assert set(one_by_one) == {f"tenant-{tenants[0]}", env["B2RELEASE_STORE_RELEASE_CONTAINER"]}
+    assert one_by_one.count(f"tenant-{tenants[0]}") == 1
+    doc = result.json()
+    assert doc["containers_created"] == [f"tenant-{t}" for t in tenants[1:]]
+    assert doc["copies_present"] == len(version_files(work)) and doc["copies_made"] == 4 * len(version_files(work))
+
+
+def test_too_many_names_under_the_tenants_prefix_then_each_tenant_is_listed(flaky, azurite, releaser):
+    """More than 20 container names per tenant under the tenants' common prefix: the one
+    page is not enough to tell, so each tenant's container is listed by itself."""
+    from tests.fixtures.azure_proxy import proxy_env
+
+    env = proxy_env(flaky, azurite, 0)
+    stem = azurite.unique("crowd")
+    service = azurite.service()
+    for i in range(41):
+        service.create_container(f"tenant-{stem}-x{i}")
+    work = releaser.package("1.0.0")
+    result = releaser.upload(work, "--tenant", f"{stem}-a", "--tenant", f"{stem}-b", env=env)
+    assert result.exit_code == 0, result.output
+    names, one_by_one = _listings(flaky)
+    assert len(names) == 1  # tried once: 41 names > 2 x 20
+    assert sorted(c for c in one_by_one if c.startswith("tenant-")) == [f"tenant-{stem}-a", f"tenant-{stem}-b"]
+    assert result.json()["containers_created"][-2:] == [f"tenant-{stem}-a", f"tenant-{stem}-b"]
+
+
+def test_a_conflict_in_one_tenant_creates_no_container_for_the_new_ones(backend, releaser):
+    work = releaser.package("1.0.0")
+    assert releaser.upload(work, "--tenant", backend.tenants[0]).exit_code == 0
+    changed = releaser.package("1.0.0", name="work-changed", marker="other bytes")
+    with backend.open() as store:  # the release container keeps 1.0.0 as first uploaded
+        assert store.list_existing(f"tenant-{backend.tenants[1]}") is None
+    result = releaser.upload(changed, "--tenant", backend.tenants[1], "--tenant", backend.tenants[0],
+                             json_output=False)
+    assert_user_error(result, 1, "already exists with different content", "nothing was changed")
+    with backend.open() as store:
+        assert store.list_existing(f"tenant-{backend.tenants[1]}") is None

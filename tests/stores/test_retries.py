@@ -1,114 +1,15 @@
 """Transient errors: retried with bounded backoff. A small proxy in front of Azurite
-answers 503 to chosen requests, the rest is forwarded."""
+(tests/fixtures/azure_proxy.py) answers 503 to chosen requests, the rest is forwarded."""
 
 from __future__ import annotations
 
 import hashlib
-import http.client
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import assert_user_error
+from tests.fixtures.azure_proxy import proxy_env
 from tests.fixtures.azurite import ACCOUNT, ACCOUNT_KEY
-
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
-
-
-class FlakyProxy(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, upstream: str):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        parts = urlsplit(upstream)
-        self.upstream = (parts.hostname, parts.port)
-        self.fail_puts = 0  # answer this many PUTs with 503 (-1: all of them)
-        self.failed = 0
-        self.fail_sas_gets = False
-        self.fail_copies = False  # answer every copy request (a PUT naming x-ms-copy-source) with 500
-        self.copies: list[str] = []  # per copy request, its x-ms-requires-sync header ("" when absent)
-        self.puts = 0
-        self.lock = threading.Lock()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-    def _forward(self):
-        server: FlakyProxy = self.server  # type: ignore[assignment]
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        if self.command in ("GET", "HEAD") and server.fail_sas_gets and "sig=" in self.path:
-            # A copy source fetched with its SAS (by the emulator itself): make the copy fail.
-            self.send_response(500, "Broken")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        if self.command == "PUT" and "x-ms-copy-source" in self.headers:
-            with server.lock:
-                server.copies.append(self.headers.get("x-ms-requires-sync", "").lower())
-            if server.fail_copies:
-                self.send_response(500, "Broken")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-        if self.command == "PUT":
-            with server.lock:
-                server.puts += 1
-                fail = server.fail_puts != 0
-                if server.fail_puts > 0:
-                    server.fail_puts -= 1
-                if fail:
-                    server.failed += 1
-            if fail:
-                self.send_response(503, "Server Busy")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-        conn = http.client.HTTPConnection(*server.upstream, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        conn.request(self.command, self.path, body=body or None, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        self.send_response(resp.status, resp.reason)
-        for key, value in resp.getheaders():
-            if key.lower() not in HOP_BY_HOP:
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-        conn.close()
-
-    do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _forward
-
-
-@pytest.fixture
-def flaky(azurite):
-    proxy = FlakyProxy(azurite.endpoint)
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-    thread.start()
-    yield proxy
-    proxy.shutdown()
-    proxy.server_close()
-
-
-def proxy_env(proxy: FlakyProxy, azurite, retries: int) -> dict[str, str]:
-    endpoint = f"http://127.0.0.1:{proxy.server_address[1]}/{ACCOUNT}"
-    return {
-        "AZURE_STORAGE_CONNECTION_STRING": f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};"
-                                           f"AccountKey={ACCOUNT_KEY};BlobEndpoint={endpoint};",
-        "B2RELEASE_STORE_URL": "azure",
-        "B2RELEASE_STORE_ALLOW_HTTP_EMULATOR": "true",
-        "B2RELEASE_STORE_RETRIES": str(retries),
-        "B2RELEASE_STORE_RETRY_BACKOFF": "0",
-        "B2RELEASE_STORE_RELEASE_CONTAINER": azurite.unique("releases"),
-    }
 
 
 def test_transient_503s_are_retried(flaky, azurite, releaser):

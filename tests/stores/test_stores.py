@@ -153,3 +153,13 @@ def test_large_file_goes_up_in_validated_blocks(store, tmp_path):
     if store.kind == "azure":
         assert info.content_md5 == hashlib.md5(data).hexdigest()
     assert store.read_bytes(container, "p/1/large.bin", max_size=len(data))[0] == data
+
+
+def test_containers_starting_with_answers_from_one_page_or_not_at_all(store):
+    stem = name(store, "names")
+    for suffix in ("a", "b", "c"):
+        store.ensure_container(f"{stem}-{suffix}")
+    store.ensure_container(name(store, "other"))
+    assert store.containers_starting_with(f"{stem}-", 3) == {f"{stem}-a", f"{stem}-b", f"{stem}-c"}
+    assert store.containers_starting_with(f"{stem}-", 2) is None  # more than the limit: cannot tell
+    assert store.containers_starting_with(f"{stem}-zz", 2) == set()
