@@ -19,6 +19,7 @@ import fnmatch
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -47,6 +48,7 @@ class Completed:
     returncode: int
     stdout: str
     stderr: str
+    stopped_after_finishing: bool = False  # `finished` held, the tool did not exit in its grace time: stopped
 
     @property
     def output(self) -> str:
@@ -74,21 +76,47 @@ def _not_found(argv: Sequence[str], what: str, hint: str | None) -> ToolMissingE
 
 
 def run(argv: Sequence[str], *, what: str, cwd: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
-        env: Mapping[str, str] | None = None, hint: str | None = None) -> Completed:
-    """Run a tool to completion and capture its output; a non-zero exit is the caller's to judge."""
+        env: Mapping[str, str] | None = None, hint: str | None = None,
+        finished: Callable[[], bool] | None = None, grace: float = 0.0) -> Completed:
+    """Run a tool to completion and capture its output; a non-zero exit is the caller's to judge.
+
+    `finished`, asked about once a second, says whether the tool has done its work (a test
+    runner wrote its whole result file): a tool still running `grace` seconds after that is
+    stopped, and the result says so (some runners hang on exit; the work is there)."""
     try:
-        proc = subprocess.run(
-            list(argv), stdin=subprocess.DEVNULL, capture_output=True, cwd=cwd, timeout=timeout, check=False,
-            env=dict(env) if env is not None else tool_env(),
-        )
+        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, cwd=cwd, env=dict(env) if env is not None else tool_env())
     except FileNotFoundError:
         raise _not_found(argv, what, hint) from None
-    except subprocess.TimeoutExpired:
-        raise ToolError(f"{Path(argv[0]).name} did not finish {what} within {timeout:.0f}s") from None
     except OSError as exc:
         raise ToolError(redact(f"cannot run {Path(argv[0]).name} for {what}: {exc.strerror}")) from None
-    return Completed(proc.returncode, proc.stdout.decode("utf-8", errors="replace"),
-                     proc.stderr.decode("utf-8", errors="replace"))
+    deadline = time.monotonic() + timeout
+    done_at: float | None = None
+    try:
+        while True:
+            now = time.monotonic()
+            wait = min(deadline - now, 1.0 if finished is not None else deadline - now)
+            try:
+                out, err = proc.communicate(timeout=max(wait, 0.01))
+                stopped = False
+                break
+            except subprocess.TimeoutExpired:
+                now = time.monotonic()
+                if done_at is None and finished is not None and finished():
+                    done_at = now
+                if done_at is not None and now - done_at >= grace:
+                    proc.kill()
+                    out, err = proc.communicate()
+                    stopped = True
+                    break
+                if now >= deadline:
+                    raise ToolError(f"{Path(argv[0]).name} did not finish {what} within {timeout:.0f}s") from None
+    finally:
+        if proc.returncode is None:  # the timeout, Ctrl-C: never leave the tool running behind us
+            proc.kill()
+            proc.communicate()
+    return Completed(proc.returncode, out.decode("utf-8", errors="replace"), err.decode("utf-8", errors="replace"),
+                     stopped_after_finishing=stopped)
 
 
 def query(argv: Sequence[str], timeout: float = 60, env: Mapping[str, str] | None = None,

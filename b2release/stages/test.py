@@ -34,7 +34,7 @@ from b2release.fsutil import atomic_write_bytes
 from b2release.redact import redact
 from b2release.stages import Skip, StageResult
 from b2release.testrunners import junit, parsers, runners
-from b2release.testrunners.results import Case, count
+from b2release.testrunners.results import Case, count, events
 from b2release.toolchains import BuildSpec, assemblies, discovery, is_secret_property, session, stamping, testprojects
 
 NAME = "test"
@@ -45,6 +45,9 @@ RESULTS_DIR = "test-results"
 JUNIT_NAME = "junit.xml"
 TEST_LOG = "test.log"
 MAX_LISTED = 5  # failed tests named in the one-line error
+# A runner still running this long after its whole result file is written is stopped: NUnit
+# 2.6's console sometimes never exits on Mono once its tests are done (nunit/nunit#573).
+RESULT_GRACE_S = 20.0
 _ERROR_LINE = re.compile(r"^\s*(?:Unhandled Exception:\s*)?[\w.]*(?:Exception|Error)\b[^:]*:\s*\S|^\s*error\b", re.I)
 
 
@@ -195,8 +198,14 @@ def _run_one(ctx: Context, item: _Built, timeout: int, log_lines: list[str], log
     argv = runner.command(item.assembly, result_file)
     log_lines.append(f"# {' '.join(argv)}")
     done = process.run(argv, what=f"the tests of {test.assembly_name}", cwd=item.assembly.parent, timeout=timeout,
-                       env=process.tool_env(runner.env(), ctx.config.get("test.pass_env")), hint=runners.HINTS[runner.name])
+                       env=process.tool_env(runner.env(), ctx.config.get("test.pass_env")), hint=runners.HINTS[runner.name],
+                       finished=lambda: _complete(result_file), grace=RESULT_GRACE_S)
     lines = done.output.splitlines()
+    if done.stopped_after_finishing:
+        lines.append(f"# b2release: {runner.name} wrote {result_file.name} but had not exited {RESULT_GRACE_S:.0f}s "
+                     "later; stopped it (the results are complete)")
+        log.get(NAME).warning("%s wrote its results for %s but did not exit within %.0fs; stopped it and read them",
+                              runner.name, test.path.name, RESULT_GRACE_S)
     log_lines.extend(lines)
     atomic_write_bytes(log_path, ("\n".join(redact(x) for x in log_lines) + "\n").encode("utf-8"))
     if ctx.verbosity > 0:
@@ -208,7 +217,7 @@ def _run_one(ctx: Context, item: _Built, timeout: int, log_lines: list[str], log
                         f"no result file): {last}", hint=f"full output in {log_path}",
                         details={"runner": runner.name, "exit_code": done.returncode, "log": str(log_path)})
     results = parsers.parse(result_file)
-    if done.returncode != 0 and not any(c.failed for c in results.cases):
+    if done.returncode != 0 and not done.stopped_after_finishing and not any(c.failed for c in results.cases):
         raise ToolError(f"{runner.name} exited with code {done.returncode} on {test.path.name} although its "
                         f"result file shows no failed test: {last}", hint=f"full output in {log_path}",
                         details={"runner": runner.name, "exit_code": done.returncode, "log": str(log_path)})
@@ -216,6 +225,18 @@ def _run_one(ctx: Context, item: _Built, timeout: int, log_lines: list[str], log
         log.get(NAME).warning("no tests ran in %s (%s)", test.path.name, runner.name)
     return junit.Suite(test.assembly_name, results.cases, {
         "project": test.path.name, "runner": runner.name, "result_file": ctx.state.rel(result_file)})
+
+
+def _complete(result_file: Path) -> bool:
+    """Whether the runner has written its whole result file (a well-formed document)."""
+    if not result_file.is_file():
+        return False
+    try:
+        for _ in events(result_file):
+            pass
+    except ToolError:
+        return False
+    return True
 
 
 def _telling_line(lines: list[str]) -> str:

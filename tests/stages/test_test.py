@@ -4,6 +4,7 @@ for the dialects and formats this machine cannot run (nunit3-console, xunit, vst
 from __future__ import annotations
 
 import json
+import time
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -174,6 +175,36 @@ def test_a_runner_over_the_timeout_is_stopped(cli, fake_test_build, fake_runner,
     result = _test(cli, tmp_path / "dist", fake_test_build, "--tool", "xbuild", "--runner", "nunit3-console",
                    env={"B2RELEASE_TEST_TIMEOUT": "1s"})
     assert_user_error(result, 3, "did not finish the tests of Enventa.Connector.Tests within 1s")
+
+
+def test_a_runner_hanging_after_its_results_is_stopped_and_its_results_read(cli, fake_test_build, fake_runner,
+                                                                           tmp_path, monkeypatch):
+    from b2release.stages import test as test_stage
+
+    monkeypatch.setattr(test_stage, "RESULT_GRACE_S", 1.0)
+    fake_runner("nunit-console", DATA / "nunit2.xml")
+    monkeypatch.setenv("FAKE_RUNNER_HANG", "600")
+    monkeypatch.setenv("FAKE_RUNNER_EXIT", "0")
+    started = time.monotonic()
+    work = tmp_path / "dist"
+    result = _test(cli, work, fake_test_build, "--tool", "xbuild", "--runner", "nunit-console", json_out=False)
+    assert time.monotonic() - started < 60  # not the 600 s hang, nor the 30 min timeout
+    # The results decide: nunit2.xml holds a failed test, named in the one-line error.
+    assert result.exit_code == 1, result.output
+    assert "wrote its results for" in result.stderr and "did not exit within 1s; stopped it" in result.stderr
+    assert "stopped it (the results are complete)" in (work / "test.log").read_text()
+
+
+def test_a_runner_hanging_with_half_a_result_file_runs_into_the_timeout(cli, fake_test_build, fake_runner,
+                                                                        tmp_path, monkeypatch):
+    from b2release.stages import test as test_stage
+
+    monkeypatch.setattr(test_stage, "RESULT_GRACE_S", 1.0)
+    fake_runner("nunit-console", DATA / "nunit2.xml")
+    monkeypatch.setenv("FAKE_RUNNER_PARTIAL", "1")
+    result = _test(cli, tmp_path / "dist", fake_test_build, "--tool", "xbuild", "--runner", "nunit-console",
+                   env={"B2RELEASE_TEST_TIMEOUT": "4s"})
+    assert_user_error(result, 3, "did not finish the tests of Enventa.Connector.Tests within 4s")
 
 
 def test_passing_tests_json_and_state(cli, fake_test_build, fake_runner, tmp_path, monkeypatch):
