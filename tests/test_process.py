@@ -35,3 +35,25 @@ def test_undecodable_output_does_not_crash(tmp_path):
 def test_missing_executable(tmp_path):
     with pytest.raises(ToolMissingError, match="not found"):
         process.stream([str(tmp_path / "nope")], lambda line: None, what="a test")
+
+
+def test_a_tool_that_finished_its_work_but_hangs_is_stopped_after_its_grace(tmp_path):
+    import time
+
+    marker = tmp_path / "done"
+    script = f"import time; print('work done', flush=True); open({str(marker)!r}, 'w').close(); time.sleep(600)"
+    started = time.monotonic()
+    done = process.run([sys.executable, "-c", script], what="a hanging tool", timeout=120,
+                       finished=marker.exists, grace=0.5)
+    assert time.monotonic() - started < 30
+    assert done.stopped_after_finishing and done.returncode != 0 and "work done" in done.stdout
+
+
+def test_without_finishing_a_hanging_tool_runs_into_its_timeout(tmp_path):
+    from b2release.errors import ToolError
+
+    with pytest.raises(ToolError, match=r"did not finish a hanging tool within 2s"):
+        process.run([sys.executable, "-c", "import time; time.sleep(600)"], what="a hanging tool", timeout=2,
+                    finished=lambda: False, grace=0.5)
+    done = process.run([sys.executable, "-c", "print('quick')"], what="a quick tool", finished=lambda: True, grace=60)
+    assert not done.stopped_after_finishing and done.returncode == 0 and done.stdout == "quick\n"

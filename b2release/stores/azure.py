@@ -37,9 +37,7 @@ BLOCK_SIZE = 4 << 20  # chunk size of block uploads; larger files go up in paral
 COPY_TIMEOUT_S = 3600
 CONNECTION_TIMEOUT_S = 20
 READ_TIMEOUT_S = 120  # a response slower than this is a failed attempt (retried like a 5xx)
-# Copy Blob From URL (synchronous: done when the request returns) takes sources up to this
-# size; a larger one is copied with the asynchronous Copy Blob and polled.
-SYNC_COPY_MAX = 256 << 20
+SYNC_COPY_MAX = 256 << 20  # the largest source Copy Blob From URL (synchronous) takes; else Copy Blob
 SOURCE_SAS_MINUTES = 60  # lifetime of the read SAS a server-side copy uses as its source
 LIST_PAGE_MAX = 5000  # the most names one listing request returns
 CLOCK_SKEW = timedelta(minutes=5)
@@ -334,9 +332,8 @@ class AzureStore(AzureGrants, Store):
         what = f"copying {path} from {src_container} to {dst_container}"
         source = self._read_sas_url(src_container, path)
         dest = self._blob(dst_container, path)
-        # A source of known size within the limit is copied synchronously: one request that
-        # returns with the copy done, and about half the service's work of an asynchronous
-        # copy (a fan-out makes one per tenant and file).
+        # Synchronous when the size allows: one request, half the service's work (a fan-out
+        # makes one per tenant and file).
         sync = size is not None and size <= SYNC_COPY_MAX
         with self._errors(what):
             try:

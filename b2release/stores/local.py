@@ -56,10 +56,10 @@ class LocalStore(Store):
         return self._container_dir(container).is_dir()
 
     def containers_starting_with(self, prefix: str, limit: int) -> set[str] | None:
+        if not self.root.is_dir():  # no root yet: no container (creating one says what is wrong)
+            return set()
         try:
             found = {d.name for d in self.root.iterdir() if d.name.startswith(prefix) and d.is_dir()}
-        except FileNotFoundError:
-            return set()
         except OSError as exc:
             raise RemoteError(f"cannot list {self.root}: {exc.strerror}") from exc
         return found if len(found) <= limit else None

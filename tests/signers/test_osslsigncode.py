@@ -79,13 +79,13 @@ def test_sign_with_encrypted_key_uses_readpass(pe_files, tmp_path, osslsigncode,
     paths = make_codesign_cert(tmp_path / "k", key_passphrase="pass-phrase-42")
     spec = spec_for(paths["crt"], paths["key"], passphrase="pass-phrase-42", epoch=1700000000)
     seen: list[list[str]] = []
-    real_run = subprocess.run
 
-    def spy(args, **kw):
-        seen.append(list(args))
-        return real_run(args, **kw)
+    class Spy(subprocess.Popen):  # every tool b2release runs starts here
+        def __init__(self, args, *more, **kw):
+            seen.append(list(args))
+            super().__init__(args, *more, **kw)
 
-    monkeypatch.setattr(subprocess, "run", spy)
+    monkeypatch.setattr(subprocess, "Popen", Spy)
     out = tmp_path / "signed.dll"
     OsslSignCode(osslsigncode).sign(pe_files.dll, out, spec)
     assert ossl_verify(out, paths["crt"]).returncode == 0

@@ -196,50 +196,54 @@ class Transfer:
     def run(self, files: list[LocalFile]) -> None:
         """Every file into the release container (this thread, in upload_order), each one's
         tenant copies started as soon as it is there (`workers` at a time, each after its
-        tenant's container is created); SHA256SUMS copied to the tenants last, once every
-        other copy settled. On a failure nothing new is started, what runs is awaited, and
-        the first error (in the order started) is raised."""
+        tenant's container is created); a tenant's SHA256SUMS copy once every other copy
+        there settled. On a failure nothing new is started, what runs is awaited, and the
+        first error (in the order started) is raised."""
         ordered = upload_order(files)
         body = [f for f in ordered if f.name != CHECKSUMS_NAME]
         sums = [f for f in ordered if f.name == CHECKSUMS_NAME]
-        jobs: list[tuple[str, LocalFile, Future[bool]]] = []
+        jobs: list[Future[bool | None]] = []
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
             created = {c: pool.submit(self.store.ensure_container, c) for c in self.new_tenants}
+            made_first = {c: [created[c]] if c in created else [] for c in self.tenants}
+            before = {c: list(waits) for c, waits in made_first.items()}  # per tenant, what its SHA256SUMS waits for
 
-            def copy_after_create(container: str, f: LocalFile) -> bool:
-                if container in created:
-                    created[container].result()  # submitted before every copy: never one still queued
+            def copy_after(container: str, f: LocalFile, waits: list[Future[Any]]) -> bool | None:
+                # What it waits for was submitted earlier: running or done, never still queued.
+                if any(w.exception() is not None for w in waits):
+                    return None  # not tried: that error is reported once, by its own job
                 return self.copy(container, f)
 
             try:
                 for f in body:
                     self.send(f)
-                    jobs += [(c, f, pool.submit(copy_after_create, c, f)) for c in self.tenants]
+                    started = {c: pool.submit(copy_after, c, f, made_first[c]) for c in self.tenants}
+                    for c, future in started.items():
+                        before[c].append(future)
+                    jobs += started.values()
                 for f in sums:
                     self.send(f)
-                wait([*created.values(), *(future for _, _, future in jobs)])
+                    # SHA256SUMS last in every tenant container: its presence means the version is complete.
+                    jobs += [pool.submit(copy_after, c, f, before[c]) for c in self.tenants]
+                wait([*created.values(), *jobs])
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         failure = next((e for e in (future.exception() for future in created.values()) if e is not None), None)
         self.counters.containers_created += [c for c, future in created.items()
                                              if future.exception() is None and future.result()]
-        self._settle(failure, [(future.exception(), future.result() if future.exception() is None else None)
-                                         for _, _, future in jobs])
-        # SHA256SUMS last in every tenant container: its presence means the version is complete.
-        outcomes = fanout.settle_all(lambda job: self.copy(*job), [(c, f) for c in self.tenants for f in sums],
-                                     self.workers)
-        self._settle(failure, [(outcome.error, outcome.value) for outcome in outcomes])
+        self._settle(failure, [(job.exception(), job.result() if job.exception() is None else None) for job in jobs])
 
     def _settle(self, failure: BaseException | None, outcomes: list[tuple[BaseException | None, bool | None]]
                 ) -> None:
-        """Count settled copies; raise the first error (an earlier step's `failure` first)."""
+        """Count settled copies (made, present; None: not tried); raise the first error (a
+        container's creation first)."""
         for error, made in outcomes:
             if error is not None:
                 failure = failure or error
-            elif made:
+            elif made is True:
                 self.counters.copies_made += 1
-            else:
+            elif made is False:
                 self.counters.copies_present += 1
         if failure is not None:
             raise failure
