@@ -395,7 +395,7 @@ def test_a_conflict_in_one_tenant_creates_no_container_for_the_new_ones(backend,
     work = releaser.package("1.0.0")
     assert releaser.upload(work, "--tenant", backend.tenants[0]).exit_code == 0
     changed = releaser.package("1.0.0", name="work-changed", marker="other bytes")
-    with backend.open() as store:  # the release container keeps 1.0.0 as first uploaded
+    with backend.open() as store:  # the second tenant is new
         assert store.list_existing(f"tenant-{backend.tenants[1]}") is None
     result = releaser.upload(changed, "--tenant", backend.tenants[1], "--tenant", backend.tenants[0],
                              json_output=False)
