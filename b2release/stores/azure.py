@@ -8,9 +8,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import threading
-import time
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote, urlsplit
@@ -18,8 +16,8 @@ from urllib.parse import quote, urlsplit
 from b2release import log
 from b2release.errors import ConfigError, RemoteError
 from b2release.fsutil import CHUNK
-from b2release.redact import register_secret
 from b2release.stores.azure_auth import AzureAuth
+from b2release.stores.azure_copies import AzureCopies
 from b2release.stores.azure_grants import AzureGrants
 from b2release.stores.azure_transport import transport_options
 from b2release.stores.base import (
@@ -34,13 +32,9 @@ from b2release.stores.base import (
 logger = log.get("store")
 
 BLOCK_SIZE = 4 << 20  # chunk size of block uploads; larger files go up in parallel blocks
-COPY_TIMEOUT_S = 3600
 CONNECTION_TIMEOUT_S = 20
 READ_TIMEOUT_S = 120  # a response slower than this is a failed attempt (retried like a 5xx)
-SYNC_COPY_MAX = 256 << 20  # the largest source Copy Blob From URL (synchronous) takes; else Copy Blob
-SOURCE_SAS_MINUTES = 60  # lifetime of the read SAS a server-side copy uses as its source
 LIST_PAGE_MAX = 5000  # the most names one listing request returns
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _mime(path: str) -> str:
@@ -79,7 +73,7 @@ def _md5_file(path: Path) -> bytes:
     return digest.digest()
 
 
-class AzureStore(AzureGrants, Store):
+class AzureStore(AzureCopies, AzureGrants, Store):
     kind = "azure"
     supports_grants = True
 
@@ -195,11 +189,18 @@ class AzureStore(AzureGrants, Store):
             return self.service.get_container_client(container).exists()
 
     def containers_starting_with(self, prefix: str, limit: int) -> set[str] | None:
+        from azure.core.exceptions import HttpResponseError
+
         # One page of at most limit + 1 names: one request, whatever the account holds.
         with self._errors(f"listing the containers {prefix}*"):
-            pages = self.service.list_containers(name_starts_with=prefix or None,
-                                                 results_per_page=min(limit + 1, LIST_PAGE_MAX)).by_page()
-            found = {c.name for c in next(pages, [])}
+            try:
+                pages = self.service.list_containers(name_starts_with=prefix or None,
+                                                     results_per_page=min(limit + 1, LIST_PAGE_MAX)).by_page()
+                found = {c.name for c in next(pages, [])}
+            except HttpResponseError as exc:
+                if exc.status_code == 403:  # a SAS or role without account-level listing: ask each container
+                    return None
+                raise
         return found if len(found) <= limit and not pages.continuation_token else None
 
     def ensure_container(self, container: str) -> bool:
@@ -281,86 +282,6 @@ class AzureStore(AzureGrants, Store):
             except (ResourceExistsError, ResourceModifiedError):
                 raise AlreadyExists(f"{container}/{path}") from None
         return size
-
-    def _read_sas_url(self, container: str, path: str) -> str:
-        """URL of a blob with a short-lived read-only SAS (copy source).
-
-        Made once per blob for half its lifetime: a fan-out copies each file to every tenant,
-        and a SAS (with a user delegation key, one request) per copy was most of its cost."""
-        cached = self._source_urls.get((container, path))
-        if cached is not None and time.monotonic() - cached[0] < SOURCE_SAS_MINUTES * 30:
-            return cached[1]
-        url = self._make_read_sas_url(container, path)
-        self._source_urls[(container, path)] = (time.monotonic(), url)
-        return url
-
-    def _delegation_key(self, now: datetime) -> Any:
-        with self._source_lock:  # one request for every copy of a fan-out, not one per copy
-            made = self._delegation
-            if made is None or time.monotonic() - made[0] >= SOURCE_SAS_MINUTES * 30:
-                with self._errors("getting a user delegation key for the copy source"):
-                    key = self.service.get_user_delegation_key(now - CLOCK_SKEW,
-                                                               now + timedelta(minutes=SOURCE_SAS_MINUTES))
-                made = self._delegation = (time.monotonic(), key)
-            return made[1]
-
-    def _make_read_sas_url(self, container: str, path: str) -> str:
-        from azure.storage.blob import BlobSasPermissions, generate_blob_sas
-
-        blob_url = self.blob_url(container, path)
-        now = datetime.now(timezone.utc)
-        protocol = "https" if self.https else "https,http"
-        if self.auth.account_key:
-            sas = generate_blob_sas(self.auth.account_name, container, path, account_key=self.auth.account_key,
-                                    permission=BlobSasPermissions(read=True), start=now - CLOCK_SKEW,
-                                    expiry=now + timedelta(minutes=SOURCE_SAS_MINUTES), protocol=protocol)
-        elif self.auth.token_credential is not None:
-            sas = generate_blob_sas(self.auth.account_name, container, path,
-                                    user_delegation_key=self._delegation_key(now),
-                                    permission=BlobSasPermissions(read=True), start=now - CLOCK_SKEW,
-                                    expiry=now + timedelta(minutes=SOURCE_SAS_MINUTES), protocol=protocol)
-        else:
-            sas = self.auth.sas_token or ""
-        register_secret(sas)
-        return f"{blob_url}?{sas}" if sas else blob_url
-
-    def copy_within(self, src_container: str, path: str, dst_container: str, sha256: str,
-                    size: int | None = None) -> None:
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
-
-        what = f"copying {path} from {src_container} to {dst_container}"
-        source = self._read_sas_url(src_container, path)
-        dest = self._blob(dst_container, path)
-        # Synchronous when the size allows: one request, half the service's work (a fan-out
-        # makes one per tenant and file).
-        sync = size is not None and size <= SYNC_COPY_MAX
-        with self._errors(what):
-            try:
-                started = dest.start_copy_from_url(source, metadata={SHA256_METADATA: sha256},
-                                                   match_condition=MatchConditions.IfMissing, requires_sync=sync)
-            except (ResourceExistsError, ResourceModifiedError):
-                raise AlreadyExists(f"{dst_container}/{path}") from None
-            status = started.get("copy_status")
-            if status == "success":
-                # Copied within the request (always so for a synchronous copy, and for an
-                # asynchronous one within an account): the service vouches for the bytes of
-                # its own blob, and the sha256 metadata is ours; nothing to read back.
-                return
-            deadline = time.monotonic() + COPY_TIMEOUT_S
-            delay = 0.2
-            while status == "pending":
-                if time.monotonic() > deadline:
-                    raise RemoteError(f"{what}: still pending after {COPY_TIMEOUT_S}s")
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                status = dest.get_blob_properties().copy.status
-            if status != "success":
-                raise RemoteError(f"{what}: copy ended with status {status}")
-            props = dest.get_blob_properties()
-            src_props = self._blob(src_container, path).get_blob_properties()
-        if props.size != src_props.size or (props.metadata or {}).get(SHA256_METADATA) != sha256:
-            raise RemoteError(f"{what}: the copy does not match its source (size or sha256)")
 
     def write_bytes(self, container: str, path: str, data: bytes, cache_control: str, *,
                     if_match: str | None = None, if_none_match: bool = False) -> BlobInfo:

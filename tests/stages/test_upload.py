@@ -402,3 +402,27 @@ def test_a_conflict_in_one_tenant_creates_no_container_for_the_new_ones(backend,
     assert_user_error(result, 1, "already exists with different content", "nothing was changed")
     with backend.open() as store:
         assert store.list_existing(f"tenant-{backend.tenants[1]}") is None
+
+
+def test_a_sas_that_cannot_list_the_account_still_uploads_to_many_tenants(azurite, releaser):
+    """An account SAS for containers and blobs only (no service-level listing): the listing
+    of the tenants' names is refused (403), so each tenant's container is asked by itself."""
+    from datetime import datetime, timedelta, timezone
+
+    from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
+
+    from tests.fixtures.azurite import ACCOUNT, ACCOUNT_KEY
+
+    sas = generate_account_sas(ACCOUNT, ACCOUNT_KEY, ResourceTypes(container=True, object=True),
+                               AccountSasPermissions(read=True, write=True, list=True, create=True, add=True),
+                               datetime.now(timezone.utc) + timedelta(hours=1))
+    env = {"B2RELEASE_STORE_URL": "azure", "B2RELEASE_STORE_ACCOUNT_URL": azurite.endpoint,
+           "AZURE_STORAGE_SAS_TOKEN": sas, "B2RELEASE_STORE_ALLOW_HTTP_EMULATOR": "true",
+           "B2RELEASE_STORE_RELEASE_CONTAINER": azurite.unique("sasrel")}
+    stem = azurite.unique("sas")
+    work = releaser.package("1.0.0")
+    result = releaser.upload(work, "--tenant", f"{stem}-a", "--tenant", f"{stem}-b", env=env)
+    assert result.exit_code == 0, result.output
+    doc = result.json()
+    assert doc["containers_created"][-2:] == [f"tenant-{stem}-a", f"tenant-{stem}-b"]
+    assert doc["copies_made"] == 2 * len(version_files(work)) and sas not in result.output
