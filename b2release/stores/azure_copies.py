@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from b2release import log
 from b2release.errors import RemoteError
 from b2release.redact import register_secret
 from b2release.stores.base import SHA256_METADATA, AlreadyExists
@@ -27,9 +28,33 @@ SYNC_COPY_MAX = 256 << 20  # the largest source Copy Blob From URL (synchronous)
 SOURCE_SAS_MINUTES = 60  # lifetime of the read SAS a server-side copy uses as its source
 CLOCK_SKEW = timedelta(minutes=5)
 
+logger = log.get("store")
+
+
+class _SyncRefused(Exception):
+    """Copy Blob From URL answered CannotVerifyCopySource: the service did not read the source."""
+
 
 class AzureCopies:
     """The copy half of AzureStore (a mixin: it uses the store's client and error mapping)."""
+
+    sync_copies = True  # False once the service refused a synchronous copy (then for the whole run)
+
+    @staticmethod
+    def _start_copy(dest: Any, source: str, sha256: str, sync: bool, where: str) -> dict[str, Any]:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceModifiedError
+
+        try:
+            return dest.start_copy_from_url(source, metadata={SHA256_METADATA: sha256},
+                                            match_condition=MatchConditions.IfMissing, requires_sync=sync)
+        except HttpResponseError as exc:
+            code = str(getattr(exc.error_code, "value", exc.error_code) or "")
+            if sync and code == "CannotVerifyCopySource":  # whatever its status (401, 403, 404, 409)
+                raise _SyncRefused() from None
+            if isinstance(exc, (ResourceExistsError, ResourceModifiedError)):
+                raise AlreadyExists(where) from None
+            raise
 
     def _read_sas_url(self: AzureStore, container: str, path: str) -> str:
         """URL of a blob with a short-lived read-only SAS (copy source).
@@ -75,21 +100,25 @@ class AzureCopies:
 
     def copy_within(self: AzureStore, src_container: str, path: str, dst_container: str, sha256: str,
                     size: int | None = None) -> None:
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
-
         what = f"copying {path} from {src_container} to {dst_container}"
         source = self._read_sas_url(src_container, path)
         dest = self._blob(dst_container, path)
         # Synchronous when the size allows: one request, half the service's work (a fan-out
         # makes one per tenant and file).
-        sync = size is not None and size <= SYNC_COPY_MAX
+        sync = size is not None and size <= SYNC_COPY_MAX and self.sync_copies
         with self._errors(what):
             try:
-                started = dest.start_copy_from_url(source, metadata={SHA256_METADATA: sha256},
-                                                   match_condition=MatchConditions.IfMissing, requires_sync=sync)
-            except (ResourceExistsError, ResourceModifiedError):
-                raise AlreadyExists(f"{dst_container}/{path}") from None
+                started = self._start_copy(dest, source, sha256, sync, f"{dst_container}/{path}")
+            except _SyncRefused:
+                # The service would not fetch the source itself (a network rule on the account
+                # lets only requests from within it read): the asynchronous copy reads it from
+                # within. So for the rest of this run.
+                with self._source_lock:
+                    if self.sync_copies:  # said once, though copies run side by side
+                        self.sync_copies = False
+                        logger.info("the service refused a synchronous copy (CannotVerifyCopySource): copying "
+                                    "asynchronously")
+                started = self._start_copy(dest, source, sha256, False, f"{dst_container}/{path}")
             status = started.get("copy_status")
             if status == "success":
                 # Copied within the request (always so for a synchronous copy, and for an

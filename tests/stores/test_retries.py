@@ -78,3 +78,22 @@ def test_an_asynchronous_copy_whose_source_cannot_be_read_fails(flaky, azurite, 
         flaky.fail_sas_gets = False
         store.copy_within(src, "p/f.bin", dst, digest, 1000)
         assert store.read_bytes(dst, "p/f.bin")[0] == b"x" * 1000
+
+
+def test_a_refused_synchronous_copy_falls_back_to_the_asynchronous_one(flaky, azurite, releaser):
+    """Behind a network rule Azure refuses Copy Blob From URL (CannotVerifyCopySource) but
+    serves the asynchronous Copy Blob: the upload completes, said once, asynchronously on."""
+    work = releaser.package("1.0.0")
+    flaky.refuse_sync_copies = True
+    env = proxy_env(flaky, azurite, 0)
+    tenants = [azurite.unique("fw"), azurite.unique("fw")]
+    result = releaser.upload(work, *[a for t in tenants for a in ("--tenant", t)], env=env, json_output=False)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("refused a synchronous copy (CannotVerifyCopySource)") == 1
+    refused = flaky.copies.count("true")
+    files = len((work / "SHA256SUMS").read_text().splitlines()) + 1
+    assert 1 <= refused <= 8 and flaky.copies.count("") == 2 * files  # then every copy asynchronous
+    service = azurite.service()
+    for tenant in tenants:
+        names = [b.name for b in service.get_container_client(f"tenant-{tenant}").list_blobs()]
+        assert sum(1 for n in names if "/1.0.0/" in n) == files
