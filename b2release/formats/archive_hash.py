@@ -19,7 +19,6 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
 from b2release.formats.archive_reader import PackageArchive
@@ -43,35 +42,6 @@ class EntrySink(Protocol):
 
 
 SinkFactory = Callable[[ZipEntry], "EntrySink | None"]
-
-
-class FileSink:
-    """Copies an entry to a file, calls `on_complete(entry, path, sha256, size)`, then deletes it.
-
-    For `hash_entries(..., sink=lambda e: FileSink(e, tmp / f"entry-{e.index}", check) if wanted(e) else None)`:
-    at most one copy per worker exists at a time, so disk and memory stay bounded.
-    """
-
-    def __init__(self, entry: ZipEntry, path: Path, on_complete: Callable[[ZipEntry, Path, str, int], None]):
-        self.entry, self.path, self.on_complete = entry, path, on_complete
-        self._fh = open(path, "wb")
-
-    def write(self, data: bytes) -> None:
-        self._fh.write(data)
-
-    def wants_more(self) -> bool:
-        return True
-
-    def finish(self, sha256: str, size: int) -> None:
-        try:
-            self._fh.close()
-            self.on_complete(self.entry, self.path, sha256, size)
-        finally:
-            self.path.unlink(missing_ok=True)
-
-    def abort(self) -> None:
-        self._fh.close()
-        self.path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import pytest
 
 from b2release.errors import VerificationError
 from b2release.formats import archive
-from b2release.formats.archive_hash import FileSink, hash_entries
+from b2release.formats.archive_hash import hash_entries
 from b2release.formats.archive_reader import DEFLATED, STORED, PackageArchive, ZipEntry, windows_name_key
 from tests.formats.zipkit import (
     END_FIELDS,
@@ -625,13 +625,31 @@ def test_sink_is_aborted_and_the_first_bad_entry_is_reported(layout):
         assert log["lib/A.dll"] == "aborted"
 
 
-def test_file_sink_copies_then_deletes(tmp_path, sample):
+def test_check_sink_copies_then_deletes(tmp_path, sample):
+    """verify's sink for an entry check that wants whole files: a temp copy per entry, handed
+    to the check once its sha256 matched, deleted right after (disk stays bounded)."""
+    from b2release.verification.package import _CheckSink
+
     seen = {}
 
-    def check(entry: ZipEntry, path: Path, sha256: str, size: int) -> None:
-        seen[entry.name] = (path.read_bytes(), sha256)
+    class WantsEveryFile:
+        head_bytes = first_bytes = 64
+
+        def head_length(self, start: bytes) -> int:
+            return 64
+
+        def wants_file(self, head: bytes, size: int) -> bool:
+            return True
+
+        def check(self, name: str, head: bytes, size: int, temp_path: Path | None) -> None:
+            assert temp_path is not None
+            seen[name] = (temp_path.read_bytes(), size)
+
+    def mismatch(name: str, digest: str) -> VerificationError:
+        return VerificationError(f"{name}: sha256 {digest}")
 
     pkg = open_bytes(sample)
-    hash_entries(pkg, sink=lambda e: FileSink(e, tmp_path / f"entry-{e.index}", check))
+    hash_entries(pkg, sink=lambda e: _CheckSink(WantsEveryFile(), e, tmp_path / f"entry-{e.index}",
+                                                hashlib.sha256(SAMPLE_FILES[e.name]).hexdigest(), mismatch))
     assert {n: d for n, (d, _) in seen.items()} == SAMPLE_FILES
     assert not list(tmp_path.glob("entry-*"))
