@@ -95,7 +95,7 @@ def run(argv: Sequence[str], *, what: str, cwd: Path | None = None, timeout: flo
     try:
         while True:
             now = time.monotonic()
-            wait = min(deadline - now, 1.0 if finished is not None else deadline - now)
+            wait = deadline - now if finished is None else min(deadline - now, 1.0)
             try:
                 out, err = proc.communicate(timeout=max(wait, 0.01))
                 stopped = False

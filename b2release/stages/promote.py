@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from b2release import log, rollout
+from b2release import fanout, log, rollout
 from b2release.artifacts import PromoteRecord
 from b2release.audit_trail import AuditTrail
 from b2release.config import parse_duration
@@ -166,8 +166,10 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
             # 1-2. Every check, in every container, before anything is written.
             try:
-                sources = {c: read_channel(store, c, product, source, public) for c in targets.containers}
-                dests = settle_all(read, targets.containers, config.get("store.fanout"))
+                workers = config.get("store.fanout")
+                sources = dict(zip(targets.containers, fanout.each(
+                    lambda c: read_channel(store, c, product, source, public), targets.containers, workers), strict=True))
+                dests = settle_all(read, targets.containers, workers)
                 for container in targets.containers:
                     state = sources[container]
                     where = f"{container}/{state.path}"
@@ -218,7 +220,7 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
 
             # 3. Tenants first, the release container last.
             written = write_moves(ctx.state, store, moves, key, targets.cache_control, NAME, read=read, decide=decide,
-                                  on_moved=trail.moves, workers=config.get("store.fanout"))
+                                  on_moved=trail.moves, workers=workers)
             store_description = store.description
     except ToolError as exc:
         raise rerun_hint(exc, NAME) from None

@@ -64,7 +64,8 @@ def run(ctx: Context, options: Options | None = None) -> StageResult:
         raise UsageError(f"store.release_container {release!r} collides with a tenant container")
     started = time.monotonic()
     with open_store(config, opts.store, ctx.correlation_id) as store:
-        views = read_overview(store, product, containers, channels, public, time.time())
+        views = read_overview(store, product, containers, channels, public, time.time(),
+                              config.get("store.fanout"))
         where = store.description
     seconds = time.monotonic() - started
 

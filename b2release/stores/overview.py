@@ -3,8 +3,8 @@ status` shows and what benchmarks/bench_scale.py measures.
 
 Per container: one listing of `<product>/channels/` (unless the channels are named), then
 per channel the pointer and its signature (two small reads, stores.channels.read_channel).
-Containers are read in parallel (WORKERS at a time), so 200 tenants cost about the time of
-200 / WORKERS sequential containers. Nothing is written.
+Containers are read in parallel (`workers` at a time: `[store] fanout` for status), so 200
+tenants cost about the time of 200 / workers sequential containers. Nothing is written.
 
 A pointer is shown for what it is: `ok`, `expired`, or `unverifiable` (its signature does
 not verify with the release key, it is an unbound `b2release-pointer/1`, or it is a validly
@@ -14,10 +14,10 @@ what it *claims*, kept apart from the verified ones.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from b2release import fanout
 from b2release.errors import VerificationError
 from b2release.formats import pointer as pointer_fmt
 from b2release.formats.signature import PublicKey
@@ -89,5 +89,4 @@ def read_overview(store: Store, product: str, containers: list[str], channels: l
         names = channels if channels is not None else channel_names(store, container, product)
         return [view(store, container, product, name, public, now) for name in names]
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(containers)))) as pool:
-        return dict(zip(containers, pool.map(one, containers), strict=True))
+    return dict(zip(containers, fanout.each(one, containers, workers), strict=True))

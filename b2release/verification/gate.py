@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from b2release import cdn
+from b2release import cdn, fanout
 from b2release.config import Config
 from b2release.errors import B2ReleaseError, ConfigError, UsageError, VerificationError
 from b2release.formats import canonical, dsse
@@ -257,8 +256,8 @@ def check(store: Store, config: Config, *, pair: tuple[str, str], product: str,
                     break
         return passed, failures
 
-    with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(pointers)))) as pool:
-        for container, (passed, failures) in zip(pointers, pool.map(one, pointers), strict=True):
-            report.passed[container] = passed
-            report.failures.extend(failures)
+    containers = list(pointers)
+    for container, (passed, failures) in zip(containers, fanout.each(one, containers, WORKERS), strict=True):
+        report.passed[container] = passed
+        report.failures.extend(failures)
     return report
