@@ -134,6 +134,18 @@ def with_cdn(monkeypatch, fake_cloudflare) -> None:
         monkeypatch.setenv(key, value)
 
 
+def dry_run_changes_nothing(releaser, backend, work, fake_cloudflare, command: str, args) -> dict:
+    """`args` with --dry-run: exit 0, nothing changed in the store, the work dir or the CDN;
+    its --json document."""
+    before = world(backend, work)
+    dry = releaser.cli(*args, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert world(backend, work) == before and fake_cloudflare.requests == []
+    doc = dry.json()
+    assert doc["command"] == command and doc["status"] == "ok" and doc["dry_run"] is True
+    return doc
+
+
 def urls_of(containers: list[str]) -> list[str]:
     return [f"{CDN_BASE_URL}/{c}/{p}" for c in containers for p in (POINTER, POINTER + ".sig")]
 
@@ -145,12 +157,7 @@ def test_refresh_dry_run_plans_the_resigning_and_the_purge_after_it(backend, rel
     with_cdn(monkeypatch, fake_cloudflare)  # the upload's pointers are still queued: the purge takes them too
     args = ("--work-dir", work, "--json", "refresh", "--signing-key", releaser.signing_key, *tenant_args(backend),
             "--within", "30d")
-    before = world(backend, work)
-    dry = releaser.cli(*args, "--dry-run")
-    assert dry.exit_code == 0, dry.output
-    assert world(backend, work) == before and fake_cloudflare.requests == []
-    doc = dry.json()
-    assert doc["command"] == "refresh" and doc["status"] == "ok" and doc["dry_run"] is True
+    doc = dry_run_changes_nothing(releaser, backend, work, fake_cloudflare, "refresh", args)
     plan = doc["plan"]
     tenants = ",".join(backend.tenants)
     assert moves_of(plan) == {c: ("1.0.0", 1, "1.0.0", 2) for c in backend.containers}
@@ -219,12 +226,7 @@ def test_release_dry_run_plans_upload_and_purge_then_release_does_exactly_that(b
     work = releaser.package("1.0.0")
     with_cdn(monkeypatch, fake_cloudflare)
     args = ("--work-dir", work, "--json", "release", "--version", "1.0.0", "--from", "upload", *tenant_args(backend))
-    before = world(backend, work)
-    dry = releaser.cli(*args, "--dry-run")
-    assert dry.exit_code == 0, dry.output
-    assert world(backend, work) == before and fake_cloudflare.requests == []
-    doc = dry.json()
-    assert doc["command"] == "release" and doc["status"] == "ok" and doc["dry_run"] is True
+    doc = dry_run_changes_nothing(releaser, backend, work, fake_cloudflare, "release", args)
     assert [(s["stage"], s["status"]) for s in doc["stages"]] == [("upload", "planned"), ("purge", "planned")]
     plan = doc["plan"]
     tenants = ",".join(backend.tenants)
